@@ -1,0 +1,8 @@
+//! Lumen's domain: the learning-records model and (in later modules) the pure
+//! analytics. This crate performs no IO: no database, no network, no clock
+//! reads. Everything it needs is passed in.
+
+pub mod model;
+pub mod role;
+
+pub use role::Role;

@@ -1,0 +1,421 @@
+//! Typed configuration. Sources, lowest precedence first: built-in defaults,
+//! an optional TOML file (`--config` or `LUMEN_CONFIG`), environment
+//! variables, then command-line flags. Invalid settings fail start-up with a
+//! message naming the setting; secrets are wrapped so they never print.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::IpAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A value that must never appear in logs or error messages.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret<T>(T);
+
+impl<T> Secret<T> {
+    pub fn new(value: T) -> Self {
+        Self(value)
+    }
+    pub fn expose(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> fmt::Debug for Secret<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// A setting that could not be used, named as the operator wrote it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {setting}: {reason}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    fn new(setting: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            setting: setting.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: IpAddr,
+    pub port: u16,
+    /// `sqlite://PATH` or `postgres://…`; may hold a password.
+    pub database_url: Secret<String>,
+    pub db_max_connections: u32,
+    /// May hold a password.
+    pub redis_url: Option<Secret<String>>,
+    /// Origins allowed by CORS; empty means no cross-origin access.
+    pub cors_origins: Vec<String>,
+    pub body_limit_bytes: usize,
+    pub request_timeout: Duration,
+    /// Send `Strict-Transport-Security` (only when served behind TLS).
+    pub hsts: bool,
+    pub log_level: String,
+    pub log_format: LogFormat,
+}
+
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://lumen-data/lumen.db";
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            host: IpAddr::from([0, 0, 0, 0]),
+            port: 8080,
+            database_url: Secret::new(DEFAULT_DATABASE_URL.to_owned()),
+            db_max_connections: 10,
+            redis_url: None,
+            cors_origins: Vec::new(),
+            body_limit_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            hsts: false,
+            log_level: "info".to_owned(),
+            log_format: LogFormat::Json,
+        }
+    }
+}
+
+/// The TOML file: the same settings as the environment, named in snake case
+/// without the `LUMEN_` prefix (`port`, `database_url`, `cors_origins`, …).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    host: Option<String>,
+    port: Option<toml::Value>,
+    database_url: Option<String>,
+    db_max_connections: Option<toml::Value>,
+    redis_url: Option<String>,
+    cors_origins: Option<Vec<String>>,
+    body_limit_bytes: Option<toml::Value>,
+    request_timeout_secs: Option<toml::Value>,
+    hsts: Option<bool>,
+    log_level: Option<String>,
+    log_format: Option<String>,
+}
+
+/// One raw setting value and where it came from, for error messages.
+struct Raw {
+    name: String,
+    value: String,
+}
+
+impl Config {
+    /// Loads from the process environment and an optional file.
+    pub fn from_env(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let env: BTreeMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("LUMEN_") || k == "DATABASE_URL" || k == "REDIS_URL")
+            .collect();
+        Self::load(file, &env)
+    }
+
+    /// Loads from a given environment, for tests and for `from_env`.
+    pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Self, ConfigError> {
+        let file_path = file
+            .map(Path::to_path_buf)
+            .or_else(|| env.get("LUMEN_CONFIG").map(Into::into));
+        let file_cfg = match &file_path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError::new(
+                        "LUMEN_CONFIG",
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })?;
+                toml::from_str::<FileConfig>(&text).map_err(|e| {
+                    ConfigError::new(
+                        format!("config file {}", path.display()),
+                        e.message().to_owned(),
+                    )
+                })?
+            }
+            None => FileConfig::default(),
+        };
+        let file_name = |key: &str| match &file_path {
+            Some(p) => format!("{key} (in {})", p.display()),
+            None => key.to_owned(),
+        };
+        // Environment wins over the file.
+        let pick = |env_key: &str, file_key: &str, file_val: Option<String>| -> Option<Raw> {
+            env.get(env_key)
+                .map(|v| Raw {
+                    name: env_key.to_owned(),
+                    value: v.clone(),
+                })
+                .or(file_val.map(|v| Raw {
+                    name: file_name(file_key),
+                    value: v,
+                }))
+        };
+        let val = |v: &Option<toml::Value>| {
+            v.as_ref().map(|v| match v {
+                toml::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        };
+
+        let mut cfg = Config::default();
+        if let Some(raw) = pick("LUMEN_HOST", "host", file_cfg.host) {
+            cfg.host = raw
+                .value
+                .parse()
+                .map_err(|_| ConfigError::new(raw.name, "must be an IP address, e.g. 0.0.0.0"))?;
+        }
+        if let Some(raw) = pick("LUMEN_PORT", "port", val(&file_cfg.port)) {
+            cfg.port = parse_num(&raw, 1, u16::MAX.into())? as u16;
+        }
+        if let Some(raw) = pick("DATABASE_URL", "database_url", file_cfg.database_url) {
+            cfg.database_url = Secret::new(raw.value);
+        }
+        DatabaseKind::of(cfg.database_url.expose())?;
+        if let Some(raw) = pick(
+            "LUMEN_DB_MAX_CONNECTIONS",
+            "db_max_connections",
+            val(&file_cfg.db_max_connections),
+        ) {
+            cfg.db_max_connections = parse_num(&raw, 1, 1000)? as u32;
+        }
+        if let Some(raw) = pick("REDIS_URL", "redis_url", file_cfg.redis_url) {
+            if !raw.value.is_empty() {
+                if !(raw.value.starts_with("redis://") || raw.value.starts_with("rediss://")) {
+                    return Err(ConfigError::new(
+                        raw.name,
+                        "must start with redis:// or rediss://",
+                    ));
+                }
+                cfg.redis_url = Some(Secret::new(raw.value));
+            }
+        }
+        let cors = env
+            .get("LUMEN_CORS_ORIGINS")
+            .map(|v| {
+                (
+                    "LUMEN_CORS_ORIGINS".to_owned(),
+                    v.split(',')
+                        .map(|s| s.trim().to_owned())
+                        .filter(|s| !s.is_empty())
+                        .collect(),
+                )
+            })
+            .or(file_cfg
+                .cors_origins
+                .map(|v| (file_name("cors_origins"), v)));
+        if let Some((name, origins)) = cors {
+            for origin in &origins {
+                let ok = (origin.starts_with("https://") || origin.starts_with("http://"))
+                    && !origin.ends_with('/')
+                    && axum::http::HeaderValue::from_str(origin).is_ok();
+                if !ok {
+                    return Err(ConfigError::new(
+                        name,
+                        format!("{origin:?} is not an origin like https://app.example.com"),
+                    ));
+                }
+            }
+            cfg.cors_origins = origins;
+        }
+        if let Some(raw) = pick(
+            "LUMEN_BODY_LIMIT_BYTES",
+            "body_limit_bytes",
+            val(&file_cfg.body_limit_bytes),
+        ) {
+            cfg.body_limit_bytes = parse_num(&raw, 1024, 1 << 30)? as usize;
+        }
+        if let Some(raw) = pick(
+            "LUMEN_REQUEST_TIMEOUT_SECS",
+            "request_timeout_secs",
+            val(&file_cfg.request_timeout_secs),
+        ) {
+            cfg.request_timeout = Duration::from_secs(parse_num(&raw, 1, 3600)?);
+        }
+        if let Some(raw) = pick("LUMEN_HSTS", "hsts", file_cfg.hsts.map(|b| b.to_string())) {
+            cfg.hsts = parse_bool(&raw)?;
+        }
+        if let Some(raw) = pick("LUMEN_LOG", "log_level", file_cfg.log_level) {
+            tracing_subscriber::EnvFilter::try_new(&raw.value)
+                .map_err(|e| ConfigError::new(raw.name, format!("not a log filter: {e}")))?;
+            cfg.log_level = raw.value;
+        }
+        if let Some(raw) = pick("LUMEN_LOG_FORMAT", "log_format", file_cfg.log_format) {
+            cfg.log_format = match raw.value.as_str() {
+                "json" => LogFormat::Json,
+                "pretty" => LogFormat::Pretty,
+                _ => return Err(ConfigError::new(raw.name, "must be json or pretty")),
+            };
+        }
+        Ok(cfg)
+    }
+
+    pub fn database_kind(&self) -> DatabaseKind {
+        // Checked in `load`; a URL set in code after loading defaults to SQLite's rules.
+        DatabaseKind::of(self.database_url.expose()).unwrap_or(DatabaseKind::Sqlite)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DatabaseKind {
+    pub fn of(url: &str) -> Result<Self, ConfigError> {
+        if url.starts_with("sqlite:") {
+            Ok(Self::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Self::Postgres)
+        } else {
+            Err(ConfigError::new(
+                "DATABASE_URL",
+                "must start with sqlite: or postgres:// (value not shown: it may hold a password)",
+            ))
+        }
+    }
+}
+
+/// `scheme://user:password@host/db` → `scheme://user:***@host/db`, for logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+fn parse_num(raw: &Raw, min: u64, max: u64) -> Result<u64, ConfigError> {
+    raw.value
+        .trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| {
+            ConfigError::new(
+                raw.name.clone(),
+                format!(
+                    "must be a whole number from {min} to {max}, got {:?}",
+                    raw.value
+                ),
+            )
+        })
+}
+
+fn parse_bool(raw: &Raw) -> Result<bool, ConfigError> {
+    match raw.value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::new(raw.name.clone(), "must be true or false")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn load_err(pairs: &[(&str, &str)]) -> ConfigError {
+        match Config::load(None, &env(pairs)) {
+            Err(e) => e,
+            Ok(_) => panic!("expected {pairs:?} to be rejected"),
+        }
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let cfg = Config::load(None, &env(&[])).expect("defaults are valid");
+        assert_eq!(cfg.port, 8080);
+        assert_eq!(cfg.database_kind(), DatabaseKind::Sqlite);
+        assert!(cfg.redis_url.is_none());
+    }
+
+    #[test]
+    fn invalid_settings_are_named_in_the_error() {
+        assert_eq!(load_err(&[("LUMEN_PORT", "eighty")]).setting, "LUMEN_PORT");
+        assert_eq!(load_err(&[("LUMEN_PORT", "0")]).setting, "LUMEN_PORT");
+        assert_eq!(
+            load_err(&[("DATABASE_URL", "mysql://x")]).setting,
+            "DATABASE_URL"
+        );
+        assert_eq!(load_err(&[("REDIS_URL", "localhost")]).setting, "REDIS_URL");
+        assert_eq!(
+            load_err(&[("LUMEN_CORS_ORIGINS", "example.com")]).setting,
+            "LUMEN_CORS_ORIGINS"
+        );
+        assert_eq!(load_err(&[("LUMEN_HSTS", "maybe")]).setting, "LUMEN_HSTS");
+        assert_eq!(
+            load_err(&[("LUMEN_LOG_FORMAT", "xml")]).setting,
+            "LUMEN_LOG_FORMAT"
+        );
+    }
+
+    #[test]
+    fn secrets_never_appear_in_debug_output_or_errors() {
+        let cfg = Config::load(
+            None,
+            &env(&[
+                ("DATABASE_URL", "postgres://lumen:hunter2@db/lumen"),
+                ("REDIS_URL", "redis://:hunter2@cache:6379"),
+            ]),
+        )
+        .expect("valid");
+        assert!(!format!("{cfg:?}").contains("hunter2"));
+        let err = load_err(&[("DATABASE_URL", "mysql://root:hunter2@db")]);
+        assert!(!err.to_string().contains("hunter2"));
+        assert_eq!(
+            redact_url("postgres://lumen:hunter2@db/lumen"),
+            "postgres://lumen:***@db/lumen"
+        );
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_unknown_file_keys_fail() {
+        let dir = std::env::temp_dir().join(format!("lumen-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let path = dir.join("lumen.toml");
+        std::fs::write(
+            &path,
+            "port = 9000\ncors_origins = [\"https://app.example.com\"]\n",
+        )
+        .expect("write");
+        let cfg = Config::load(Some(&path), &env(&[])).expect("valid file");
+        assert_eq!(cfg.port, 9000);
+        assert_eq!(cfg.cors_origins, vec!["https://app.example.com"]);
+        let cfg = Config::load(Some(&path), &env(&[("LUMEN_PORT", "9100")])).expect("valid");
+        assert_eq!(cfg.port, 9100);
+
+        std::fs::write(&path, "prot = 9000\n").expect("write");
+        let err = Config::load(Some(&path), &env(&[])).expect_err("typo is rejected");
+        assert!(err.reason.contains("prot"), "{err}");
+
+        std::fs::write(&path, "port = \"high\"\n").expect("write");
+        let err = Config::load(Some(&path), &env(&[])).expect_err("bad port is rejected");
+        assert!(err.setting.starts_with("port (in "), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

@@ -1,0 +1,168 @@
+//! The one error type of the HTTP layer. Every failure becomes
+//! `{ "error": CODE, "message": "...", ...extra }` (PRODUCT §3.2); 5xx details
+//! are logged here and never sent.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::store::StoreError;
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Machine-readable code, e.g. `VALIDATION_ERROR`.
+    pub error: &'static str,
+    /// Human-readable explanation; never internals.
+    pub message: String,
+    /// Code-specific fields, e.g. `validation` for `VALIDATION_ERROR`.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Per-field reasons, keyed by field name (`body` for the body as a whole).
+    #[error("request validation failed")]
+    Validation(BTreeMap<String, String>),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    #[error("request body too large")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("request did not complete in time")]
+    Timeout,
+    /// A dependency is down; `details` names what failed.
+    #[error("{message}")]
+    ServiceUnavailable {
+        message: String,
+        details: Map<String, Value>,
+    },
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    pub fn validation(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Validation(BTreeMap::from([(field.into(), reason.into())]))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Timeout | Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Validation(_) => "VALIDATION_ERROR",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
+            Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
+            Self::Timeout | Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
+            Self::Internal(_) => "INTERNAL_ERROR",
+        }
+    }
+
+    /// The error a bare status code stands for, used when a layer outside
+    /// our handlers (body limit, method routing, panic guard) answered.
+    pub fn from_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => Self::NotFound("no such route".into()),
+            StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
+            StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                Self::UnsupportedMediaType("unsupported content type".into())
+            }
+            StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => Self::Timeout,
+            StatusCode::SERVICE_UNAVAILABLE => Self::ServiceUnavailable {
+                message: "service unavailable".into(),
+                details: Map::new(),
+            },
+            s if s.is_client_error() => Self::validation("request", "the request was not valid"),
+            s => Self::Internal(anyhow::anyhow!(
+                "unexpected status {s} from a middleware layer"
+            )),
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        let mut extra = Map::new();
+        let message = match self {
+            Self::Validation(fields) => {
+                extra.insert(
+                    "validation".into(),
+                    Value::Object(
+                        fields
+                            .iter()
+                            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                            .collect(),
+                    ),
+                );
+                self.to_string()
+            }
+            Self::ServiceUnavailable { details, .. } => {
+                extra.extend(details.clone());
+                self.to_string()
+            }
+            Self::Internal(_) => "internal error".to_owned(),
+            other => other.to_string(),
+        };
+        ErrorBody {
+            error: self.code(),
+            message,
+            extra,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal(err) = &self {
+            tracing::error!(error = format!("{err:#}"), "internal error");
+        }
+        (self.status(), Json(self.body())).into_response()
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        Self::Internal(err.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_never_expose_their_cause() {
+        let err = ApiError::Internal(anyhow::anyhow!("SELECT * FROM users failed"));
+        let body = serde_json::to_string(&err.body()).expect("serialises");
+        assert!(!body.contains("SELECT"), "{body}");
+        assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn validation_errors_carry_per_field_reasons() {
+        let body = serde_json::to_value(ApiError::validation("email", "not an email").body())
+            .expect("serialises");
+        assert_eq!(body["error"], "VALIDATION_ERROR");
+        assert_eq!(body["validation"]["email"], "not an email");
+    }
+}

@@ -1,0 +1,157 @@
+//! Presentation: the axum router, its middleware stack and the handlers.
+//!
+//! Every API route is declared once in [`route_table`]; the router is built
+//! from that table, and tests check the table against the OpenAPI document.
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, HeaderValue, Method, header};
+use axum::middleware::from_fn_with_state;
+use axum::routing::MethodRouter;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+pub mod json;
+pub mod middleware;
+pub mod openapi;
+mod system;
+
+pub use json::ApiJson;
+
+/// One mounted route: method, path template (axum and OpenAPI syntax agree:
+/// `/api/v1/jobs/{id}`) and handler.
+pub struct RouteDef {
+    pub method: Method,
+    pub path: &'static str,
+    handler: MethodRouter<AppState>,
+}
+
+fn get<H, T>(path: &'static str, handler: H) -> RouteDef
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    RouteDef {
+        method: Method::GET,
+        path,
+        handler: axum::routing::get(handler),
+    }
+}
+
+/// Every route of the service except the docs UI's static assets.
+pub fn route_table() -> Vec<RouteDef> {
+    vec![
+        get("/api/health", system::health),
+        get("/api/status", system::status),
+        get("/api/v1/health/live", system::live),
+        get("/api/v1/health/ready", system::ready),
+        get("/metrics", system::metrics),
+        get("/api/openapi.json", openapi::serve_spec),
+    ]
+}
+
+/// The docs UI (Swagger UI, assets compiled into the binary: works offline).
+pub const DOCS_PATH: &str = "/docs";
+
+/// The whole application: routes, docs UI and the middleware stack.
+pub fn app(state: AppState) -> Router {
+    let mut router = Router::new();
+    for route in route_table() {
+        router = router.route(route.path, route.handler);
+    }
+    let docs = utoipa_swagger_ui::SwaggerUi::new(DOCS_PATH)
+        .config(utoipa_swagger_ui::Config::from("/api/openapi.json"));
+    router = router.merge(Router::from(docs).layer(SetResponseHeaderLayer::overriding(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+             script-src 'self'; frame-ancestors 'none'",
+        ),
+    )));
+    with_middleware(router, state)
+}
+
+/// Wraps any router in the production middleware stack, with the JSON 404
+/// and 405 fallbacks. Outermost first: request id, logging and metrics;
+/// JSON error bodies; panic guard; security headers; CORS; compression;
+/// timeout; body limits.
+pub fn with_middleware(router: Router<AppState>, state: AppState) -> Router {
+    let config = &state.config;
+    let mut security = vec![
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::REFERRER_POLICY, "no-referrer"),
+        (
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; frame-ancestors 'none'",
+        ),
+        (
+            HeaderName::from_static("cross-origin-opener-policy"),
+            "same-origin",
+        ),
+        (
+            HeaderName::from_static("cross-origin-resource-policy"),
+            "same-origin",
+        ),
+        (HeaderName::from_static("x-dns-prefetch-control"), "off"),
+        (
+            HeaderName::from_static("x-permitted-cross-domain-policies"),
+            "none",
+        ),
+    ];
+    if config.hsts {
+        security.push((
+            header::STRICT_TRANSPORT_SECURITY,
+            "max-age=31536000; includeSubDomains",
+        ));
+    }
+
+    let mut router = router
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .layer(from_fn_with_state(state.clone(), middleware::timeout))
+        .layer(CompressionLayer::new().gzip(true).br(true))
+        .layer(cors(&config.cors_origins));
+    for (name, value) in security {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    router
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn(middleware::json_errors))
+        .layer(from_fn_with_state(state.clone(), middleware::observe))
+        .with_state(state)
+}
+
+fn cors(origins: &[String]) -> CorsLayer {
+    let allowed: Vec<HeaderValue> = origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_NONE_MATCH,
+            HeaderName::from_static("x-active-role"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            header::RETRY_AFTER,
+            header::ETAG,
+        ])
+        .max_age(std::time::Duration::from_secs(600))
+}

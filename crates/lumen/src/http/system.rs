@@ -1,0 +1,195 @@
+//! System endpoints: liveness, readiness, health, status, metrics.
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+
+use super::ApiJson;
+use crate::error::{ApiError, ErrorBody};
+use crate::state::AppState;
+use crate::store::RecordCounts;
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Health {
+    /// Always `healthy` when the process answers.
+    status: &'static str,
+    version: &'static str,
+    timestamp: DateTime<Utc>,
+    uptime_seconds: u64,
+}
+
+/// Is the process up? Cheap, checks nothing else.
+#[utoipa::path(get, path = "/api/health", tag = "system", responses((status = 200, body = Health)))]
+pub async fn health(State(state): State<AppState>) -> ApiJson<Health> {
+    ApiJson(Health {
+        status: "healthy",
+        version: env!("CARGO_PKG_VERSION"),
+        timestamp: Utc::now(),
+        uptime_seconds: state.uptime().as_secs(),
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Liveness {
+    /// Always `alive`.
+    status: &'static str,
+}
+
+/// Liveness probe: the process answers HTTP.
+#[utoipa::path(get, path = "/api/v1/health/live", tag = "system", responses((status = 200, body = Liveness)))]
+pub async fn live() -> ApiJson<Liveness> {
+    ApiJson(Liveness { status: "alive" })
+}
+
+/// State of one dependency: `up`, `down` or `not-configured`.
+#[derive(Serialize, ToSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckState {
+    Up,
+    Down,
+    NotConfigured,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Checks {
+    database: CheckState,
+    redis: CheckState,
+}
+
+impl Checks {
+    async fn run(state: &AppState) -> Self {
+        let database = match tokio::time::timeout(CHECK_TIMEOUT, state.store.ping()).await {
+            Ok(Ok(())) => CheckState::Up,
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "readiness: database check failed");
+                CheckState::Down
+            }
+            Err(_) => CheckState::Down,
+        };
+        let redis = match &state.redis {
+            None => CheckState::NotConfigured,
+            Some(probe) => match tokio::time::timeout(CHECK_TIMEOUT, probe.ping()).await {
+                Ok(Ok(())) => CheckState::Up,
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, "readiness: redis check failed");
+                    CheckState::Down
+                }
+                Err(_) => CheckState::Down,
+            },
+        };
+        Self { database, redis }
+    }
+
+    fn failing(&self) -> Vec<&'static str> {
+        let mut failing = Vec::new();
+        if self.database == CheckState::Down {
+            failing.push("database");
+        }
+        if self.redis == CheckState::Down {
+            failing.push("redis");
+        }
+        failing
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Readiness {
+    /// `ready`.
+    status: &'static str,
+    checks: Checks,
+}
+
+/// Readiness probe: the database answers, and Redis when configured.
+#[utoipa::path(
+    get,
+    path = "/api/v1/health/ready",
+    tag = "system",
+    responses(
+        (status = 200, body = Readiness),
+        (status = 503, description = "A dependency is down; `checks` names which", body = ErrorBody),
+    )
+)]
+pub async fn ready(State(state): State<AppState>) -> Result<ApiJson<Readiness>, ApiError> {
+    let checks = Checks::run(&state).await;
+    let failing = checks.failing();
+    if failing.is_empty() {
+        return Ok(ApiJson(Readiness {
+            status: "ready",
+            checks,
+        }));
+    }
+    let mut details = Map::new();
+    details.insert(
+        "checks".into(),
+        serde_json::to_value(&checks).unwrap_or(Value::Null),
+    );
+    Err(ApiError::ServiceUnavailable {
+        message: format!("not ready: {} unreachable", failing.join(" and ")),
+        details,
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Status {
+    /// `ok`, or `degraded` when a dependency is down.
+    status: &'static str,
+    version: &'static str,
+    started_at: DateTime<Utc>,
+    uptime_seconds: u64,
+    /// `sqlite` or `postgres`.
+    database_backend: &'static str,
+    checks: Checks,
+    /// Learning records held; absent when the database is down.
+    records: Option<RecordCounts>,
+}
+
+/// Service status for operators: version, uptime, dependencies, records held.
+#[utoipa::path(get, path = "/api/status", tag = "system", responses((status = 200, body = Status)))]
+pub async fn status(State(state): State<AppState>) -> ApiJson<Status> {
+    let checks = Checks::run(&state).await;
+    let records = if checks.database == CheckState::Up {
+        state.store.record_counts().await.ok()
+    } else {
+        None
+    };
+    ApiJson(Status {
+        status: if checks.failing().is_empty() {
+            "ok"
+        } else {
+            "degraded"
+        },
+        version: env!("CARGO_PKG_VERSION"),
+        started_at: state.started_at,
+        uptime_seconds: state.uptime().as_secs(),
+        database_backend: state.store.backend(),
+        checks,
+        records,
+    })
+}
+
+/// Prometheus metrics (OpenMetrics text).
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "system",
+    responses((status = 200, description = "OpenMetrics text exposition", content_type = "application/openmetrics-text"))
+)]
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(),
+    )
+}

@@ -1,0 +1,525 @@
+//! The SQL both databases share. `impl_store!` expands to the whole `Store`
+//! implementation for a pool type; only the backend name and the migrations
+//! folder differ. Placeholders are `$1, $2, …` in order (both dialects bind
+//! them by number), upserts are `INSERT … ON CONFLICT (id) DO UPDATE`.
+
+use chrono::{DateTime, Utc};
+use lumen_core::Role;
+use lumen_core::model::{Course, Department, Enrolment, Organization, Origin, User};
+use uuid::Uuid;
+
+use super::{StoreError, StoreResult};
+
+pub(super) fn origin(source: Option<String>, external_id: Option<String>) -> Option<Origin> {
+    match (source, external_id) {
+        (Some(source), Some(external_id)) => Some(Origin {
+            source,
+            external_id,
+        }),
+        _ => None,
+    }
+}
+
+pub(super) fn origin_parts(origin: &Option<Origin>) -> (Option<&str>, Option<&str>) {
+    match origin {
+        Some(o) => (Some(o.source.as_str()), Some(o.external_id.as_str())),
+        None => (None, None),
+    }
+}
+
+fn parse<T: std::str::FromStr>(column: &str, value: &str) -> StoreResult<T> {
+    value
+        .parse()
+        .map_err(|_| StoreError::Corrupt(format!("{column} = {value:?}")))
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct OrganizationRow {
+    id: Uuid,
+    source: Option<String>,
+    external_id: Option<String>,
+    name: String,
+    leaderboard_names: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<OrganizationRow> for Organization {
+    fn from(r: OrganizationRow) -> Self {
+        Organization {
+            id: r.id,
+            origin: origin(r.source, r.external_id),
+            name: r.name,
+            leaderboard_names: r.leaderboard_names,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct DepartmentRow {
+    id: Uuid,
+    organization_id: Uuid,
+    parent_id: Option<Uuid>,
+    source: Option<String>,
+    external_id: Option<String>,
+    name: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<DepartmentRow> for Department {
+    fn from(r: DepartmentRow) -> Self {
+        Department {
+            id: r.id,
+            organization_id: r.organization_id,
+            parent_id: r.parent_id,
+            origin: origin(r.source, r.external_id),
+            name: r.name,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct UserRow {
+    id: Uuid,
+    organization_id: Uuid,
+    department_id: Option<Uuid>,
+    source: Option<String>,
+    external_id: Option<String>,
+    email: String,
+    full_name: String,
+    job_role: Option<String>,
+    time_zone: String,
+    avatar_url: Option<String>,
+    leaderboard_opt_out: bool,
+    last_login_at: Option<DateTime<Utc>>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl UserRow {
+    pub(super) fn id(&self) -> Uuid {
+        self.id
+    }
+
+    pub(super) fn into_user(self, role_names: Vec<String>) -> StoreResult<User> {
+        let mut roles = role_names
+            .iter()
+            .map(|r| parse::<Role>("user_roles.role", r))
+            .collect::<StoreResult<Vec<_>>>()?;
+        roles.sort();
+        Ok(User {
+            id: self.id,
+            organization_id: self.organization_id,
+            department_id: self.department_id,
+            origin: origin(self.source, self.external_id),
+            email: self.email,
+            full_name: self.full_name,
+            job_role: self.job_role,
+            time_zone: self.time_zone,
+            avatar_url: self.avatar_url,
+            leaderboard_opt_out: self.leaderboard_opt_out,
+            roles,
+            last_login_at: self.last_login_at,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct CourseRow {
+    id: Uuid,
+    organization_id: Uuid,
+    source: Option<String>,
+    external_id: Option<String>,
+    title: String,
+    status: String,
+    starts_at: Option<DateTime<Utc>>,
+    length_days: Option<i32>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<CourseRow> for Course {
+    type Error = StoreError;
+    fn try_from(r: CourseRow) -> StoreResult<Self> {
+        Ok(Course {
+            id: r.id,
+            organization_id: r.organization_id,
+            origin: origin(r.source, r.external_id),
+            title: r.title,
+            status: parse("courses.status", &r.status)?,
+            starts_at: r.starts_at,
+            length_days: r
+                .length_days
+                .map(|d| {
+                    u32::try_from(d).map_err(|_| StoreError::Corrupt(format!("length_days = {d}")))
+                })
+                .transpose()?,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct EnrolmentRow {
+    id: Uuid,
+    user_id: Uuid,
+    course_id: Uuid,
+    source: Option<String>,
+    external_id: Option<String>,
+    status: String,
+    outcome: Option<String>,
+    progress: f64,
+    enrolled_at: DateTime<Utc>,
+    started_at: Option<DateTime<Utc>>,
+    last_active_at: Option<DateTime<Utc>>,
+    completed_at: Option<DateTime<Utc>>,
+    withdrawn_at: Option<DateTime<Utc>>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<EnrolmentRow> for Enrolment {
+    type Error = StoreError;
+    fn try_from(r: EnrolmentRow) -> StoreResult<Self> {
+        Ok(Enrolment {
+            id: r.id,
+            user_id: r.user_id,
+            course_id: r.course_id,
+            origin: origin(r.source, r.external_id),
+            status: parse("enrolments.status", &r.status)?,
+            outcome: r
+                .outcome
+                .as_deref()
+                .map(|o| parse("enrolments.outcome", o))
+                .transpose()?,
+            progress: r.progress,
+            enrolled_at: r.enrolled_at,
+            started_at: r.started_at,
+            last_active_at: r.last_active_at,
+            completed_at: r.completed_at,
+            withdrawn_at: r.withdrawn_at,
+            updated_at: r.updated_at,
+        })
+    }
+}
+
+/// `SELECT <every users column> FROM users <tail>`, as a literal.
+macro_rules! user_select {
+    ($tail:literal) => {
+        concat!(
+            "SELECT id, organization_id, department_id, source, external_id, email, full_name, job_role, ",
+            "time_zone, avatar_url, leaderboard_opt_out, last_login_at, created_at, updated_at FROM users ",
+            $tail
+        )
+    };
+}
+
+/// Expands to `impl Store for $store`, whose `pool` field is a sqlx pool.
+macro_rules! impl_store {
+    ($store:ty, $backend:literal, $migrations:literal) => {
+        #[async_trait::async_trait]
+        impl $crate::store::Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn ping(&self) -> $crate::store::StoreResult<()> {
+                sqlx::query("SELECT 1").execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn migrate(&self) -> $crate::store::StoreResult<()> {
+                sqlx::migrate!($migrations).run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn close(&self) {
+                self.pool.close().await;
+            }
+
+            async fn upsert_organization(
+                &self,
+                org: &lumen_core::model::Organization,
+            ) -> $crate::store::StoreResult<()> {
+                let (source, external_id) = $crate::store::common::origin_parts(&org.origin);
+                sqlx::query(
+                    "INSERT INTO organizations (id, source, external_id, name, leaderboard_names, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (id) DO UPDATE SET source = excluded.source, external_id = excluded.external_id, \
+                     name = excluded.name, leaderboard_names = excluded.leaderboard_names, updated_at = excluded.updated_at",
+                )
+                .bind(org.id)
+                .bind(source)
+                .bind(external_id)
+                .bind(&org.name)
+                .bind(org.leaderboard_names)
+                .bind(org.created_at)
+                .bind(org.updated_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn organization(
+                &self,
+                id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<Option<lumen_core::model::Organization>> {
+                let row = sqlx::query_as::<_, $crate::store::common::OrganizationRow>(
+                    "SELECT id, source, external_id, name, leaderboard_names, created_at, updated_at \
+                     FROM organizations WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn upsert_department(
+                &self,
+                dept: &lumen_core::model::Department,
+            ) -> $crate::store::StoreResult<()> {
+                let (source, external_id) = $crate::store::common::origin_parts(&dept.origin);
+                sqlx::query(
+                    "INSERT INTO departments (id, organization_id, parent_id, source, external_id, name, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, \
+                     parent_id = excluded.parent_id, source = excluded.source, external_id = excluded.external_id, \
+                     name = excluded.name, updated_at = excluded.updated_at",
+                )
+                .bind(dept.id)
+                .bind(dept.organization_id)
+                .bind(dept.parent_id)
+                .bind(source)
+                .bind(external_id)
+                .bind(&dept.name)
+                .bind(dept.created_at)
+                .bind(dept.updated_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn departments(
+                &self,
+                organization_id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<Vec<lumen_core::model::Department>> {
+                let rows = sqlx::query_as::<_, $crate::store::common::DepartmentRow>(
+                    "SELECT id, organization_id, parent_id, source, external_id, name, created_at, updated_at \
+                     FROM departments WHERE organization_id = $1 ORDER BY name, id",
+                )
+                .bind(organization_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.into_iter().map(Into::into).collect())
+            }
+
+            async fn upsert_user(&self, user: &lumen_core::model::User) -> $crate::store::StoreResult<()> {
+                let (source, external_id) = $crate::store::common::origin_parts(&user.origin);
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO users (id, organization_id, department_id, source, external_id, email, full_name, \
+                     job_role, time_zone, avatar_url, leaderboard_opt_out, last_login_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                     ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, \
+                     department_id = excluded.department_id, source = excluded.source, \
+                     external_id = excluded.external_id, email = excluded.email, full_name = excluded.full_name, \
+                     job_role = excluded.job_role, time_zone = excluded.time_zone, avatar_url = excluded.avatar_url, \
+                     leaderboard_opt_out = excluded.leaderboard_opt_out, last_login_at = excluded.last_login_at, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(user.id)
+                .bind(user.organization_id)
+                .bind(user.department_id)
+                .bind(source)
+                .bind(external_id)
+                .bind(&user.email)
+                .bind(&user.full_name)
+                .bind(&user.job_role)
+                .bind(&user.time_zone)
+                .bind(&user.avatar_url)
+                .bind(user.leaderboard_opt_out)
+                .bind(user.last_login_at)
+                .bind(user.created_at)
+                .bind(user.updated_at)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+                    .bind(user.id)
+                    .execute(&mut *tx)
+                    .await?;
+                for role in &user.roles {
+                    sqlx::query(
+                        "INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(user.id)
+                    .bind(role.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn user(
+                &self,
+                id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<Option<lumen_core::model::User>> {
+                let row = sqlx::query_as::<_, $crate::store::common::UserRow>(user_select!("WHERE id = $1"))
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                self.with_roles(row).await
+            }
+
+            async fn user_by_email(
+                &self,
+                email: &str,
+            ) -> $crate::store::StoreResult<Option<lumen_core::model::User>> {
+                let row = sqlx::query_as::<_, $crate::store::common::UserRow>(user_select!("WHERE lower(email) = lower($1)"))
+                    .bind(email)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                self.with_roles(row).await
+            }
+
+            async fn upsert_course(&self, course: &lumen_core::model::Course) -> $crate::store::StoreResult<()> {
+                let (source, external_id) = $crate::store::common::origin_parts(&course.origin);
+                let length_days = course
+                    .length_days
+                    .map(|d| i32::try_from(d).map_err(|_| {
+                        lumen_core::model::InvalidRecord {
+                            field: "lengthDays",
+                            reason: "too large".into(),
+                        }
+                    }))
+                    .transpose()?;
+                sqlx::query(
+                    "INSERT INTO courses (id, organization_id, source, external_id, title, status, starts_at, \
+                     length_days, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, \
+                     source = excluded.source, external_id = excluded.external_id, title = excluded.title, \
+                     status = excluded.status, starts_at = excluded.starts_at, length_days = excluded.length_days, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(course.id)
+                .bind(course.organization_id)
+                .bind(source)
+                .bind(external_id)
+                .bind(&course.title)
+                .bind(course.status.as_str())
+                .bind(course.starts_at)
+                .bind(length_days)
+                .bind(course.created_at)
+                .bind(course.updated_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn course(
+                &self,
+                id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<Option<lumen_core::model::Course>> {
+                sqlx::query_as::<_, $crate::store::common::CourseRow>(
+                    "SELECT id, organization_id, source, external_id, title, status, starts_at, length_days, \
+                     created_at, updated_at FROM courses WHERE id = $1",
+                )
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?
+                .map(TryInto::try_into)
+                .transpose()
+            }
+
+            async fn upsert_enrolment(
+                &self,
+                e: &lumen_core::model::Enrolment,
+            ) -> $crate::store::StoreResult<()> {
+                e.validate()?;
+                let (source, external_id) = $crate::store::common::origin_parts(&e.origin);
+                sqlx::query(
+                    "INSERT INTO enrolments (id, user_id, course_id, source, external_id, status, outcome, progress, \
+                     enrolled_at, started_at, last_active_at, completed_at, withdrawn_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                     ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, course_id = excluded.course_id, \
+                     source = excluded.source, external_id = excluded.external_id, status = excluded.status, \
+                     outcome = excluded.outcome, progress = excluded.progress, enrolled_at = excluded.enrolled_at, \
+                     started_at = excluded.started_at, last_active_at = excluded.last_active_at, \
+                     completed_at = excluded.completed_at, withdrawn_at = excluded.withdrawn_at, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(e.id)
+                .bind(e.user_id)
+                .bind(e.course_id)
+                .bind(source)
+                .bind(external_id)
+                .bind(e.status.as_str())
+                .bind(e.outcome.map(|o| o.as_str()))
+                .bind(e.progress)
+                .bind(e.enrolled_at)
+                .bind(e.started_at)
+                .bind(e.last_active_at)
+                .bind(e.completed_at)
+                .bind(e.withdrawn_at)
+                .bind(e.updated_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn enrolments_of_user(
+                &self,
+                user_id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<Vec<lumen_core::model::Enrolment>> {
+                sqlx::query_as::<_, $crate::store::common::EnrolmentRow>(
+                    "SELECT id, user_id, course_id, source, external_id, status, outcome, progress, enrolled_at, \
+                     started_at, last_active_at, completed_at, withdrawn_at, updated_at \
+                     FROM enrolments WHERE user_id = $1 ORDER BY enrolled_at, id",
+                )
+                .bind(user_id)
+                .fetch_all(&self.pool)
+                .await?
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect()
+            }
+
+            async fn record_counts(&self) -> $crate::store::StoreResult<$crate::store::RecordCounts> {
+                let row: (i64, i64, i64, i64) = sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM organizations), (SELECT COUNT(*) FROM users), \
+                     (SELECT COUNT(*) FROM courses), (SELECT COUNT(*) FROM enrolments)",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                Ok($crate::store::RecordCounts {
+                    organizations: row.0,
+                    users: row.1,
+                    courses: row.2,
+                    enrolments: row.3,
+                })
+            }
+        }
+
+        impl $store {
+            async fn with_roles(
+                &self,
+                row: Option<$crate::store::common::UserRow>,
+            ) -> $crate::store::StoreResult<Option<lumen_core::model::User>> {
+                let Some(row) = row else { return Ok(None) };
+                let roles: Vec<String> =
+                    sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
+                        .bind(row.id())
+                        .fetch_all(&self.pool)
+                        .await?;
+                row.into_user(roles).map(Some)
+            }
+        }
+    };
+}
