@@ -191,16 +191,16 @@ impl Config {
         ) {
             cfg.db_max_connections = parse_num(&raw, 1, 1000)? as u32;
         }
-        if let Some(raw) = pick("REDIS_URL", "redis_url", file_cfg.redis_url) {
-            if !raw.value.is_empty() {
-                if !(raw.value.starts_with("redis://") || raw.value.starts_with("rediss://")) {
-                    return Err(ConfigError::new(
-                        raw.name,
-                        "must start with redis:// or rediss://",
-                    ));
-                }
-                cfg.redis_url = Some(Secret::new(raw.value));
+        if let Some(raw) = pick("REDIS_URL", "redis_url", file_cfg.redis_url)
+            && !raw.value.is_empty()
+        {
+            if !(raw.value.starts_with("redis://") || raw.value.starts_with("rediss://")) {
+                return Err(ConfigError::new(
+                    raw.name,
+                    "must start with redis:// or rediss://",
+                ));
             }
+            cfg.redis_url = Some(Secret::new(raw.value));
         }
         let cors = env
             .get("LUMEN_CORS_ORIGINS")

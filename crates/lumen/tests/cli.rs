@@ -1,0 +1,155 @@
+//! The `lumen` binary as an operator uses it: help on every subcommand,
+//! configuration errors that name the setting without leaking secrets, and
+//! `lumen demo` serving real HTTP, then shutting down cleanly on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn lumen() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_lumen"));
+    // Start from a clean configuration whatever the caller's environment holds.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("LUMEN_") || key == "DATABASE_URL" || key == "REDIS_URL" {
+            cmd.env_remove(key);
+        }
+    }
+    cmd
+}
+
+#[test]
+fn every_subcommand_has_help() {
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+        &["demo", "--help"],
+    ] {
+        let out = lumen().args(args).output().expect("run lumen");
+        assert!(out.status.success(), "lumen {args:?} --help failed");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn an_invalid_setting_fails_start_up_naming_the_setting() {
+    let out = lumen()
+        .arg("serve")
+        .env("LUMEN_PORT", "eighty")
+        .output()
+        .expect("run lumen");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("LUMEN_PORT"), "{stderr}");
+}
+
+#[test]
+fn an_unreachable_database_fails_without_printing_its_password() {
+    let out = lumen()
+        .arg("migrate")
+        .env("DATABASE_URL", "postgres://lumen:hunter2@127.0.0.1:1/lumen")
+        .output()
+        .expect("run lumen");
+    assert!(!out.status.success());
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains("hunter2"), "{all}");
+    assert!(all.contains("lumen:***@127.0.0.1:1"), "{all}");
+}
+
+#[test]
+fn migrate_creates_an_sqlite_database() {
+    let dir = std::env::temp_dir().join(format!("lumen-cli-{}", uuid::Uuid::new_v4().simple()));
+    let db = dir.join("sub").join("lumen.db");
+    let out = lumen()
+        .arg("migrate")
+        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .output()
+        .expect("run lumen");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(db.exists());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn demo_serves_http_and_stops_cleanly_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("lumen-demo-{}", uuid::Uuid::new_v4().simple()));
+    let mut child = lumen()
+        .args(["demo", "--port", "0", "--data-dir"])
+        .arg(&dir)
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start demo");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("Lumen is running at ") {
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("demo announces its URL");
+
+    let client = reqwest::Client::new();
+    let health = client
+        .get(format!("{base}/api/health"))
+        .send()
+        .await
+        .expect("GET health");
+    assert_eq!(health.status(), 200);
+    let delete = client
+        .delete(format!("{base}/api/health"))
+        .send()
+        .await
+        .expect("DELETE health");
+    assert_eq!(delete.status(), 405);
+    assert!(
+        delete.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("application/json")
+    );
+    let spec = client
+        .get(format!("{base}/api/openapi.json"))
+        .send()
+        .await
+        .expect("spec");
+    assert!(
+        spec.text()
+            .await
+            .expect("body")
+            .contains("\"openapi\":\"3.1")
+    );
+    assert!(
+        dir.join("lumen.db").exists(),
+        "the demo keeps its data in --data-dir"
+    );
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let status = child.wait().expect("wait");
+    assert!(status.success(), "graceful shutdown exits 0, got {status}");
+    std::fs::remove_dir_all(dir).ok();
+}

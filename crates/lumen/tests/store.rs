@@ -1,0 +1,325 @@
+//! The store test suite, run against SQLite and PostgreSQL alike: every
+//! test below runs once per backend, each on its own fresh database.
+
+mod support;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use lumen::store::{RecordCounts, Store, StoreError};
+use lumen_core::Role;
+use lumen_core::model::{
+    Course, CourseStatus, Department, Enrolment, EnrolmentStatus, Organization, Origin, Outcome,
+    User,
+};
+use support::TestDb;
+use uuid::Uuid;
+
+macro_rules! store_suite {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let db = super::TestDb::sqlite().await;
+                    super::$test(db.store()).await;
+                    db.drop_db().await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    super::$test(db.store()).await;
+                    db.drop_db().await;
+                }
+            )+
+        }
+    };
+}
+
+store_suite!(
+    migrations_can_run_again_without_effect,
+    an_organization_round_trips,
+    upserting_the_same_record_twice_stores_it_once,
+    users_round_trip_with_their_roles_and_are_found_by_email_in_any_case,
+    updating_a_user_replaces_their_roles,
+    two_users_cannot_share_an_email,
+    departments_are_listed_per_organization,
+    courses_and_enrolments_round_trip,
+    an_invalid_enrolment_is_rejected_and_nothing_is_stored,
+    an_enrolment_for_an_unknown_course_is_a_conflict,
+    timestamps_keep_microsecond_precision_in_utc,
+);
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 10, 1, 8, 0, 0)
+        .single()
+        .expect("valid date")
+}
+
+fn org(name: &str) -> Organization {
+    let origin = Origin::new("directory", name);
+    Organization {
+        id: origin.record_id("organization"),
+        origin: Some(origin),
+        name: name.to_owned(),
+        leaderboard_names: false,
+        created_at: t0(),
+        updated_at: t0(),
+    }
+}
+
+fn user(org: &Organization, email: &str, roles: &[Role]) -> User {
+    let origin = Origin::new("directory", email);
+    User {
+        id: origin.record_id("user"),
+        organization_id: org.id,
+        department_id: None,
+        origin: Some(origin),
+        email: email.to_owned(),
+        full_name: format!("Person {email}"),
+        job_role: Some("engineer".into()),
+        time_zone: "Europe/London".into(),
+        avatar_url: None,
+        leaderboard_opt_out: false,
+        roles: roles.to_vec(),
+        last_login_at: None,
+        created_at: t0(),
+        updated_at: t0(),
+    }
+}
+
+fn course(org: &Organization, title: &str) -> Course {
+    let origin = Origin::new("course-builder", title);
+    Course {
+        id: origin.record_id("course"),
+        organization_id: org.id,
+        origin: Some(origin),
+        title: title.to_owned(),
+        status: CourseStatus::Published,
+        starts_at: Some(t0()),
+        length_days: Some(90),
+        created_at: t0(),
+        updated_at: t0(),
+    }
+}
+
+fn enrolment(user: &User, course: &Course) -> Enrolment {
+    Enrolment {
+        id: Uuid::new_v4(),
+        user_id: user.id,
+        course_id: course.id,
+        origin: None,
+        status: EnrolmentStatus::Active,
+        outcome: None,
+        progress: 0.25,
+        enrolled_at: t0(),
+        started_at: Some(t0() + Duration::days(1)),
+        last_active_at: Some(t0() + Duration::days(10)),
+        completed_at: None,
+        withdrawn_at: None,
+        updated_at: t0(),
+    }
+}
+
+async fn seeded(store: &Arc<dyn Store>) -> (Organization, User, Course) {
+    let o = org("Acme");
+    store.upsert_organization(&o).await.expect("org");
+    let u = user(&o, "ada@acme.test", &[Role::Learner]);
+    store.upsert_user(&u).await.expect("user");
+    let c = course(&o, "Rust 101");
+    store.upsert_course(&c).await.expect("course");
+    (o, u, c)
+}
+
+async fn migrations_can_run_again_without_effect(store: Arc<dyn Store>) {
+    seeded(&store).await;
+    store.migrate().await.expect("second migrate is a no-op");
+    assert_eq!(store.record_counts().await.expect("counts").users, 1);
+}
+
+async fn an_organization_round_trips(store: Arc<dyn Store>) {
+    let o = org("Acme");
+    store.upsert_organization(&o).await.expect("insert");
+    assert_eq!(store.organization(o.id).await.expect("read"), Some(o));
+    assert_eq!(
+        store.organization(Uuid::new_v4()).await.expect("read"),
+        None
+    );
+}
+
+async fn upserting_the_same_record_twice_stores_it_once(store: Arc<dyn Store>) {
+    let (o, u, c) = seeded(&store).await;
+    let mut renamed = o.clone();
+    renamed.name = "Acme Ltd".into();
+    renamed.updated_at = t0() + Duration::hours(1);
+    store.upsert_organization(&renamed).await.expect("again");
+    store.upsert_user(&u).await.expect("again");
+    store.upsert_course(&c).await.expect("again");
+    let e = enrolment(&u, &c);
+    store.upsert_enrolment(&e).await.expect("enrol");
+    store.upsert_enrolment(&e).await.expect("enrol again");
+    assert_eq!(
+        store.record_counts().await.expect("counts"),
+        RecordCounts {
+            organizations: 1,
+            users: 1,
+            courses: 1,
+            enrolments: 1
+        }
+    );
+    assert_eq!(
+        store
+            .organization(o.id)
+            .await
+            .expect("read")
+            .map(|o| o.name),
+        Some("Acme Ltd".into())
+    );
+}
+
+async fn users_round_trip_with_their_roles_and_are_found_by_email_in_any_case(
+    store: Arc<dyn Store>,
+) {
+    let o = org("Acme");
+    store.upsert_organization(&o).await.expect("org");
+    let mut u = user(&o, "Multi@Acme.test", &[Role::Learner, Role::Trainer]);
+    u.last_login_at = Some(t0() + Duration::minutes(5));
+    store.upsert_user(&u).await.expect("user");
+    assert_eq!(store.user(u.id).await.expect("read"), Some(u.clone()));
+    assert_eq!(
+        store.user_by_email("multi@acme.TEST").await.expect("read"),
+        Some(u)
+    );
+    assert_eq!(
+        store.user_by_email("nobody@acme.test").await.expect("read"),
+        None
+    );
+}
+
+async fn updating_a_user_replaces_their_roles(store: Arc<dyn Store>) {
+    let (_, mut u, _) = seeded(&store).await;
+    u.roles = vec![Role::OrgAdmin, Role::Trainer];
+    store.upsert_user(&u).await.expect("update");
+    let roles = store.user(u.id).await.expect("read").map(|u| u.roles);
+    assert_eq!(roles, Some(vec![Role::Trainer, Role::OrgAdmin]));
+}
+
+async fn two_users_cannot_share_an_email(store: Arc<dyn Store>) {
+    let (o, u, _) = seeded(&store).await;
+    let mut other = user(&o, "someone@acme.test", &[Role::Learner]);
+    other.email = u.email.to_uppercase();
+    let err = store
+        .upsert_user(&other)
+        .await
+        .expect_err("duplicate email");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    // The failed write left nothing behind, not even roles.
+    assert_eq!(store.user(other.id).await.expect("read"), None);
+    assert_eq!(store.record_counts().await.expect("counts").users, 1);
+}
+
+async fn departments_are_listed_per_organization(store: Arc<dyn Store>) {
+    let a = org("Acme");
+    let b = org("Globex");
+    store.upsert_organization(&a).await.expect("org");
+    store.upsert_organization(&b).await.expect("org");
+    let dept = |o: &Organization, name: &str, parent: Option<Uuid>| Department {
+        id: Uuid::new_v4(),
+        organization_id: o.id,
+        parent_id: parent,
+        origin: None,
+        name: name.to_owned(),
+        created_at: t0(),
+        updated_at: t0(),
+    };
+    let eng = dept(&a, "Engineering", None);
+    let platform = dept(&a, "Platform", Some(eng.id));
+    store.upsert_department(&eng).await.expect("dept");
+    store.upsert_department(&platform).await.expect("dept");
+    store
+        .upsert_department(&dept(&b, "Sales", None))
+        .await
+        .expect("dept");
+    let names: Vec<_> = store
+        .departments(a.id)
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|d| d.name)
+        .collect();
+    assert_eq!(names, vec!["Engineering", "Platform"]);
+    assert_eq!(
+        store.departments(a.id).await.expect("list")[1].parent_id,
+        Some(eng.id)
+    );
+}
+
+async fn courses_and_enrolments_round_trip(store: Arc<dyn Store>) {
+    let (o, u, c) = seeded(&store).await;
+    assert_eq!(store.course(c.id).await.expect("read"), Some(c.clone()));
+    let c2 = course(&o, "Statistics");
+    store.upsert_course(&c2).await.expect("course");
+    let active = enrolment(&u, &c);
+    let mut done = enrolment(&u, &c2);
+    done.status = EnrolmentStatus::Completed;
+    done.outcome = Some(Outcome::Distinction);
+    done.progress = 1.0;
+    done.enrolled_at = t0() + Duration::days(2);
+    done.completed_at = Some(t0() + Duration::days(60));
+    store.upsert_enrolment(&active).await.expect("enrol");
+    store.upsert_enrolment(&done).await.expect("enrol");
+    assert_eq!(
+        store.enrolments_of_user(u.id).await.expect("list"),
+        vec![active, done]
+    );
+}
+
+async fn an_invalid_enrolment_is_rejected_and_nothing_is_stored(store: Arc<dyn Store>) {
+    let (_, u, c) = seeded(&store).await;
+    let mut e = enrolment(&u, &c);
+    e.progress = 1.7;
+    let err = store
+        .upsert_enrolment(&e)
+        .await
+        .expect_err("progress out of range");
+    assert!(
+        matches!(err, StoreError::Invalid(ref r) if r.field == "progress"),
+        "{err:?}"
+    );
+    assert!(
+        store
+            .enrolments_of_user(u.id)
+            .await
+            .expect("list")
+            .is_empty()
+    );
+}
+
+async fn an_enrolment_for_an_unknown_course_is_a_conflict(store: Arc<dyn Store>) {
+    let (o, u, _) = seeded(&store).await;
+    let ghost = course(&o, "Never stored");
+    let err = store
+        .upsert_enrolment(&enrolment(&u, &ghost))
+        .await
+        .expect_err("unknown course");
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+}
+
+async fn timestamps_keep_microsecond_precision_in_utc(store: Arc<dyn Store>) {
+    let mut o = org("Acme");
+    o.created_at = Utc
+        .timestamp_opt(1_760_000_000, 123_456_000)
+        .single()
+        .expect("valid");
+    store.upsert_organization(&o).await.expect("insert");
+    let read = store
+        .organization(o.id)
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(read.created_at, o.created_at);
+}

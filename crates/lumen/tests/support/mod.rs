@@ -1,0 +1,169 @@
+//! Test support: isolated databases (a fresh SQLite file or a fresh
+//! PostgreSQL database per test, so tests run in parallel), Redis, and an
+//! app built on them.
+//!
+//! PostgreSQL and Redis are found through `LUMEN_TEST_POSTGRES_URL` (an
+//! admin connection; default `postgres://postgres@127.0.0.1:5432/postgres`)
+//! and `LUMEN_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`). When one is
+//! unreachable its tests are skipped with a message, except with `CI=true`,
+//! where they fail.
+#![allow(dead_code)] // each test binary uses part of this module
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use lumen::config::Secret;
+use lumen::store::{PostgresStore, SqliteStore, Store};
+use lumen::{AppState, Config};
+use sqlx::Connection;
+use uuid::Uuid;
+
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true")
+}
+
+fn unavailable(what: &str, err: impl std::fmt::Display) {
+    assert!(
+        !in_ci(),
+        "{what} is required when CI=true but unreachable: {err}"
+    );
+    eprintln!("SKIPPED: {what} unreachable ({err}); set it up or run .ci/run");
+}
+
+pub fn postgres_admin_url() -> String {
+    std::env::var("LUMEN_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub fn redis_url() -> String {
+    std::env::var("LUMEN_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// One isolated, migrated database.
+pub enum TestDb {
+    Sqlite { store: Arc<dyn Store>, dir: PathBuf },
+    Postgres { store: Arc<dyn Store>, name: String },
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let dir = std::env::temp_dir().join(format!("lumen-test-{}", Uuid::new_v4().simple()));
+        let url = format!("sqlite://{}", dir.join("lumen.db").display());
+        let store = SqliteStore::connect(&url, 5).await.expect("open SQLite");
+        store.migrate().await.expect("migrate SQLite");
+        TestDb::Sqlite {
+            store: Arc::new(store),
+            dir,
+        }
+    }
+
+    /// `None` (test skipped) when PostgreSQL is unreachable outside CI.
+    pub async fn postgres() -> Option<TestDb> {
+        let admin_url = postgres_admin_url();
+        let mut admin = match sqlx::PgConnection::connect(&admin_url).await {
+            Ok(c) => c,
+            Err(e) => {
+                unavailable("PostgreSQL", e);
+                return None;
+            }
+        };
+        let name = format!("lumen_test_{}", Uuid::new_v4().simple());
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut admin)
+            .await
+            .expect("create test database");
+        let url = database_url(&admin_url, &name);
+        let store = PostgresStore::connect(&url, 5)
+            .await
+            .expect("open PostgreSQL");
+        store.migrate().await.expect("migrate PostgreSQL");
+        Some(TestDb::Postgres {
+            store: Arc::new(store),
+            name,
+        })
+    }
+
+    pub fn store(&self) -> Arc<dyn Store> {
+        match self {
+            TestDb::Sqlite { store, .. } | TestDb::Postgres { store, .. } => store.clone(),
+        }
+    }
+
+    /// The `DATABASE_URL` that reaches this database.
+    pub fn url(&self) -> String {
+        match self {
+            TestDb::Sqlite { dir, .. } => format!("sqlite://{}", dir.join("lumen.db").display()),
+            TestDb::Postgres { name, .. } => database_url(&postgres_admin_url(), name),
+        }
+    }
+
+    /// Closes and deletes the database.
+    pub async fn drop_db(self) {
+        match self {
+            TestDb::Sqlite { store, dir } => {
+                store.close().await;
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            TestDb::Postgres { store, name } => {
+                store.close().await;
+                if let Ok(mut admin) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
+                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                    )))
+                    .execute(&mut admin)
+                    .await;
+                }
+            }
+        }
+    }
+}
+
+/// The admin URL with its database name replaced.
+fn database_url(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (admin_url, None),
+    };
+    let base = match base.rsplit_once('/') {
+        Some((prefix, _))
+            if prefix.contains("://") && prefix.len() > prefix.find("://").unwrap_or(0) + 3 =>
+        {
+            prefix
+        }
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{name}?{q}"),
+        None => format!("{base}/{name}"),
+    }
+}
+
+/// `true` if Redis answers; otherwise skips (or fails in CI).
+pub async fn redis_available() -> bool {
+    let result = async {
+        let client = redis::Client::open(redis_url())?;
+        let mut conn = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING").query_async::<String>(&mut conn).await
+    }
+    .await;
+    match result {
+        Ok(_) => true,
+        Err(e) => {
+            unavailable("Redis", e);
+            false
+        }
+    }
+}
+
+/// Configuration for a test app on `db`.
+pub fn test_config(db: &TestDb) -> Config {
+    Config {
+        database_url: Secret::new(db.url()),
+        ..Config::default()
+    }
+}
+
+pub fn test_app(config: Config, db: &TestDb) -> (axum::Router, AppState) {
+    let state = AppState::new(config, db.store()).expect("app state");
+    (lumen::http::app(state.clone()), state)
+}
