@@ -20,6 +20,17 @@ pub struct Origin {
     pub external_id: String,
 }
 
+/// Names of the systems records come from (`Origin::source`).
+pub mod sources {
+    /// The platform's Directory service: organisations, departments, users.
+    /// Platform access tokens name users and organisations by Directory id.
+    pub const DIRECTORY: &str = "directory";
+    /// The demo organisation seeded by `lumen demo`.
+    pub const DEMO: &str = "demo";
+    /// Accounts created with `lumen user add`.
+    pub const LOCAL: &str = "local";
+}
+
 /// Namespace of Lumen's deterministic record ids (UUID v5).
 const RECORD_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6c75_6d65_6e00_4c52_8000_0000_0000_0001);
 
@@ -112,6 +123,21 @@ pub struct Enrolment {
     pub completed_at: Option<DateTime<Utc>>,
     pub withdrawn_at: Option<DateTime<Utc>>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A cheap, permissive check of an email address's shape: one `@`, a
+/// non-empty local part, a dotted domain, no spaces, at most 254 characters.
+pub fn is_plausible_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    email.len() <= 254
+        && !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
 }
 
 /// Why a record is not a valid learning record.
@@ -287,6 +313,18 @@ mod tests {
         e.withdrawn_at = None;
         assert_eq!(e.validate().map_err(|e| e.field), Err("withdrawnAt"));
         assert!(enrolment(EnrolmentStatus::Active, None).validate().is_ok());
+    }
+
+    #[test]
+    fn email_shapes_are_checked() {
+        for ok in ["a@b.co", "first.last+tag@sub.example.org"] {
+            assert!(is_plausible_email(ok), "{ok}");
+        }
+        for bad in [
+            "", "a", "@b.co", "a@", "a@b", "a@@b.co", "a b@c.co", "a@.co", "a@b.co.",
+        ] {
+            assert!(!is_plausible_email(bad), "{bad}");
+        }
     }
 
     #[test]

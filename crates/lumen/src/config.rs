@@ -3,13 +3,15 @@
 //! variables, then command-line flags. Invalid settings fail start-up with a
 //! message naming the setting; secrets are wrapped so they never print.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::Deserialize;
+
+use crate::ratelimit::{LimitClass, Quota};
 
 /// A value that must never appear in logs or error messages.
 #[derive(Clone, PartialEq, Eq)]
@@ -70,7 +72,28 @@ pub struct Config {
     pub hsts: bool,
     pub log_level: String,
     pub log_format: LogFormat,
+    /// HS256 key of Lumen's access tokens; at least 32 bytes. Required to serve.
+    pub jwt_secret: Option<Secret<String>>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    /// The platform Auth service's tokens, accepted when its JWKS URL is set.
+    pub platform_auth: Option<PlatformAuth>,
+    /// `false` only for load benchmarks (`LUMEN_RATE_LIMITS=off`).
+    pub rate_limits_enabled: bool,
+    pub rate_limits: HashMap<LimitClass, Quota>,
+    /// Proxies in front of Lumen that append to `X-Forwarded-For`; 0 means the
+    /// client IP is the TCP peer.
+    pub trusted_proxy_hops: usize,
 }
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlatformAuth {
+    pub jwks_url: String,
+    pub issuer: String,
+    pub audience: String,
+}
+
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
 
 pub const DEFAULT_DATABASE_URL: &str = "sqlite://lumen-data/lumen.db";
 
@@ -88,6 +111,16 @@ impl Default for Config {
             hsts: false,
             log_level: "info".to_owned(),
             log_format: LogFormat::Json,
+            jwt_secret: None,
+            jwt_issuer: "lumen".to_owned(),
+            jwt_audience: "lumen".to_owned(),
+            platform_auth: None,
+            rate_limits_enabled: true,
+            rate_limits: LimitClass::ALL
+                .into_iter()
+                .map(|c| (c, c.default_quota()))
+                .collect(),
+            trusted_proxy_hops: 0,
         }
     }
 }
@@ -108,6 +141,19 @@ struct FileConfig {
     hsts: Option<bool>,
     log_level: Option<String>,
     log_format: Option<String>,
+    jwt_secret: Option<String>,
+    jwt_issuer: Option<String>,
+    jwt_audience: Option<String>,
+    auth_jwks_url: Option<String>,
+    auth_issuer: Option<String>,
+    auth_audience: Option<String>,
+    rate_limits: Option<String>,
+    rate_limit_login: Option<String>,
+    rate_limit_refresh: Option<String>,
+    rate_limit_session: Option<String>,
+    rate_limit_analytics: Option<String>,
+    rate_limit_system: Option<String>,
+    trusted_proxy_hops: Option<toml::Value>,
 }
 
 /// One raw setting value and where it came from, for error messages.
@@ -259,6 +305,74 @@ impl Config {
                 _ => return Err(ConfigError::new(raw.name, "must be json or pretty")),
             };
         }
+        if let Some(raw) = pick("LUMEN_JWT_SECRET", "jwt_secret", file_cfg.jwt_secret) {
+            if raw.value.len() < MIN_JWT_SECRET_BYTES {
+                return Err(ConfigError::new(
+                    raw.name,
+                    format!("must be at least {MIN_JWT_SECRET_BYTES} bytes (value not shown)"),
+                ));
+            }
+            cfg.jwt_secret = Some(Secret::new(raw.value));
+        }
+        if let Some(raw) = pick("LUMEN_JWT_ISSUER", "jwt_issuer", file_cfg.jwt_issuer) {
+            cfg.jwt_issuer = non_empty(raw)?;
+        }
+        if let Some(raw) = pick("LUMEN_JWT_AUDIENCE", "jwt_audience", file_cfg.jwt_audience) {
+            cfg.jwt_audience = non_empty(raw)?;
+        }
+        let issuer = pick("LUMEN_AUTH_ISSUER", "auth_issuer", file_cfg.auth_issuer);
+        let audience = pick(
+            "LUMEN_AUTH_AUDIENCE",
+            "auth_audience",
+            file_cfg.auth_audience,
+        );
+        if let Some(raw) = pick(
+            "LUMEN_AUTH_JWKS_URL",
+            "auth_jwks_url",
+            file_cfg.auth_jwks_url,
+        ) && !raw.value.is_empty()
+        {
+            if !(raw.value.starts_with("https://") || raw.value.starts_with("http://")) {
+                return Err(ConfigError::new(raw.name, "must be an http(s) URL"));
+            }
+            let required = |r: Option<Raw>, name: &str| {
+                r.map(non_empty).transpose()?.ok_or_else(|| {
+                    ConfigError::new(name, "required when LUMEN_AUTH_JWKS_URL is set")
+                })
+            };
+            cfg.platform_auth = Some(PlatformAuth {
+                jwks_url: raw.value,
+                issuer: required(issuer, "LUMEN_AUTH_ISSUER")?,
+                audience: required(audience, "LUMEN_AUTH_AUDIENCE")?,
+            });
+        }
+        if let Some(raw) = pick("LUMEN_RATE_LIMITS", "rate_limits", file_cfg.rate_limits) {
+            cfg.rate_limits_enabled = parse_bool(&raw)?;
+        }
+        let file_limits = [
+            (LimitClass::Login, file_cfg.rate_limit_login),
+            (LimitClass::Refresh, file_cfg.rate_limit_refresh),
+            (LimitClass::Session, file_cfg.rate_limit_session),
+            (LimitClass::Analytics, file_cfg.rate_limit_analytics),
+            (LimitClass::System, file_cfg.rate_limit_system),
+        ];
+        for (class, file_value) in file_limits {
+            let file_key = format!("rate_limit_{}", class.name());
+            if let Some(raw) = pick(&class.env_var(), &file_key, file_value) {
+                let quota = raw
+                    .value
+                    .parse::<Quota>()
+                    .map_err(|reason| ConfigError::new(raw.name, reason))?;
+                cfg.rate_limits.insert(class, quota);
+            }
+        }
+        if let Some(raw) = pick(
+            "LUMEN_TRUSTED_PROXY_HOPS",
+            "trusted_proxy_hops",
+            val(&file_cfg.trusted_proxy_hops),
+        ) {
+            cfg.trusted_proxy_hops = parse_num(&raw, 0, 10)? as usize;
+        }
         Ok(cfg)
     }
 
@@ -318,6 +432,14 @@ fn parse_num(raw: &Raw, min: u64, max: u64) -> Result<u64, ConfigError> {
                 ),
             )
         })
+}
+
+fn non_empty(raw: Raw) -> Result<String, ConfigError> {
+    if raw.value.trim().is_empty() {
+        Err(ConfigError::new(raw.name, "must not be empty"))
+    } else {
+        Ok(raw.value)
+    }
 }
 
 fn parse_bool(raw: &Raw) -> Result<bool, ConfigError> {
@@ -381,6 +503,10 @@ mod tests {
             &env(&[
                 ("DATABASE_URL", "postgres://lumen:hunter2@db/lumen"),
                 ("REDIS_URL", "redis://:hunter2@cache:6379"),
+                (
+                    "LUMEN_JWT_SECRET",
+                    "hunter2-hunter2-hunter2-hunter2-hunter2",
+                ),
             ]),
         )
         .expect("valid");

@@ -31,6 +31,14 @@ pub enum ApiError {
     #[error("request validation failed")]
     Validation(BTreeMap<String, String>),
     #[error("{0}")]
+    Unauthorized(String),
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("refresh token is invalid or expired")]
+    InvalidRefreshToken,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
     NotFound(String),
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -40,6 +48,11 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("request did not complete in time")]
     Timeout,
+    #[error("rate limit exceeded: try again in {retry_after_secs} s")]
+    RateLimited {
+        retry_after_secs: u64,
+        next_allowed_at: chrono::DateTime<chrono::Utc>,
+    },
     /// A dependency is down; `details` names what failed.
     #[error("{message}")]
     ServiceUnavailable {
@@ -58,6 +71,11 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Validation(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) | Self::InvalidCredentials | Self::InvalidRefreshToken => {
+                StatusCode::UNAUTHORIZED
+            }
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -70,6 +88,11 @@ impl ApiError {
     pub fn code(&self) -> &'static str {
         match self {
             Self::Validation(_) => "VALIDATION_ERROR",
+            Self::Unauthorized(_) => "UNAUTHORIZED",
+            Self::InvalidCredentials => "INVALID_CREDENTIALS",
+            Self::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::RateLimited { .. } => "RATE_LIMIT_EXCEEDED",
             Self::NotFound(_) => "NOT_FOUND",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
@@ -83,6 +106,8 @@ impl ApiError {
     /// our handlers (body limit, method routing, panic guard) answered.
     pub fn from_status(status: StatusCode) -> Self {
         match status {
+            StatusCode::UNAUTHORIZED => Self::Unauthorized("authentication required".into()),
+            StatusCode::FORBIDDEN => Self::Forbidden("access denied".into()),
             StatusCode::NOT_FOUND => Self::NotFound("no such route".into()),
             StatusCode::METHOD_NOT_ALLOWED => Self::MethodNotAllowed,
             StatusCode::PAYLOAD_TOO_LARGE => Self::PayloadTooLarge,
@@ -120,6 +145,19 @@ impl ApiError {
                 extra.extend(details.clone());
                 self.to_string()
             }
+            Self::RateLimited {
+                retry_after_secs,
+                next_allowed_at,
+            } => {
+                extra.insert("retryAfter".into(), Value::from(*retry_after_secs));
+                extra.insert(
+                    "nextAllowedAt".into(),
+                    Value::String(
+                        next_allowed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    ),
+                );
+                self.to_string()
+            }
             Self::Internal(_) => "internal error".to_owned(),
             other => other.to_string(),
         };
@@ -136,7 +174,16 @@ impl IntoResponse for ApiError {
         if let Self::Internal(err) = &self {
             tracing::error!(error = format!("{err:#}"), "internal error");
         }
-        (self.status(), Json(self.body())).into_response()
+        let mut response = (self.status(), Json(self.body())).into_response();
+        if let Self::RateLimited {
+            retry_after_secs, ..
+        } = &self
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, (*retry_after_secs).into());
+        }
+        response
     }
 }
 

@@ -1,10 +1,13 @@
 //! The Lumen service: configuration, storage, HTTP API and the pieces the
 //! `lumen` binary wires together. The pure domain lives in `lumen-core`.
 
+pub mod accounts;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod http;
 pub mod metrics;
+pub mod ratelimit;
 pub mod state;
 pub mod store;
 pub mod telemetry;
@@ -12,3 +15,9 @@ pub mod telemetry;
 pub use config::Config;
 pub use error::ApiError;
 pub use state::AppState;
+
+/// Selects ring as rustls' crypto provider for the process (the one sqlx
+/// uses too), once; outbound HTTPS clients need it.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use lumen::config::{Config, Secret, redact_url};
-use lumen::{AppState, http, store, telemetry};
+use lumen::{AppState, accounts, http, store, telemetry};
+use lumen_core::Role;
 
 #[derive(Parser)]
 #[command(name = "lumen", version, about = "Lumen learning-analytics service")]
@@ -23,8 +24,42 @@ enum Command {
     /// Apply database migrations and exit.
     Migrate(ConfigArgs),
     /// Run everything on one machine with no setup: an embedded SQLite
-    /// database in --data-dir and the server on --port.
+    /// database in --data-dir, the demo logins, and the server on --port.
     Demo(DemoArgs),
+    /// Manage local accounts (email and password logins).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account; reads its password from the first line of standard input.
+    Add {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[arg(long)]
+        email: String,
+        /// Full name.
+        #[arg(long)]
+        name: String,
+        /// learner, trainer or org-admin; repeat for several.
+        #[arg(long = "role", required = true)]
+        roles: Vec<Role>,
+        /// Organisation name (created if missing).
+        #[arg(long, default_value = "Local accounts")]
+        org: String,
+    },
+    /// Set an account's password; reads it from the first line of standard input.
+    SetPassword {
+        #[command(flatten)]
+        config: ConfigArgs,
+        email: String,
+    },
+    /// List accounts.
+    List {
+        #[command(flatten)]
+        config: ConfigArgs,
+    },
 }
 
 #[derive(Args)]
@@ -82,9 +117,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate(args) => {
             let config = Config::from_env(args.config.as_deref())?;
             telemetry::init(&config);
-            let store = store::connect(&config).await.with_context(|| {
-                format!("cannot open {}", redact_url(config.database_url.expose()))
-            })?;
+            let store = open_store(&config).await?;
             store.close().await;
             tracing::info!(backend = store.backend(), "migrations applied");
             Ok(())
@@ -99,17 +132,113 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             config.redis_url = None;
             config.host = args.host;
             config.port = args.port;
-            serve(config).await
+            if config.jwt_secret.is_none() {
+                config.jwt_secret = Some(Secret::new(demo_secret(&args.data_dir)?));
+            }
+            telemetry::init(&config);
+            let store = open_store(&config).await?;
+            accounts::seed_demo(store.as_ref()).await?;
+            eprintln!(
+                "Demo logins (password {:?}): {}",
+                accounts::DEMO_PASSWORD,
+                accounts::DEMO_LOGINS.map(|(email, _, _)| email).join(", ")
+            );
+            serve_with(config, store).await
+        }
+        Command::User(command) => user_command(command).await,
+    }
+}
+
+async fn open_store(config: &Config) -> anyhow::Result<std::sync::Arc<dyn store::Store>> {
+    store::connect(config)
+        .await
+        .with_context(|| format!("cannot open {}", redact_url(config.database_url.expose())))
+}
+
+/// The demo's token key: made once, kept in the data directory (mode 0600)
+/// so tokens survive a restart.
+fn demo_secret(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_dir.join("jwt-secret");
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_owned();
+        if existing.len() >= lumen::config::MIN_JWT_SECRET_BYTES {
+            return Ok(existing);
         }
     }
+    let mut bytes = [0u8; 48];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no random source: {e}"))?;
+    let secret = lumen::auth::passwords::base64_url(&bytes);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(&path)?, secret.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(secret)
+}
+
+fn read_password() -> anyhow::Result<String> {
+    let mut line = String::new();
+    std::io::stdin().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    anyhow::ensure!(!password.is_empty(), "no password on standard input");
+    Ok(password)
+}
+
+async fn user_command(command: UserCommand) -> anyhow::Result<()> {
+    let config_file = match &command {
+        UserCommand::Add { config, .. }
+        | UserCommand::SetPassword { config, .. }
+        | UserCommand::List { config } => config.config.clone(),
+    };
+    let config = Config::from_env(config_file.as_deref())?;
+    telemetry::init(&config);
+    let store = open_store(&config).await?;
+    match command {
+        UserCommand::Add {
+            email,
+            name,
+            roles,
+            org,
+            ..
+        } => {
+            let password = read_password()?;
+            let user =
+                accounts::add_user(store.as_ref(), &org, &email, &name, &roles, &password).await?;
+            println!("created {} ({})", user.email, user.id);
+        }
+        UserCommand::SetPassword { email, .. } => {
+            let password = read_password()?;
+            accounts::set_password(store.as_ref(), &email, &password).await?;
+            println!("password set for {email}");
+        }
+        UserCommand::List { .. } => {
+            println!("{:<36}  {:<32}  {:<24}  roles", "id", "email", "name");
+            for user in store.users(None).await? {
+                let roles: Vec<&str> = user.roles.iter().map(|r| r.as_str()).collect();
+                println!(
+                    "{:<36}  {:<32}  {:<24}  {}",
+                    user.id,
+                    user.email,
+                    user.full_name,
+                    roles.join(",")
+                );
+            }
+        }
+    }
+    store.close().await;
+    Ok(())
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
     telemetry::init(&config);
+    let store = open_store(&config).await?;
+    serve_with(config, store).await
+}
+
+async fn serve_with(config: Config, store: std::sync::Arc<dyn store::Store>) -> anyhow::Result<()> {
     let addr = SocketAddr::new(config.host, config.port);
-    let store = store::connect(&config)
-        .await
-        .with_context(|| format!("cannot open {}", redact_url(config.database_url.expose())))?;
+    lumen::auth::passwords::warm_up();
     let state = AppState::new(config, store.clone())?;
     let app = http::app(state);
     let listener = tokio::net::TcpListener::bind(addr)

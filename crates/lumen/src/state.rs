@@ -5,8 +5,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
+use crate::auth::Auth;
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::ratelimit::{MemoryStore, RateLimitStore, RateLimiter, RedisStore};
 use crate::store::Store;
 
 #[derive(Clone)]
@@ -15,17 +17,40 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub redis: Option<RedisProbe>,
     pub metrics: Arc<Metrics>,
+    pub auth: Arc<Auth>,
+    /// `None` when rate limits are off (`LUMEN_RATE_LIMITS=off`).
+    pub limiter: Option<Arc<RateLimiter>>,
     pub started_at: DateTime<Utc>,
     started: Instant,
 }
 
 impl AppState {
     pub fn new(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+        let auth = Auth::from_config(&config)?;
+        Self::with_auth(config, store, auth)
+    }
+
+    pub fn with_auth(config: Config, store: Arc<dyn Store>, auth: Auth) -> anyhow::Result<Self> {
         let redis = match &config.redis_url {
             Some(url) => Some(RedisProbe::new(url.expose())?),
             None => None,
         };
+        let limiter = if config.rate_limits_enabled {
+            let store: Box<dyn RateLimitStore> = match &config.redis_url {
+                Some(url) => Box::new(RedisStore::new(url.expose())?),
+                None => Box::new(MemoryStore::default()),
+            };
+            Some(Arc::new(RateLimiter::new(
+                store,
+                config.rate_limits.clone(),
+            )))
+        } else {
+            tracing::warn!("rate limits are OFF (LUMEN_RATE_LIMITS=off): for load benchmarks only");
+            None
+        };
         Ok(Self {
+            auth: Arc::new(auth),
+            limiter,
             config: Arc::new(config),
             store,
             redis,

@@ -109,6 +109,7 @@ async fn demo_serves_http_and_stops_cleanly_on_sigterm() {
         .recv_timeout(Duration::from_secs(30))
         .expect("demo announces its URL");
 
+    lumen::install_crypto_provider();
     let client = reqwest::Client::new();
     let health = client
         .get(format!("{base}/api/health"))

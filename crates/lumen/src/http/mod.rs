@@ -15,44 +15,133 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use crate::error::ApiError;
+use crate::ratelimit::LimitClass;
 use crate::state::AppState;
+use lumen_core::authz::{Access, SubjectRule};
 
+mod auth;
+pub mod guard;
 pub mod json;
 pub mod middleware;
 pub mod openapi;
 mod system;
 
+pub use guard::{CurrentUser, RouteGuard};
 pub use json::ApiJson;
 
 /// One mounted route: method, path template (axum and OpenAPI syntax agree:
-/// `/api/v1/jobs/{id}`) and handler.
+/// `/api/v1/jobs/{id}`), what it requires of its caller, and its handler.
 pub struct RouteDef {
     pub method: Method,
     pub path: &'static str,
+    pub guard: RouteGuard,
     handler: MethodRouter<AppState>,
 }
 
-fn get<H, T>(path: &'static str, handler: H) -> RouteDef
-where
-    H: axum::handler::Handler<T, AppState>,
-    T: 'static,
-{
-    RouteDef {
-        method: Method::GET,
-        path,
-        handler: axum::routing::get(handler),
+impl RouteDef {
+    fn new<H, T>(
+        method: Method,
+        path: &'static str,
+        access: Access,
+        limit: Option<LimitClass>,
+        handler: H,
+    ) -> Self
+    where
+        H: axum::handler::Handler<T, AppState>,
+        T: 'static,
+    {
+        let filter = axum::routing::MethodFilter::try_from(method.clone())
+            .unwrap_or(axum::routing::MethodFilter::GET);
+        RouteDef {
+            method,
+            path,
+            guard: RouteGuard { access, limit },
+            handler: axum::routing::on(filter, handler),
+        }
     }
 }
 
-/// Every route of the service except the docs UI's static assets.
+/// Every route of the service except the docs UI's static assets. Each
+/// names its access rule (decided by `lumen_core::authz`) and rate limit.
 pub fn route_table() -> Vec<RouteDef> {
+    use Access::{Authenticated, Public};
+    use LimitClass as L;
+    let learner = Access::Subject {
+        rule: SubjectRule::Learner,
+        param: "userId",
+    };
     vec![
-        get("/api/health", system::health),
-        get("/api/status", system::status),
-        get("/api/v1/health/live", system::live),
-        get("/api/v1/health/ready", system::ready),
-        get("/metrics", system::metrics),
-        get("/api/openapi.json", openapi::serve_spec),
+        RouteDef::new(
+            Method::GET,
+            "/api/health",
+            Public,
+            Some(L::System),
+            system::health,
+        ),
+        RouteDef::new(
+            Method::GET,
+            "/api/status",
+            Public,
+            Some(L::System),
+            system::status,
+        ),
+        RouteDef::new(
+            Method::GET,
+            "/api/v1/health/live",
+            Public,
+            Some(L::System),
+            system::live,
+        ),
+        RouteDef::new(
+            Method::GET,
+            "/api/v1/health/ready",
+            Public,
+            Some(L::System),
+            system::ready,
+        ),
+        RouteDef::new(Method::GET, "/metrics", Public, None, system::metrics),
+        RouteDef::new(
+            Method::GET,
+            "/api/openapi.json",
+            Public,
+            None,
+            openapi::serve_spec,
+        ),
+        RouteDef::new(
+            Method::POST,
+            "/api/v1/auth/login",
+            Public,
+            Some(L::Login),
+            auth::login,
+        ),
+        RouteDef::new(
+            Method::POST,
+            "/api/v1/auth/refresh",
+            Public,
+            Some(L::Refresh),
+            auth::refresh,
+        ),
+        RouteDef::new(
+            Method::GET,
+            "/api/v1/auth/me",
+            Authenticated,
+            Some(L::Session),
+            auth::me,
+        ),
+        RouteDef::new(
+            Method::POST,
+            "/api/v1/auth/logout",
+            Authenticated,
+            Some(L::Session),
+            auth::logout,
+        ),
+        RouteDef::new(
+            Method::GET,
+            "/api/v1/users/{userId}",
+            learner,
+            Some(L::Analytics),
+            auth::user_profile,
+        ),
     ]
 }
 
@@ -63,7 +152,11 @@ pub const DOCS_PATH: &str = "/docs";
 pub fn app(state: AppState) -> Router {
     let mut router = Router::new();
     for route in route_table() {
-        router = router.route(route.path, route.handler);
+        let guarded = route.handler.route_layer(from_fn_with_state(
+            (state.clone(), route.guard),
+            guard::guard,
+        ));
+        router = router.route(route.path, guarded);
     }
     let docs = utoipa_swagger_ui::SwaggerUi::new(DOCS_PATH)
         .config(utoipa_swagger_ui::Config::from("/api/openapi.json"));

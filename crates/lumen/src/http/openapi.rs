@@ -6,8 +6,30 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
-use super::system;
+use super::{auth, system};
 use crate::error::ErrorBody;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "Access token from /api/v1/auth/login. Send `X-Active-Role` (learner, trainer or \
+                         org-admin) to choose the role you act in; it must be one of your roles.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,10 +45,17 @@ use crate::error::ErrorBody;
         system::ready,
         system::metrics,
         serve_spec,
+        auth::login,
+        auth::refresh,
+        auth::me,
+        auth::logout,
+        auth::user_profile,
     ),
     components(schemas(ErrorBody)),
+    modifiers(&BearerAuth),
     tags(
         (name = "system", description = "Health, status, metrics and this document"),
+        (name = "auth", description = "Login, tokens and accounts"),
     )
 )]
 pub struct ApiDoc;

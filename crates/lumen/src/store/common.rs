@@ -505,6 +505,205 @@ macro_rules! impl_store {
                     enrolments: row.3,
                 })
             }
+
+            async fn users(
+                &self,
+                organization_id: Option<uuid::Uuid>,
+            ) -> $crate::store::StoreResult<Vec<lumen_core::model::User>> {
+                let rows = sqlx::query_as::<_, $crate::store::common::UserRow>(user_select!(
+                    "WHERE ($1 IS NULL OR organization_id = $1) ORDER BY lower(email)"
+                ))
+                .bind(organization_id)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut users = Vec::with_capacity(rows.len());
+                for row in rows {
+                    if let Some(user) = self.with_roles(Some(row)).await? {
+                        users.push(user);
+                    }
+                }
+                Ok(users)
+            }
+
+            async fn add_course_trainer(
+                &self,
+                course_id: uuid::Uuid,
+                trainer_id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO course_trainers (course_id, trainer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(course_id)
+                .bind(trainer_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn add_trainer_learner(
+                &self,
+                trainer_id: uuid::Uuid,
+                learner_id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO trainer_learners (trainer_id, learner_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(trainer_id)
+                .bind(learner_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn teaches(
+                &self,
+                trainer_id: uuid::Uuid,
+                learner_id: uuid::Uuid,
+            ) -> $crate::store::StoreResult<bool> {
+                let found: Option<i32> = sqlx::query_scalar(
+                    "SELECT 1 FROM enrolments e JOIN course_trainers ct ON ct.course_id = e.course_id \
+                     WHERE ct.trainer_id = $1 AND e.user_id = $2 \
+                     UNION SELECT 1 FROM trainer_learners WHERE trainer_id = $1 AND learner_id = $2 LIMIT 1",
+                )
+                .bind(trainer_id)
+                .bind(learner_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(found.is_some())
+            }
+
+            async fn credentials(
+                &self,
+                email: &str,
+            ) -> $crate::store::StoreResult<Option<(lumen_core::model::User, Option<String>)>> {
+                let Some(user) = self.user_by_email(email).await? else {
+                    return Ok(None);
+                };
+                let hash: Option<String> =
+                    sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+                        .bind(user.id)
+                        .fetch_one(&self.pool)
+                        .await?;
+                Ok(Some((user, hash)))
+            }
+
+            async fn set_password_hash(
+                &self,
+                user_id: uuid::Uuid,
+                hash: &str,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
+                    .bind(user_id)
+                    .bind(hash)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn record_login(
+                &self,
+                user_id: uuid::Uuid,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
+                    .bind(user_id)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn create_session(
+                &self,
+                session_id: uuid::Uuid,
+                user_id: uuid::Uuid,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query("INSERT INTO auth_sessions (id, user_id, created_at) VALUES ($1, $2, $3)")
+                    .bind(session_id)
+                    .bind(user_id)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn add_refresh_token(
+                &self,
+                token: &$crate::store::NewRefreshToken,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (token_hash, session_id, issued_at, expires_at) VALUES ($1, $2, $3, $4)",
+                )
+                .bind(&token.token_hash)
+                .bind(token.session_id)
+                .bind(token.issued_at)
+                .bind(token.expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn use_refresh_token(
+                &self,
+                token_hash: &str,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<$crate::store::TokenUse> {
+                // The conditional UPDATE is the single-use guarantee.
+                let fresh: Option<(uuid::Uuid, chrono::DateTime<chrono::Utc>)> = sqlx::query_as(
+                    "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
+                     RETURNING session_id, expires_at",
+                )
+                .bind(token_hash)
+                .bind(at)
+                .fetch_optional(&self.pool)
+                .await?;
+                if let Some((session_id, expires_at)) = fresh {
+                    let (user_id, revoked_at): (uuid::Uuid, Option<chrono::DateTime<chrono::Utc>>) =
+                        sqlx::query_as("SELECT user_id, revoked_at FROM auth_sessions WHERE id = $1")
+                            .bind(session_id)
+                            .fetch_one(&self.pool)
+                            .await?;
+                    return Ok($crate::store::TokenUse::Fresh {
+                        session_id,
+                        user_id,
+                        expires_at,
+                        session_revoked: revoked_at.is_some(),
+                    });
+                }
+                let spent: Option<uuid::Uuid> =
+                    sqlx::query_scalar("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
+                        .bind(token_hash)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(match spent {
+                    Some(session_id) => $crate::store::TokenUse::Spent { session_id },
+                    None => $crate::store::TokenUse::Unknown,
+                })
+            }
+
+            async fn revoke_session(
+                &self,
+                session_id: uuid::Uuid,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query("UPDATE auth_sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                    .bind(session_id)
+                    .bind(at)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn session_active(&self, session_id: uuid::Uuid) -> $crate::store::StoreResult<bool> {
+                let found: Option<i32> = sqlx::query_scalar(
+                    "SELECT 1 FROM auth_sessions WHERE id = $1 AND revoked_at IS NULL",
+                )
+                .bind(session_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(found.is_some())
+            }
         }
 
         impl $store {

@@ -4,6 +4,7 @@
 //! dialects agree (see `common.rs`); each has its own migrations folder.
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use lumen_core::model::{Course, Department, Enrolment, InvalidRecord, Organization, User};
 use serde::Serialize;
 use uuid::Uuid;
@@ -89,6 +90,63 @@ pub trait Store: Send + Sync + 'static {
     async fn upsert_enrolment(&self, enrolment: &Enrolment) -> StoreResult<()>;
     async fn enrolments_of_user(&self, user_id: Uuid) -> StoreResult<Vec<Enrolment>>;
     async fn record_counts(&self) -> StoreResult<RecordCounts>;
+
+    /// Users of one organisation, or of all when `None`, by email.
+    async fn users(&self, organization_id: Option<Uuid>) -> StoreResult<Vec<User>>;
+    /// Makes `trainer_id` a trainer of `course_id` (idempotent).
+    async fn add_course_trainer(&self, course_id: Uuid, trainer_id: Uuid) -> StoreResult<()>;
+    /// Links a learner to a trainer outside any course (idempotent).
+    async fn add_trainer_learner(&self, trainer_id: Uuid, learner_id: Uuid) -> StoreResult<()>;
+    /// The learner is enrolled in a course the trainer trains, or linked to them.
+    async fn teaches(&self, trainer_id: Uuid, learner_id: Uuid) -> StoreResult<bool>;
+
+    /// A local account's user and password hash (PHC string), by email.
+    async fn credentials(&self, email: &str) -> StoreResult<Option<(User, Option<String>)>>;
+    async fn set_password_hash(&self, user_id: Uuid, hash: &str) -> StoreResult<()>;
+    async fn record_login(&self, user_id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Starts a login session (a family of refresh tokens).
+    async fn create_session(
+        &self,
+        session_id: Uuid,
+        user_id: Uuid,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Stores a refresh token's hash in a session.
+    async fn add_refresh_token(&self, token: &NewRefreshToken) -> StoreResult<()>;
+    /// Marks a refresh token used, atomically: of two concurrent uses of one
+    /// token, exactly one sees it `Fresh`.
+    async fn use_refresh_token(&self, token_hash: &str, at: DateTime<Utc>)
+    -> StoreResult<TokenUse>;
+    /// Revokes a session and so every refresh token in it (idempotent).
+    async fn revoke_session(&self, session_id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
+    /// The session exists and is not revoked.
+    async fn session_active(&self, session_id: Uuid) -> StoreResult<bool>;
+}
+
+/// A refresh token to store; only its hash is kept.
+#[derive(Debug, Clone)]
+pub struct NewRefreshToken {
+    pub token_hash: String,
+    pub session_id: Uuid,
+    pub issued_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenUse {
+    /// Not used before; now marked used.
+    Fresh {
+        session_id: Uuid,
+        user_id: Uuid,
+        expires_at: DateTime<Utc>,
+        session_revoked: bool,
+    },
+    /// Used before: a replay.
+    Spent { session_id: Uuid },
+    /// No such token.
+    Unknown,
 }
 
 /// Opens the store named by `DATABASE_URL` and applies migrations.

@@ -156,9 +156,12 @@ pub async fn redis_available() -> bool {
 }
 
 /// Configuration for a test app on `db`.
+pub const TEST_JWT_SECRET: &str = "test-secret-test-secret-test-secret-0123456789";
+
 pub fn test_config(db: &TestDb) -> Config {
     Config {
         database_url: Secret::new(db.url()),
+        jwt_secret: Some(Secret::new(TEST_JWT_SECRET.to_owned())),
         ..Config::default()
     }
 }

@@ -1,0 +1,141 @@
+//! Local accounts: the demo logins and `lumen user add|set-password|list`.
+
+use chrono::Utc;
+use lumen_core::Role;
+use lumen_core::model::{Organization, Origin, User, is_plausible_email, sources};
+
+use crate::auth::passwords;
+use crate::store::Store;
+
+pub const DEMO_PASSWORD: &str = "demo-password";
+pub const DEMO_ORGANIZATION: &str = "Demo Organisation";
+
+/// The demo logins of PRODUCT §2.
+pub const DEMO_LOGINS: [(&str, &str, &[Role]); 4] = [
+    ("learner@demo.lumen.test", "Demo Learner", &[Role::Learner]),
+    ("trainer@demo.lumen.test", "Demo Trainer", &[Role::Trainer]),
+    ("admin@demo.lumen.test", "Demo Org Admin", &[Role::OrgAdmin]),
+    (
+        "multi@demo.lumen.test",
+        "Demo Learner-Trainer",
+        &[Role::Learner, Role::Trainer],
+    ),
+];
+
+/// The organisation a named local or demo organisation is stored as.
+fn organization(source: &str, name: &str) -> Organization {
+    let origin = Origin::new(source, name);
+    let now = Utc::now();
+    Organization {
+        id: origin.record_id("organization"),
+        origin: Some(origin),
+        name: name.to_owned(),
+        leaderboard_names: false,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+fn new_user(
+    org: &Organization,
+    source: &str,
+    email: &str,
+    full_name: &str,
+    roles: &[Role],
+) -> User {
+    let origin = Origin::new(source, email.to_lowercase());
+    let now = Utc::now();
+    let mut roles = roles.to_vec();
+    roles.sort();
+    roles.dedup();
+    User {
+        id: origin.record_id("user"),
+        organization_id: org.id,
+        department_id: None,
+        origin: Some(origin),
+        email: email.to_owned(),
+        full_name: full_name.to_owned(),
+        job_role: None,
+        time_zone: "UTC".into(),
+        avatar_url: None,
+        leaderboard_opt_out: false,
+        roles,
+        last_login_at: None,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
+/// Creates the demo organisation and logins if missing (idempotent; an
+/// existing account keeps its password and last login).
+pub async fn seed_demo(store: &dyn Store) -> anyhow::Result<()> {
+    let org = organization(sources::DEMO, DEMO_ORGANIZATION);
+    if store.organization(org.id).await?.is_none() {
+        store.upsert_organization(&org).await?;
+    }
+    for (email, name, roles) in DEMO_LOGINS {
+        if store.user_by_email(email).await?.is_some() {
+            continue;
+        }
+        let user = new_user(&org, sources::DEMO, email, name, roles);
+        store.upsert_user(&user).await?;
+        let hash = tokio::task::spawn_blocking(|| passwords::hash(DEMO_PASSWORD)).await??;
+        store.set_password_hash(user.id, &hash).await?;
+    }
+    Ok(())
+}
+
+/// Checks a new password's length.
+pub fn check_new_password(password: &str) -> anyhow::Result<()> {
+    let n = password.chars().count();
+    anyhow::ensure!(
+        (passwords::MIN_LENGTH..=passwords::MAX_LENGTH).contains(&n),
+        "a password must be {} to {} characters",
+        passwords::MIN_LENGTH,
+        passwords::MAX_LENGTH
+    );
+    Ok(())
+}
+
+/// `lumen user add`: a local account in the named organisation (created if missing).
+pub async fn add_user(
+    store: &dyn Store,
+    organization_name: &str,
+    email: &str,
+    full_name: &str,
+    roles: &[Role],
+    password: &str,
+) -> anyhow::Result<User> {
+    anyhow::ensure!(
+        is_plausible_email(email),
+        "{email:?} is not an email address"
+    );
+    anyhow::ensure!(!roles.is_empty(), "give at least one --role");
+    anyhow::ensure!(!full_name.trim().is_empty(), "--name must not be empty");
+    check_new_password(password)?;
+    anyhow::ensure!(
+        store.user_by_email(email).await?.is_none(),
+        "a user with email {email} already exists (use `lumen user set-password`)"
+    );
+    let org = organization(sources::LOCAL, organization_name);
+    if store.organization(org.id).await?.is_none() {
+        store.upsert_organization(&org).await?;
+    }
+    let user = new_user(&org, sources::LOCAL, email, full_name, roles);
+    store.upsert_user(&user).await?;
+    set_password(store, email, password).await?;
+    Ok(user)
+}
+
+/// `lumen user set-password`.
+pub async fn set_password(store: &dyn Store, email: &str, password: &str) -> anyhow::Result<()> {
+    check_new_password(password)?;
+    let user = store
+        .user_by_email(email)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no user with email {email}"))?;
+    let password = password.to_owned();
+    let hash = tokio::task::spawn_blocking(move || passwords::hash(&password)).await??;
+    store.set_password_hash(user.id, &hash).await?;
+    Ok(())
+}

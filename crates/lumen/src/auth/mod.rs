@@ -1,0 +1,223 @@
+//! Identity: logins with local accounts, access and refresh tokens,
+//! authenticating requests. Decisions about what a caller may see are not
+//! made here but in the policy (`lumen_core::authz`), asked by the router.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lumen_core::model::User;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::store::{NewRefreshToken, Store, TokenUse};
+
+pub mod passwords;
+pub mod tokens;
+
+pub use tokens::Verified;
+
+/// Refresh tokens live 7 days and are used once.
+pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// An unknown `kid` refetches the platform JWKS at most this often.
+pub const JWKS_MIN_REFETCH: Duration = Duration::from_secs(30);
+
+pub struct Auth {
+    verifier: tokens::Verifier,
+}
+
+/// A new pair of tokens.
+#[derive(Debug)]
+pub struct Issued {
+    pub user: User,
+    pub token: String,
+    pub refresh_token: String,
+    pub expires_in: u64,
+}
+
+impl Auth {
+    pub fn from_config(config: &Config) -> anyhow::Result<Self> {
+        let secret = config.jwt_secret.as_ref().ok_or_else(|| {
+            anyhow::anyhow!(
+                "invalid configuration: LUMEN_JWT_SECRET: required to serve (at least {} bytes)",
+                crate::config::MIN_JWT_SECRET_BYTES
+            )
+        })?;
+        let local = tokens::LocalKeys::new(
+            secret.expose().as_bytes(),
+            &config.jwt_issuer,
+            &config.jwt_audience,
+        );
+        let platform = config
+            .platform_auth
+            .as_ref()
+            .map(|p| tokens::Jwks::new(&p.jwks_url, &p.issuer, &p.audience, JWKS_MIN_REFETCH))
+            .transpose()?;
+        Ok(Self {
+            verifier: tokens::Verifier { local, platform },
+        })
+    }
+
+    /// For tests: the same, with a chosen JWKS refetch interval.
+    pub fn with_jwks_refetch(config: &Config, min_refetch: Duration) -> anyhow::Result<Self> {
+        let mut auth = Self::from_config(config)?;
+        if let Some(p) = &config.platform_auth {
+            auth.verifier.platform = Some(tokens::Jwks::new(
+                &p.jwks_url,
+                &p.issuer,
+                &p.audience,
+                min_refetch,
+            )?);
+        }
+        Ok(auth)
+    }
+
+    /// Verifies a bearer token; for Lumen's own tokens also that the login
+    /// session has not been revoked (logout, refresh-token reuse).
+    pub async fn authenticate(&self, store: &dyn Store, token: &str) -> Result<Verified, ApiError> {
+        let verified = self.verifier.verify(token).await.map_err(|e| match e {
+            tokens::TokenError::Invalid => {
+                ApiError::Unauthorized("invalid or expired token".into())
+            }
+            tokens::TokenError::KeysUnavailable(reason) => {
+                tracing::warn!(%reason, "platform JWKS unavailable");
+                ApiError::ServiceUnavailable {
+                    message: "token keys are unavailable; try again shortly".into(),
+                    details: Default::default(),
+                }
+            }
+        })?;
+        if let Some(session) = verified.session
+            && !store.session_active(session).await?
+        {
+            return Err(ApiError::Unauthorized(
+                "session has ended; log in again".into(),
+            ));
+        }
+        Ok(verified)
+    }
+
+    /// Checks credentials and opens a session. Unknown email, missing
+    /// password and wrong password are indistinguishable, in answer and cost.
+    pub async fn login(
+        &self,
+        store: &dyn Store,
+        email: &str,
+        password: &str,
+    ) -> Result<Issued, ApiError> {
+        let found = store.credentials(email).await?;
+        let stored_hash = found.as_ref().and_then(|(_, h)| h.clone());
+        let password = password.to_owned();
+        let verified = tokio::task::spawn_blocking(move || {
+            passwords::verify(&password, stored_hash.as_deref())
+        })
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+        let (user, rehash) = match (found, verified) {
+            (Some((user, _)), passwords::Verified::Match { rehash }) => (user, rehash),
+            _ => return Err(ApiError::InvalidCredentials),
+        };
+        if let Some(new_hash) = rehash {
+            store.set_password_hash(user.id, &new_hash).await?;
+            tracing::info!(user_id = %user.id, "legacy password hash upgraded to argon2id");
+        }
+        let now = Utc::now();
+        store.record_login(user.id, now).await?;
+        let session = Uuid::new_v4();
+        store.create_session(session, user.id, now).await?;
+        let mut user = user;
+        user.last_login_at = Some(now);
+        self.issue(store, user, session, now).await
+    }
+
+    /// Rotates a refresh token. A token presented twice revokes its session.
+    pub async fn refresh(
+        &self,
+        store: &dyn Store,
+        refresh_token: &str,
+    ) -> Result<Issued, ApiError> {
+        let now = Utc::now();
+        match store
+            .use_refresh_token(&hash_refresh_token(refresh_token), now)
+            .await?
+        {
+            TokenUse::Fresh {
+                session_id,
+                user_id,
+                expires_at,
+                session_revoked,
+            } => {
+                if session_revoked || expires_at <= now {
+                    return Err(ApiError::InvalidRefreshToken);
+                }
+                let user = store
+                    .user(user_id)
+                    .await?
+                    .ok_or(ApiError::InvalidRefreshToken)?;
+                self.issue(store, user, session_id, now).await
+            }
+            TokenUse::Spent { session_id } => {
+                store.revoke_session(session_id, now).await?;
+                tracing::warn!(session = %session_id, "refresh token reused: session revoked");
+                Err(ApiError::InvalidRefreshToken)
+            }
+            TokenUse::Unknown => Err(ApiError::InvalidRefreshToken),
+        }
+    }
+
+    pub async fn logout(&self, store: &dyn Store, verified: &Verified) -> Result<(), ApiError> {
+        if let Some(session) = verified.session {
+            store.revoke_session(session, Utc::now()).await?;
+        }
+        Ok(())
+    }
+
+    async fn issue(
+        &self,
+        store: &dyn Store,
+        user: User,
+        session: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<Issued, ApiError> {
+        let refresh_token = new_refresh_token();
+        store
+            .add_refresh_token(&NewRefreshToken {
+                token_hash: hash_refresh_token(&refresh_token),
+                session_id: session,
+                issued_at: now,
+                expires_at: now + REFRESH_TOKEN_TTL,
+            })
+            .await?;
+        let (token, expires_in) = self.verifier.local.issue(&user, session, now)?;
+        Ok(Issued {
+            user,
+            token,
+            refresh_token,
+            expires_in,
+        })
+    }
+}
+
+/// 256 random bits, base64url (43 characters).
+fn new_refresh_token() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source is available");
+    passwords::base64_url(&bytes)
+}
+
+/// Refresh tokens have 256 bits of entropy, so an unsalted SHA-256 suffices.
+fn hash_refresh_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The shape of a refresh token, checked before any lookup.
+pub fn looks_like_refresh_token(token: &str) -> bool {
+    token.len() == 43
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}

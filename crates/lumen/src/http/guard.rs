@@ -1,0 +1,256 @@
+//! The per-route guard, applied to every route from its `RouteDef`:
+//! authenticate (unless public) → rate limit → ask the authorisation policy
+//! → handler. Handlers never decide access themselves; they read the
+//! [`CurrentUser`] this guard put in the request.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::connect_info::ConnectInfo;
+use axum::extract::{FromRequestParts, RawPathParams, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use lumen_core::Role;
+use lumen_core::authz::{self, Access, Caller, SubjectFacts, SubjectRule};
+use uuid::Uuid;
+
+use super::middleware::LogUser;
+use crate::auth::Verified;
+use crate::error::ApiError;
+use crate::ratelimit::{Decision, LimitClass};
+use crate::state::AppState;
+use crate::store::StoreResult;
+
+pub const ACTIVE_ROLE: &str = "x-active-role";
+
+/// What a route requires; attached to it when the router is built.
+#[derive(Debug, Clone, Copy)]
+pub struct RouteGuard {
+    pub access: Access,
+    pub limit: Option<LimitClass>,
+}
+
+/// The authenticated caller of this request and the role they act in.
+#[derive(Debug, Clone)]
+pub struct CurrentUser {
+    pub caller: Caller,
+    /// `None` only on routes that need no role, for callers with several
+    /// roles who sent no `X-Active-Role`.
+    pub active_role: Option<Role>,
+    pub verified: Verified,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        // Present on every route whose guard authenticates; a handler on a
+        // public route asking for it is a bug that fails closed.
+        parts
+            .extensions
+            .get::<CurrentUser>()
+            .cloned()
+            .ok_or_else(|| ApiError::Unauthorized("authentication required".into()))
+    }
+}
+
+pub async fn guard(
+    State((state, route)): State<(AppState, RouteGuard)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let decision = match check(&state, route, &mut parts).await {
+        Ok(decision) => decision,
+        Err(refusal) => {
+            let mut response = refusal.error.into_response();
+            if let Some(decision) = refusal.decision {
+                rate_limit_headers(response.headers_mut(), &decision);
+            }
+            return response;
+        }
+    };
+    let user = parts
+        .extensions
+        .get::<CurrentUser>()
+        .map(|u| u.caller.user_id);
+    let mut response = next.run(Request::from_parts(parts, body)).await;
+    if let Some(user_id) = user {
+        response.extensions_mut().insert(LogUser(user_id));
+    }
+    if let Some(decision) = decision {
+        rate_limit_headers(response.headers_mut(), &decision);
+    }
+    response
+}
+
+/// Why the guard refused, with the rate-limit state to report when counted.
+struct Refusal {
+    error: ApiError,
+    decision: Option<Decision>,
+}
+
+impl From<ApiError> for Refusal {
+    fn from(error: ApiError) -> Self {
+        Self {
+            error,
+            decision: None,
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for Refusal {
+    fn from(error: crate::store::StoreError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+async fn check(
+    state: &AppState,
+    route: RouteGuard,
+    parts: &mut Parts,
+) -> Result<Option<Decision>, Refusal> {
+    let current = match route.access {
+        Access::Public => None,
+        access => {
+            let token = bearer(&parts.headers)?;
+            let verified = state.auth.authenticate(state.store.as_ref(), token).await?;
+            let header = parts
+                .headers
+                .get(ACTIVE_ROLE)
+                .map(|v| v.to_str().unwrap_or("\u{fffd}"));
+            let active_role = authz::active_role(header, &verified.caller, access)
+                .map_err(|d| ApiError::Forbidden(d.to_string()))?;
+            Some(CurrentUser {
+                caller: verified.caller.clone(),
+                active_role,
+                verified,
+            })
+        }
+    };
+
+    let decision = match (route.limit, &state.limiter) {
+        (Some(class), Some(limiter)) => {
+            let subject = match (&current, class.per_user()) {
+                (Some(user), true) => format!("user:{}", user.caller.user_id),
+                _ => format!("ip:{}", client_ip(parts, state.config.trusted_proxy_hops)),
+            };
+            let decision = limiter.check(class, &subject).await;
+            if !decision.allowed {
+                return Err(Refusal {
+                    error: ApiError::RateLimited {
+                        retry_after_secs: decision.retry_after.as_secs_f64().ceil() as u64,
+                        next_allowed_at: chrono::Utc::now()
+                            + chrono::Duration::from_std(decision.retry_after).unwrap_or_default(),
+                    },
+                    decision: Some(decision),
+                });
+            }
+            Some(decision)
+        }
+        _ => None,
+    };
+
+    if let (Access::Subject { rule, param }, Some(user)) = (route.access, &current) {
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(|_| ApiError::Internal(anyhow::anyhow!("path parameters unavailable")))?;
+        let raw = params
+            .iter()
+            .find(|(name, _)| *name == param)
+            .map(|(_, value)| value)
+            .ok_or_else(|| {
+                ApiError::Internal(anyhow::anyhow!("route has no {{{param}}} parameter"))
+            })?;
+        let subject =
+            Uuid::parse_str(raw).map_err(|_| ApiError::validation(param, "must be a UUID"))?;
+        // Every subject rule needs an active role; `active_role` guarantees one.
+        let active = user
+            .active_role
+            .ok_or_else(|| ApiError::Forbidden(authz::Denial::ActiveRoleRequired.to_string()))?;
+        let facts = subject_facts(state, &user.caller, active, rule, subject).await?;
+        authz::decide(&user.caller, active, rule, subject, &facts)
+            .map_err(|d| ApiError::Forbidden(d.to_string()))?;
+    }
+
+    if let Some(user) = current {
+        parts.extensions.insert(user);
+    }
+    Ok(decision)
+}
+
+/// The facts the policy needs about a subject, read from the store.
+async fn subject_facts(
+    state: &AppState,
+    caller: &Caller,
+    active: Role,
+    rule: SubjectRule,
+    subject: Uuid,
+) -> StoreResult<SubjectFacts> {
+    if rule != SubjectRule::Learner || subject == caller.user_id {
+        return Ok(SubjectFacts::default());
+    }
+    let organization_id = state.store.user(subject).await?.map(|u| u.organization_id);
+    let taught_by_caller =
+        active == Role::Trainer && state.store.teaches(caller.user_id, subject).await?;
+    Ok(SubjectFacts {
+        organization_id,
+        taught_by_caller,
+    })
+}
+
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let value = headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized("missing bearer token".into()))?
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
+        _ => Err(ApiError::Unauthorized(
+            "expected Authorization: Bearer <token>".into(),
+        )),
+    }
+}
+
+/// The TCP peer, or with `hops` trusted proxies the address they saw.
+fn client_ip(parts: &Parts, hops: usize) -> String {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
+    if hops > 0
+        && let Some(forwarded) = parts
+            .headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+    {
+        let entries: Vec<&str> = forwarded.split(',').map(str::trim).collect();
+        if let Some(ip) = entries
+            .len()
+            .checked_sub(hops)
+            .and_then(|i| entries.get(i))
+            .and_then(|e| e.parse::<IpAddr>().ok())
+        {
+            return ip.to_string();
+        }
+    }
+    peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
+fn rate_limit_headers(headers: &mut HeaderMap, d: &Decision) {
+    let secs = |d: std::time::Duration| d.as_secs_f64().ceil() as u64;
+    let pairs = [
+        ("ratelimit-limit", d.limit as u64),
+        ("ratelimit-remaining", d.remaining as u64),
+        ("ratelimit-reset", secs(d.reset_after)),
+    ];
+    for (name, value) in pairs {
+        headers.insert(HeaderName::from_static(name), HeaderValue::from(value));
+    }
+}
