@@ -122,7 +122,7 @@ impl Auth {
             store.set_password_hash(user.id, &new_hash).await?;
             tracing::info!(user_id = %user.id, "legacy password hash upgraded to argon2id");
         }
-        let now = Utc::now();
+        let now = now();
         store.record_login(user.id, now).await?;
         let session = Uuid::new_v4();
         store.create_session(session, user.id, now).await?;
@@ -168,7 +168,7 @@ impl Auth {
 
     pub async fn logout(&self, store: &dyn Store, verified: &Verified) -> Result<(), ApiError> {
         if let Some(session) = verified.session {
-            store.revoke_session(session, Utc::now()).await?;
+            store.revoke_session(session, now()).await?;
         }
         Ok(())
     }
@@ -199,6 +199,13 @@ impl Auth {
     }
 }
 
+/// The current time at the precision both databases store (microseconds),
+/// so what a response reports equals what a later read returns.
+fn now() -> DateTime<Utc> {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
+}
+
 /// 256 random bits, base64url (43 characters).
 fn new_refresh_token() -> String {
     let mut bytes = [0u8; 32];
@@ -207,7 +214,7 @@ fn new_refresh_token() -> String {
 }
 
 /// Refresh tokens have 256 bits of entropy, so an unsalted SHA-256 suffices.
-fn hash_refresh_token(token: &str) -> String {
+pub fn hash_refresh_token(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()
         .map(|b| format!("{b:02x}"))

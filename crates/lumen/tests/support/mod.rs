@@ -170,3 +170,124 @@ pub fn test_app(config: Config, db: &TestDb) -> (axum::Router, AppState) {
     let state = AppState::new(config, db.store()).expect("app state");
     (lumen::http::app(state.clone()), state)
 }
+
+/// A minimal HTTP exchange through the router, for tests.
+pub mod client {
+    use std::net::SocketAddr;
+
+    use axum::Router;
+    use axum::body::Body;
+    use axum::extract::connect_info::ConnectInfo;
+    use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+    use http_body_util::BodyExt;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    pub struct Reply {
+        pub status: StatusCode,
+        pub headers: HeaderMap,
+        pub body: Value,
+    }
+
+    impl Reply {
+        pub fn header(&self, name: &str) -> Option<&str> {
+            self.headers.get(name).and_then(|v| v.to_str().ok())
+        }
+    }
+
+    /// One request: optional bearer token, active role and JSON body, from
+    /// client address `peer`.
+    pub struct Call<'a> {
+        pub method: Method,
+        pub uri: String,
+        pub token: Option<&'a str>,
+        pub role: Option<&'a str>,
+        pub body: Option<Value>,
+        pub peer: SocketAddr,
+    }
+
+    impl<'a> Call<'a> {
+        pub fn new(method: Method, uri: impl Into<String>) -> Self {
+            Self {
+                method,
+                uri: uri.into(),
+                token: None,
+                role: None,
+                body: None,
+                peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
+            }
+        }
+        pub fn get(uri: impl Into<String>) -> Self {
+            Self::new(Method::GET, uri)
+        }
+        pub fn post(uri: impl Into<String>, body: Value) -> Self {
+            Self {
+                body: Some(body),
+                ..Self::new(Method::POST, uri)
+            }
+        }
+        pub fn token(mut self, token: &'a str) -> Self {
+            self.token = Some(token);
+            self
+        }
+        pub fn role(mut self, role: &'a str) -> Self {
+            self.role = Some(role);
+            self
+        }
+        pub fn peer(mut self, peer: SocketAddr) -> Self {
+            self.peer = peer;
+            self
+        }
+
+        pub async fn send(self, app: &Router) -> Reply {
+            let mut req = Request::builder().method(self.method).uri(self.uri);
+            if let Some(token) = self.token {
+                req = req.header(header::AUTHORIZATION, format!("Bearer {token}"));
+            }
+            if let Some(role) = self.role {
+                req = req.header("x-active-role", role);
+            }
+            let body = match self.body {
+                Some(v) => {
+                    req = req.header(header::CONTENT_TYPE, "application/json");
+                    Body::from(v.to_string())
+                }
+                None => Body::empty(),
+            };
+            let mut req = req.body(body).expect("request");
+            req.extensions_mut().insert(ConnectInfo(self.peer));
+            let response = app.clone().oneshot(req).await.expect("infallible");
+            let status = response.status();
+            let headers = response.headers().clone();
+            let bytes = response
+                .into_body()
+                .collect()
+                .await
+                .expect("body")
+                .to_bytes();
+            let body = if bytes.is_empty() {
+                Value::Null
+            } else {
+                serde_json::from_slice(&bytes)
+                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+            };
+            Reply {
+                status,
+                headers,
+                body,
+            }
+        }
+    }
+}
+
+/// Mints a valid access token for `user` in a new session, as login would.
+pub async fn token_for(store: &dyn lumen::store::Store, user: &lumen_core::model::User) -> String {
+    let session = Uuid::new_v4();
+    let now = chrono::Utc::now();
+    store
+        .create_session(session, user.id, now)
+        .await
+        .expect("session");
+    let keys = lumen::auth::tokens::LocalKeys::new(TEST_JWT_SECRET.as_bytes(), "lumen", "lumen");
+    keys.issue(user, session, now).expect("token").0
+}
