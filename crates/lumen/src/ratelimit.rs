@@ -209,7 +209,8 @@ impl RateLimitStore for MemoryStore {
 }
 
 /// GCRA in Redis, on Redis's clock. KEYS[1] = key; ARGV = interval µs,
-/// period µs. Returns {allowed, tat before (clamped to now), now} in µs.
+/// period µs. Returns {allowed, tat before (clamped to now), now} in µs, as
+/// decimal strings (Lua's own number printing would round them).
 const GCRA_LUA: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -217,12 +218,13 @@ local interval = tonumber(ARGV[1])
 local period = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
+local function int(x) return string.format('%.0f', x) end
 if tat + interval - now > period then
-  return {0, tostring(tat), tostring(now)}
+  return {0, int(tat), int(now)}
 end
 local new_tat = tat + interval
-redis.call('SET', KEYS[1], tostring(new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1000)
-return {1, tostring(tat), tostring(now)}
+redis.call('SET', KEYS[1], int(new_tat), 'PX', int(math.ceil((new_tat - now) / 1000) + 1000))
+return {1, int(tat), int(now)}
 ";
 
 /// Limits shared by every instance that uses the same Redis.
@@ -231,7 +233,13 @@ pub struct RedisStore {
     conn: OnceCell<redis::aio::ConnectionManager>,
     script: redis::Script,
     fallback: MemoryStore,
+    /// After a failure Redis is not tried again until then, so an outage
+    /// does not add a timeout to every request.
+    retry_at: Mutex<Option<std::time::Instant>>,
 }
+
+/// How long the Redis store limits in-process after a Redis failure.
+const REDIS_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 impl RedisStore {
     pub fn new(url: &str) -> anyhow::Result<Self> {
@@ -240,6 +248,7 @@ impl RedisStore {
             conn: OnceCell::new(),
             script: redis::Script::new(GCRA_LUA),
             fallback: MemoryStore::default(),
+            retry_at: Mutex::new(None),
         })
     }
 
@@ -248,7 +257,7 @@ impl RedisStore {
             .conn
             .get_or_try_init(|| async {
                 tokio::time::timeout(
-                    Duration::from_secs(2),
+                    Duration::from_secs(1),
                     redis::aio::ConnectionManager::new(self.client.clone()),
                 )
                 .await
@@ -258,7 +267,7 @@ impl RedisStore {
             .await?;
         let mut conn = conn.clone();
         let (allowed, tat, now): (i64, String, String) = tokio::time::timeout(
-            Duration::from_secs(2),
+            Duration::from_secs(1),
             self.script
                 .key(key)
                 .arg(quota.interval_us())
@@ -280,13 +289,23 @@ impl RedisStore {
 #[async_trait]
 impl RateLimitStore for RedisStore {
     async fn check(&self, key: &str, quota: Quota) -> Decision {
-        match self.shared_check(key, quota).await {
-            Ok(decision) => decision,
-            Err(err) => {
-                tracing::warn!(error = %err, "Redis rate limiting unavailable: limiting in-process");
-                self.fallback.check(key, quota).await
+        let now = std::time::Instant::now();
+        let waiting = self
+            .retry_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|at| now < at);
+        if !waiting {
+            match self.shared_check(key, quota).await {
+                Ok(decision) => return decision,
+                Err(err) => {
+                    tracing::warn!(error = %err, "Redis rate limiting unavailable: limiting in-process");
+                    *self.retry_at.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(now + REDIS_RETRY_AFTER);
+                }
             }
         }
+        self.fallback.check(key, quota).await
     }
 }
 

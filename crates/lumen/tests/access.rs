@@ -33,7 +33,12 @@ enum Subject {
     OtherOrg,
 }
 
-const SUBJECTS: [Subject; 4] = [Subject::Own, Subject::SameOrgTaught, Subject::SameOrgUntaught, Subject::OtherOrg];
+const SUBJECTS: [Subject; 4] = [
+    Subject::Own,
+    Subject::SameOrgTaught,
+    Subject::SameOrgUntaught,
+    Subject::OtherOrg,
+];
 
 #[derive(Debug, Clone, Copy)]
 enum Credential {
@@ -136,7 +141,10 @@ async fn world(db: &TestDb) -> World {
         updated_at: now,
     };
     store.upsert_course(&course).await.expect("course");
-    store.add_course_trainer(course.id, trainer.id).await.expect("trainer");
+    store
+        .add_course_trainer(course.id, trainer.id)
+        .await
+        .expect("trainer");
     store
         .upsert_enrolment(&Enrolment {
             id: Uuid::new_v4(),
@@ -221,17 +229,27 @@ fn forged(caller: &User, alter: impl FnOnce(&mut serde_json::Value)) -> String {
         "iat": now, "exp": now + 3600, "iss": "lumen", "aud": "lumen", "sid": Uuid::new_v4(),
     });
     alter(&mut claims);
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes()))
-        .expect("sign")
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(TEST_JWT_SECRET.as_bytes()),
+    )
+    .expect("sign")
 }
 
 fn tampered(token: &str) -> String {
     use base64::Engine;
     let parts: Vec<&str> = token.split('.').collect();
     let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    let mut claims: serde_json::Value = serde_json::from_slice(&engine.decode(parts[1]).expect("b64")).expect("json");
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&engine.decode(parts[1]).expect("b64")).expect("json");
     claims["roles"] = json!(["learner", "trainer", "org-admin"]);
-    format!("{}.{}.{}", parts[0], engine.encode(claims.to_string()), parts[2])
+    format!(
+        "{}.{}.{}",
+        parts[0],
+        engine.encode(claims.to_string()),
+        parts[2]
+    )
 }
 
 fn other_role(caller: &User) -> &'static str {
@@ -254,7 +272,9 @@ async fn run_matrix(db: &TestDb) {
         for role in Role::ALL {
             let caller = w.caller(role);
             for &subject in subjects {
-                let id = rule.map(|r| w.subject_id(r, caller, subject)).unwrap_or_default();
+                let id = rule
+                    .map(|r| w.subject_id(r, caller, subject))
+                    .unwrap_or_default();
                 let uri = fill(route.path, param, &id.to_string());
                 for credential in CREDENTIALS {
                     // A fresh session per request: logout ends the one it is given.
@@ -284,9 +304,13 @@ async fn run_matrix(db: &TestDb) {
                     }
                     let expect = match (route.guard.access, credential) {
                         (Access::Public, _) => Expect::Allowed,
-                        (_, Credential::Missing | Credential::Malformed | Credential::Expired | Credential::Tampered) => {
-                            Expect::Unauthorized
-                        }
+                        (
+                            _,
+                            Credential::Missing
+                            | Credential::Malformed
+                            | Credential::Expired
+                            | Credential::Tampered,
+                        ) => Expect::Unauthorized,
                         (_, Credential::WrongActiveRole) => Expect::Forbidden,
                         (access, Credential::Valid) => documented(access, role, subject),
                     };
@@ -312,10 +336,13 @@ async fn run_matrix(db: &TestDb) {
     for route in route_table() {
         if let Access::Subject { param, .. } = route.guard.access {
             let token = token_for(store.as_ref(), &w.admin).await;
-            let reply = Call::new(route.method.clone(), fill(route.path, Some(param), "not-a-uuid"))
-                .token(&token)
-                .send(&w.app)
-                .await;
+            let reply = Call::new(
+                route.method.clone(),
+                fill(route.path, Some(param), "not-a-uuid"),
+            )
+            .token(&token)
+            .send(&w.app)
+            .await;
             assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", route.path);
             assert_eq!(reply.body["validation"][param], "must be a UUID");
         }
@@ -331,7 +358,9 @@ async fn every_route_answers_every_caller_as_documented_on_sqlite() {
 
 #[tokio::test]
 async fn every_route_answers_every_caller_as_documented_on_postgres() {
-    let Some(db) = TestDb::postgres().await else { return };
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
     run_matrix(&db).await;
     db.drop_db().await;
 }
@@ -340,16 +369,33 @@ async fn every_route_answers_every_caller_as_documented_on_postgres() {
 async fn a_caller_with_several_roles_must_name_one_for_subject_routes() {
     let db = TestDb::sqlite().await;
     let w = world(&db).await;
-    let multi = accounts::add_user(db.store().as_ref(), "Org A", "multi@a.test", "Multi", &[Role::Learner, Role::Trainer], "password-123")
-        .await
-        .expect("user");
+    let multi = accounts::add_user(
+        db.store().as_ref(),
+        "Org A",
+        "multi@a.test",
+        "Multi",
+        &[Role::Learner, Role::Trainer],
+        "password-123",
+    )
+    .await
+    .expect("user");
     let token = token_for(db.store().as_ref(), &multi).await;
     let uri = format!("/api/v1/users/{}", w.taught.id);
     let reply = Call::get(uri.clone()).token(&token).send(&w.app).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
-    assert!(reply.body["message"].as_str().is_some_and(|m| m.contains("X-Active-Role")), "{}", reply.body);
+    assert!(
+        reply.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("X-Active-Role")),
+        "{}",
+        reply.body
+    );
     // About themself, any role will do.
-    let own = Call::get(format!("/api/v1/users/{}", multi.id)).token(&token).role("learner").send(&w.app).await;
+    let own = Call::get(format!("/api/v1/users/{}", multi.id))
+        .token(&token)
+        .role("learner")
+        .send(&w.app)
+        .await;
     assert_eq!(own.status, StatusCode::OK);
     db.drop_db().await;
 }

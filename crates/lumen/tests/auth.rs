@@ -379,11 +379,8 @@ async fn a_bad_signature_is_rejected() {
     .await;
     let good = hs256(&claims, TEST_JWT_SECRET.as_bytes());
     let (rest, sig) = good.rsplit_once('.').expect("jwt");
-    let flipped = if sig.starts_with('A') {
-        format!("B{}", &sig[1..])
-    } else {
-        format!("A{}", &sig[1..])
-    };
+    let first = if sig.starts_with('A') { 'B' } else { 'A' };
+    let flipped = format!("{first}{}", &sig[1..]);
     assert_rejected(&app, &format!("{rest}.{flipped}"), "flipped signature").await;
     db.drop_db().await;
 }

@@ -1,0 +1,238 @@
+//! Rate limits through the router: the in-process store, the Redis store
+//! (two app instances sharing one Redis hold one limit), and the fallback
+//! when Redis is unreachable.
+
+mod support;
+
+use std::net::SocketAddr;
+
+use axum::Router;
+use axum::http::StatusCode;
+use lumen::config::{Config, Secret};
+use lumen::{AppState, accounts, http};
+use lumen_core::Role;
+use lumen_core::model::User;
+use serde_json::json;
+use support::client::{Call, Reply};
+use support::{TestDb, test_config, token_for};
+
+fn limited(db: &TestDb, redis: Option<String>, limits: &[(&str, &str)]) -> Router {
+    let mut config = Config {
+        redis_url: redis.map(Secret::new),
+        ..test_config(db)
+    };
+    for (class, quota) in limits {
+        let class = lumen::ratelimit::LimitClass::ALL
+            .into_iter()
+            .find(|c| c.name() == *class)
+            .expect("class");
+        config
+            .rate_limits
+            .insert(class, quota.parse().expect("quota"));
+    }
+    http::app(AppState::new(config, db.store()).expect("state"))
+}
+
+async fn user(db: &TestDb, email: &str) -> User {
+    accounts::add_user(
+        db.store().as_ref(),
+        "Acme",
+        email,
+        "Someone",
+        &[Role::Learner],
+        "password-123",
+    )
+    .await
+    .expect("user")
+}
+
+/// A client address of its own for each test run (keys live in Redis).
+fn random_peer() -> SocketAddr {
+    let b = uuid::Uuid::new_v4().into_bytes();
+    SocketAddr::from(([127, b[0], b[1], b[2].max(1)], 40000))
+}
+
+fn assert_limited(reply: &Reply) {
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        reply.body
+    );
+    assert_eq!(reply.body["error"], "RATE_LIMIT_EXCEEDED");
+    let retry = reply.body["retryAfter"].as_u64().expect("retryAfter");
+    assert!(retry >= 1, "{retry}");
+    assert_eq!(
+        reply.header("retry-after"),
+        Some(retry.to_string().as_str())
+    );
+    let next = reply.body["nextAllowedAt"].as_str().expect("nextAllowedAt");
+    assert!(chrono::DateTime::parse_from_rfc3339(next).is_ok(), "{next}");
+    assert_eq!(reply.header("ratelimit-remaining"), Some("0"));
+}
+
+async fn login(app: &Router, peer: SocketAddr) -> Reply {
+    Call::post(
+        "/api/v1/auth/login",
+        json!({"email": "x@acme.test", "password": "wrong-password"}),
+    )
+    .peer(peer)
+    .send(app)
+    .await
+}
+
+#[tokio::test]
+async fn login_allows_five_attempts_per_ip_per_15_minutes_by_default() {
+    let db = TestDb::sqlite().await;
+    let app = limited(&db, None, &[]);
+    let peer = random_peer();
+    for remaining in (0..5).rev() {
+        let reply = login(&app, peer).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.header("ratelimit-limit"), Some("5"));
+        assert_eq!(
+            reply.header("ratelimit-remaining"),
+            Some(remaining.to_string().as_str())
+        );
+        assert!(reply.header("ratelimit-reset").is_some());
+    }
+    let reply = login(&app, peer).await;
+    assert_limited(&reply);
+    // 15 min / 5 = one attempt earned back every 180 s.
+    assert!(
+        (179..=180).contains(&reply.body["retryAfter"].as_u64().unwrap_or(0)),
+        "{}",
+        reply.body
+    );
+    // Another client is not affected.
+    assert_eq!(
+        login(&app, random_peer()).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn per_user_limits_count_each_user_separately() {
+    let db = TestDb::sqlite().await;
+    let app = limited(&db, None, &[("session", "2/1m")]);
+    let (a, b) = (
+        user(&db, "a@acme.test").await,
+        user(&db, "b@acme.test").await,
+    );
+    let (ta, tb) = (
+        token_for(db.store().as_ref(), &a).await,
+        token_for(db.store().as_ref(), &b).await,
+    );
+    for _ in 0..2 {
+        assert_eq!(
+            Call::get("/api/v1/auth/me")
+                .token(&ta)
+                .send(&app)
+                .await
+                .status,
+            StatusCode::OK
+        );
+    }
+    assert_limited(&Call::get("/api/v1/auth/me").token(&ta).send(&app).await);
+    // Same client address, different user: own budget.
+    assert_eq!(
+        Call::get("/api/v1/auth/me")
+            .token(&tb)
+            .send(&app)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn health_is_limited_per_ip_at_its_own_rate() {
+    let db = TestDb::sqlite().await;
+    let app = limited(&db, None, &[("system", "3/1h")]);
+    let peer = random_peer();
+    for _ in 0..3 {
+        assert_eq!(
+            Call::get("/api/health").peer(peer).send(&app).await.status,
+            StatusCode::OK
+        );
+    }
+    assert_limited(&Call::get("/api/health").peer(peer).send(&app).await);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn limits_can_be_turned_off() {
+    let db = TestDb::sqlite().await;
+    let config = Config {
+        rate_limits_enabled: false,
+        ..test_config(&db)
+    };
+    let app = http::app(AppState::new(config, db.store()).expect("state"));
+    let peer = random_peer();
+    for _ in 0..8 {
+        let reply = login(&app, peer).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.header("ratelimit-limit"), None);
+    }
+    db.drop_db().await;
+}
+
+async fn me(app: &Router, token: &str) -> Reply {
+    Call::get("/api/v1/auth/me").token(token).send(app).await
+}
+
+#[tokio::test]
+async fn two_instances_sharing_redis_share_one_limit() {
+    if !support::redis_available().await {
+        return;
+    }
+    let db = TestDb::sqlite().await;
+    let first = limited(
+        &db,
+        Some(support::redis_url()),
+        &[("session", "3/1m"), ("login", "4/15m")],
+    );
+    let second = limited(
+        &db,
+        Some(support::redis_url()),
+        &[("session", "3/1m"), ("login", "4/15m")],
+    );
+    let u = user(&db, &format!("{}@acme.test", uuid::Uuid::new_v4().simple())).await;
+    let token = token_for(db.store().as_ref(), &u).await;
+    assert_eq!(me(&first, &token).await.status, StatusCode::OK);
+    assert_eq!(me(&second, &token).await.status, StatusCode::OK);
+    let third = me(&first, &token).await;
+    assert_eq!(third.status, StatusCode::OK);
+    assert_eq!(third.header("ratelimit-remaining"), Some("0"));
+    assert_limited(&me(&second, &token).await);
+    assert_limited(&me(&first, &token).await);
+
+    // IP-keyed limits are shared too.
+    let peer = random_peer();
+    for app in [&first, &second, &first, &second] {
+        assert_eq!(login(app, peer).await.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_limited(&login(&first, peer).await);
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn with_redis_unreachable_limits_still_hold_in_process() {
+    let db = TestDb::sqlite().await;
+    let app = limited(
+        &db,
+        Some("redis://127.0.0.1:1".into()),
+        &[("system", "2/1h")],
+    );
+    let peer = random_peer();
+    for _ in 0..2 {
+        assert_eq!(
+            Call::get("/api/health").peer(peer).send(&app).await.status,
+            StatusCode::OK
+        );
+    }
+    assert_limited(&Call::get("/api/health").peer(peer).send(&app).await);
+    db.drop_db().await;
+}
