@@ -154,3 +154,113 @@ async fn demo_serves_http_and_stops_cleanly_on_sigterm() {
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
     std::fs::remove_dir_all(dir).ok();
 }
+
+#[test]
+fn user_commands_add_list_and_set_passwords() {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("lumen-users-{}", uuid::Uuid::new_v4().simple()));
+    let url = format!("sqlite://{}", dir.join("lumen.db").display());
+    let run = |args: &[&str], stdin: &str| {
+        let mut child = lumen()
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run lumen");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write");
+        child.wait_with_output().expect("wait")
+    };
+    let add = run(
+        &[
+            "user",
+            "add",
+            "--email",
+            "grace@acme.test",
+            "--name",
+            "Grace Hopper",
+            "--role",
+            "trainer",
+            "--role",
+            "learner",
+            "--org",
+            "Acme",
+        ],
+        "a-long-password\n",
+    );
+    assert!(
+        add.status.success(),
+        "{}",
+        String::from_utf8_lossy(&add.stderr)
+    );
+    let again = run(
+        &[
+            "user",
+            "add",
+            "--email",
+            "grace@acme.test",
+            "--name",
+            "G",
+            "--role",
+            "learner",
+        ],
+        "a-long-password\n",
+    );
+    assert!(!again.status.success(), "a duplicate email is refused");
+    let short = run(
+        &[
+            "user",
+            "add",
+            "--email",
+            "x@acme.test",
+            "--name",
+            "X",
+            "--role",
+            "learner",
+        ],
+        "short\n",
+    );
+    assert!(!short.status.success(), "a short password is refused");
+    let bad_role = run(
+        &[
+            "user",
+            "add",
+            "--email",
+            "y@acme.test",
+            "--name",
+            "Y",
+            "--role",
+            "admin",
+        ],
+        "a-long-password\n",
+    );
+    assert!(!bad_role.status.success(), "an unknown role is refused");
+    let list = run(&["user", "list"], "");
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(
+        listed.contains("grace@acme.test") && listed.contains("learner,trainer"),
+        "{listed}"
+    );
+    assert!(!listed.contains("x@acme.test"));
+    let set = run(
+        &["user", "set-password", "grace@acme.test"],
+        "another-long-password\n",
+    );
+    assert!(
+        set.status.success(),
+        "{}",
+        String::from_utf8_lossy(&set.stderr)
+    );
+    let missing = run(
+        &["user", "set-password", "nobody@acme.test"],
+        "another-long-password\n",
+    );
+    assert!(!missing.status.success());
+    std::fs::remove_dir_all(dir).ok();
+}
