@@ -125,6 +125,329 @@ pub struct Enrolment {
     pub updated_at: DateTime<Utc>,
 }
 
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CourseUnit {
+    pub id: Uuid,
+    pub course_id: Uuid,
+    pub origin: Option<Origin>,
+    pub title: String,
+    pub position: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContentItem {
+    pub id: Uuid,
+    pub course_id: Uuid,
+    pub unit_id: Option<Uuid>,
+    pub origin: Option<Origin>,
+    pub title: String,
+    pub content_type: ContentType,
+    pub duration_seconds: Option<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ContentInteraction {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub content_item_id: Uuid,
+    pub origin: Option<Origin>,
+    pub occurred_at: DateTime<Utc>,
+    /// `None` when the source does not measure time (click logs).
+    pub time_spent_seconds: Option<i32>,
+    pub clicks: i32,
+    pub completed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Assessment {
+    pub id: Uuid,
+    pub course_id: Uuid,
+    pub unit_id: Option<Uuid>,
+    pub origin: Option<Origin>,
+    pub title: String,
+    pub kind: AssessmentKind,
+    pub max_score: f64,
+    pub pass_score: Option<f64>,
+    /// Weight in the course grade, percent.
+    pub weight: f64,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssessmentAttempt {
+    pub id: Uuid,
+    pub assessment_id: Uuid,
+    pub user_id: Uuid,
+    pub origin: Option<Origin>,
+    pub attempt_number: i32,
+    pub score: f64,
+    pub started_at: Option<DateTime<Utc>>,
+    pub submitted_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skill {
+    pub id: Uuid,
+    /// `None`: a platform-wide skill.
+    pub organization_id: Option<Uuid>,
+    pub origin: Option<Origin>,
+    pub name: String,
+    pub category: Option<String>,
+}
+
+/// One assessment of a user's level in a skill (0..=5); history is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkillLevel {
+    pub user_id: Uuid,
+    pub skill_id: Uuid,
+    pub level: f64,
+    pub assessed_at: DateTime<Utc>,
+    pub source: Option<String>,
+}
+
+/// The level a job role needs in a skill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkillRequirement {
+    pub organization_id: Uuid,
+    pub job_role: String,
+    pub skill_id: Uuid,
+    pub required_level: f64,
+}
+
+/// An organisation's strategic target for a skill.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SkillTarget {
+    pub organization_id: Uuid,
+    pub skill_id: Uuid,
+    pub target_level: f64,
+    pub priority: f64,
+    pub target_date: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainerFeedback {
+    pub id: Uuid,
+    pub course_id: Uuid,
+    pub trainer_id: Uuid,
+    pub learner_id: Option<Uuid>,
+    pub origin: Option<Origin>,
+    pub rating: i32,
+    pub submitted_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabSession {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub course_id: Option<Uuid>,
+    pub origin: Option<Origin>,
+    pub exercise: String,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub attempts: i32,
+    pub solved: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssistantQuestion {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub course_id: Option<Uuid>,
+    pub origin: Option<Origin>,
+    pub asked_at: DateTime<Utc>,
+    pub topic: Option<String>,
+    pub resolved: bool,
+}
+
+/// Any learning record, as written to the store.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Record {
+    Organization(Organization),
+    Department(Department),
+    User(User),
+    TrainerLearner { trainer_id: Uuid, learner_id: Uuid },
+    Course(Course),
+    CourseUnit(CourseUnit),
+    CourseTrainer { course_id: Uuid, trainer_id: Uuid },
+    Enrolment(Enrolment),
+    TrainerFeedback(TrainerFeedback),
+    ContentItem(ContentItem),
+    ContentInteraction(ContentInteraction),
+    Assessment(Assessment),
+    AssessmentAttempt(AssessmentAttempt),
+    Skill(Skill),
+    SkillLevel(SkillLevel),
+    SkillRequirement(SkillRequirement),
+    SkillTarget(SkillTarget),
+    LabSession(LabSession),
+    AssistantQuestion(AssistantQuestion),
+}
+
+/// What identifies a stored record, for deletions (upstream tombstones).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RecordKey {
+    /// A record with its own id, in the named table.
+    Id {
+        table: &'static str,
+        id: Uuid,
+    },
+    TrainerLearner {
+        trainer_id: Uuid,
+        learner_id: Uuid,
+    },
+    CourseTrainer {
+        course_id: Uuid,
+        trainer_id: Uuid,
+    },
+    SkillLevel {
+        user_id: Uuid,
+        skill_id: Uuid,
+        assessed_at: DateTime<Utc>,
+    },
+    SkillRequirement {
+        organization_id: Uuid,
+        job_role: String,
+        skill_id: Uuid,
+    },
+    SkillTarget {
+        organization_id: Uuid,
+        skill_id: Uuid,
+    },
+}
+
+/// One change to the store.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Upsert(Record),
+    Delete(RecordKey),
+}
+
+fn in_range(field: &'static str, value: f64, min: f64, max: f64) -> Result<(), InvalidRecord> {
+    if value.is_finite() && (min..=max).contains(&value) {
+        Ok(())
+    } else {
+        Err(InvalidRecord::new(
+            field,
+            format!("must be between {min} and {max}, got {value}"),
+        ))
+    }
+}
+
+fn non_empty(field: &'static str, value: &str) -> Result<(), InvalidRecord> {
+    if value.trim().is_empty() {
+        Err(InvalidRecord::new(field, "must not be empty"))
+    } else {
+        Ok(())
+    }
+}
+
+fn not_before(
+    field: &'static str,
+    later: Option<DateTime<Utc>>,
+    earlier: Option<DateTime<Utc>>,
+) -> Result<(), InvalidRecord> {
+    match (later, earlier) {
+        (Some(l), Some(e)) if l < e => Err(InvalidRecord::new(
+            field,
+            "is earlier than the date it must follow",
+        )),
+        _ => Ok(()),
+    }
+}
+
+impl Record {
+    /// Checks the record's own invariants (ranges, required text, date
+    /// order). References to other records are checked by the store.
+    pub fn validate(&self) -> Result<(), InvalidRecord> {
+        match self {
+            Record::Organization(o) => non_empty("name", &o.name),
+            Record::Department(d) => non_empty("name", &d.name),
+            Record::User(u) => {
+                if !is_plausible_email(&u.email) {
+                    return Err(InvalidRecord::new("email", "is not an email address"));
+                }
+                non_empty("fullName", &u.full_name)?;
+                if u.roles.is_empty() {
+                    return Err(InvalidRecord::new("roles", "at least one role is needed"));
+                }
+                Ok(())
+            }
+            Record::Course(c) => {
+                non_empty("title", &c.title)?;
+                if c.length_days == Some(0) {
+                    return Err(InvalidRecord::new("lengthDays", "must be positive"));
+                }
+                Ok(())
+            }
+            Record::CourseUnit(u) => non_empty("title", &u.title),
+            Record::Enrolment(e) => e.validate(),
+            Record::TrainerFeedback(f) => in_range("rating", f.rating.into(), 1.0, 5.0),
+            Record::ContentItem(c) => {
+                non_empty("title", &c.title)?;
+                if c.duration_seconds.is_some_and(|d| d < 0) {
+                    return Err(InvalidRecord::new(
+                        "durationSeconds",
+                        "must not be negative",
+                    ));
+                }
+                Ok(())
+            }
+            Record::ContentInteraction(i) => {
+                if i.time_spent_seconds.is_some_and(|t| t < 0) {
+                    return Err(InvalidRecord::new(
+                        "timeSpentSeconds",
+                        "must not be negative",
+                    ));
+                }
+                if i.clicks < 0 {
+                    return Err(InvalidRecord::new("clicks", "must not be negative"));
+                }
+                Ok(())
+            }
+            Record::Assessment(a) => {
+                non_empty("title", &a.title)?;
+                if !(a.max_score.is_finite() && a.max_score > 0.0) {
+                    return Err(InvalidRecord::new("maxScore", "must be positive"));
+                }
+                if let Some(pass) = a.pass_score {
+                    in_range("passScore", pass, 0.0, a.max_score)?;
+                }
+                in_range("weight", a.weight, 0.0, 100.0)
+            }
+            Record::AssessmentAttempt(a) => {
+                if a.attempt_number < 1 {
+                    return Err(InvalidRecord::new("attemptNumber", "must be at least 1"));
+                }
+                in_range("score", a.score, 0.0, f64::MAX)?;
+                not_before("submittedAt", Some(a.submitted_at), a.started_at)
+            }
+            Record::Skill(s) => non_empty("name", &s.name),
+            Record::SkillLevel(l) => in_range("level", l.level, 0.0, 5.0),
+            Record::SkillRequirement(r) => {
+                non_empty("jobRole", &r.job_role)?;
+                in_range("requiredLevel", r.required_level, 0.0, 5.0)
+            }
+            Record::SkillTarget(t) => {
+                in_range("targetLevel", t.target_level, 0.0, 5.0)?;
+                if !(t.priority.is_finite() && t.priority > 0.0) {
+                    return Err(InvalidRecord::new("priority", "must be positive"));
+                }
+                Ok(())
+            }
+            Record::LabSession(l) => {
+                non_empty("exercise", &l.exercise)?;
+                if l.attempts < 0 {
+                    return Err(InvalidRecord::new("attempts", "must not be negative"));
+                }
+                not_before("endedAt", l.ended_at, Some(l.started_at))
+            }
+            Record::AssistantQuestion(_)
+            | Record::TrainerLearner { .. }
+            | Record::CourseTrainer { .. } => Ok(()),
+        }
+    }
+}
+
 /// A cheap, permissive check of an email address's shape: one `@`, a
 /// non-empty local part, a dotted domain, no spaces, at most 254 characters.
 pub fn is_plausible_email(email: &str) -> bool {
@@ -185,7 +508,19 @@ impl Enrolment {
                 "a withdrawn enrolment needs its date",
             ));
         }
-        Ok(())
+        if self.status == EnrolmentStatus::Completed && self.completed_at.is_none() {
+            return Err(InvalidRecord::new(
+                "completedAt",
+                "a completed enrolment needs its date",
+            ));
+        }
+        not_before("startedAt", self.started_at, Some(self.enrolled_at))?;
+        not_before(
+            "completedAt",
+            self.completed_at,
+            self.started_at.or(Some(self.enrolled_at)),
+        )?;
+        not_before("withdrawnAt", self.withdrawn_at, Some(self.enrolled_at))
     }
 
     /// Drop-off (PRODUCT §8): withdrew, or finished without passing.

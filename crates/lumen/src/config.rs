@@ -84,6 +84,41 @@ pub struct Config {
     /// Proxies in front of Lumen that append to `X-Forwarded-For`; 0 means the
     /// client IP is the TCP peer.
     pub trusted_proxy_hops: usize,
+    /// Configured upstream services, by name (`directory`, `course-builder`, …).
+    pub upstreams: BTreeMap<&'static str, UpstreamConfig>,
+    /// Timeout of one upstream request.
+    pub upstream_timeout: Duration,
+    /// Fill a service that has never answered with synthetic data (`mock`).
+    pub mock_fallback: bool,
+}
+
+/// Where one upstream service is and how Lumen authenticates to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    pub base_url: String,
+    /// Service bearer token; never printed.
+    pub token: Secret<String>,
+}
+
+/// The platform's nine upstream services (PRODUCT §6), by their names here.
+pub const UPSTREAM_SERVICES: [&str; 9] = [
+    "auth",
+    "directory",
+    "course-builder",
+    "content-studio",
+    "assessment",
+    "skills-engine",
+    "learner-ai",
+    "devlab",
+    "rag-assistant",
+];
+
+/// `course-builder` → `LUMEN_UPSTREAM_COURSE_BUILDER_URL` (and `_TOKEN`).
+pub fn upstream_env_var(service: &str, suffix: &str) -> String {
+    format!(
+        "LUMEN_UPSTREAM_{}_{suffix}",
+        service.to_ascii_uppercase().replace('-', "_")
+    )
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,6 +156,9 @@ impl Default for Config {
                 .map(|c| (c, c.default_quota()))
                 .collect(),
             trusted_proxy_hops: 0,
+            upstreams: BTreeMap::new(),
+            upstream_timeout: Duration::from_secs(10),
+            mock_fallback: false,
         }
     }
 }
@@ -154,6 +192,17 @@ struct FileConfig {
     rate_limit_analytics: Option<String>,
     rate_limit_system: Option<String>,
     trusted_proxy_hops: Option<toml::Value>,
+    upstream_timeout_secs: Option<toml::Value>,
+    mock_fallback: Option<bool>,
+    /// `[upstreams.course-builder]` with `url` and `token`.
+    upstreams: Option<BTreeMap<String, FileUpstream>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileUpstream {
+    url: Option<String>,
+    token: Option<String>,
 }
 
 /// One raw setting value and where it came from, for error messages.
@@ -372,6 +421,65 @@ impl Config {
             val(&file_cfg.trusted_proxy_hops),
         ) {
             cfg.trusted_proxy_hops = parse_num(&raw, 0, 10)? as usize;
+        }
+        if let Some(raw) = pick(
+            "LUMEN_UPSTREAM_TIMEOUT_SECS",
+            "upstream_timeout_secs",
+            val(&file_cfg.upstream_timeout_secs),
+        ) {
+            cfg.upstream_timeout = Duration::from_secs(parse_num(&raw, 1, 600)?);
+        }
+        if let Some(raw) = pick(
+            "LUMEN_MOCK_FALLBACK",
+            "mock_fallback",
+            file_cfg.mock_fallback.map(|b| b.to_string()),
+        ) {
+            cfg.mock_fallback = parse_bool(&raw)?;
+        }
+        let mut file_upstreams = file_cfg.upstreams.unwrap_or_default();
+        if let Some(unknown) = file_upstreams
+            .keys()
+            .find(|k| !UPSTREAM_SERVICES.contains(&k.as_str()))
+        {
+            return Err(ConfigError::new(
+                file_name(&format!("upstreams.{unknown}")),
+                format!(
+                    "unknown service; expected one of {}",
+                    UPSTREAM_SERVICES.join(", ")
+                ),
+            ));
+        }
+        for service in UPSTREAM_SERVICES {
+            let file_up = file_upstreams.remove(service).unwrap_or_default();
+            let url = pick(
+                &upstream_env_var(service, "URL"),
+                &format!("upstreams.{service}.url"),
+                file_up.url,
+            );
+            let token = pick(
+                &upstream_env_var(service, "TOKEN"),
+                &format!("upstreams.{service}.token"),
+                file_up.token,
+            );
+            let Some(url) = url.filter(|u| !u.value.is_empty()) else {
+                continue;
+            };
+            if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
+                return Err(ConfigError::new(url.name, "must be an http(s) URL"));
+            }
+            let token = token.map(non_empty).transpose()?.ok_or_else(|| {
+                ConfigError::new(
+                    upstream_env_var(service, "TOKEN"),
+                    "required when the service's URL is set",
+                )
+            })?;
+            cfg.upstreams.insert(
+                service,
+                UpstreamConfig {
+                    base_url: url.value.trim_end_matches('/').to_owned(),
+                    token: Secret::new(token),
+                },
+            );
         }
         Ok(cfg)
     }

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod collector;
 pub mod config;
 pub mod error;
 pub mod http;
@@ -11,6 +12,7 @@ pub mod ratelimit;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod upstream;
 
 pub use config::Config;
 pub use error::ApiError;

@@ -6,7 +6,7 @@ mod support;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use lumen::store::{RecordCounts, Store, StoreError};
+use lumen::store::{ConflictKind, RecordCounts, Store, StoreError};
 use lumen_core::Role;
 use lumen_core::model::{
     Course, CourseStatus, Department, Enrolment, EnrolmentStatus, Organization, Origin, Outcome,
@@ -216,7 +216,16 @@ async fn two_users_cannot_share_an_email(store: Arc<dyn Store>) {
         .upsert_user(&other)
         .await
         .expect_err("duplicate email");
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                kind: ConflictKind::Duplicate,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     // The failed write left nothing behind, not even roles.
     assert_eq!(store.user(other.id).await.expect("read"), None);
     assert_eq!(store.record_counts().await.expect("counts").users, 1);
@@ -269,6 +278,7 @@ async fn courses_and_enrolments_round_trip(store: Arc<dyn Store>) {
     done.outcome = Some(Outcome::Distinction);
     done.progress = 1.0;
     done.enrolled_at = t0() + Duration::days(2);
+    done.started_at = Some(t0() + Duration::days(3));
     done.completed_at = Some(t0() + Duration::days(60));
     store.upsert_enrolment(&active).await.expect("enrol");
     store.upsert_enrolment(&done).await.expect("enrol");
@@ -306,7 +316,16 @@ async fn an_enrolment_for_an_unknown_course_is_a_conflict(store: Arc<dyn Store>)
         .upsert_enrolment(&enrolment(&u, &ghost))
         .await
         .expect_err("unknown course");
-    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                kind: ConflictKind::UnknownReference,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 async fn timestamps_keep_microsecond_precision_in_utc(store: Arc<dyn Store>) {

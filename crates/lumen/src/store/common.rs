@@ -223,7 +223,7 @@ macro_rules! user_select {
 
 /// Expands to `impl Store for $store`, whose `pool` field is a sqlx pool.
 macro_rules! impl_store {
-    ($store:ty, $backend:literal, $migrations:literal) => {
+    ($store:ty, $db:ty, $backend:literal, $migrations:literal) => {
         #[async_trait::async_trait]
         impl $crate::store::Store for $store {
             fn backend(&self) -> &'static str {
@@ -248,23 +248,8 @@ macro_rules! impl_store {
                 &self,
                 org: &lumen_core::model::Organization,
             ) -> $crate::store::StoreResult<()> {
-                let (source, external_id) = $crate::store::common::origin_parts(&org.origin);
-                sqlx::query(
-                    "INSERT INTO organizations (id, source, external_id, name, leaderboard_names, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
-                     ON CONFLICT (id) DO UPDATE SET source = excluded.source, external_id = excluded.external_id, \
-                     name = excluded.name, leaderboard_names = excluded.leaderboard_names, updated_at = excluded.updated_at",
-                )
-                .bind(org.id)
-                .bind(source)
-                .bind(external_id)
-                .bind(&org.name)
-                .bind(org.leaderboard_names)
-                .bind(org.created_at)
-                .bind(org.updated_at)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                let mut conn = self.pool.acquire().await?;
+                Self::write_organization(&mut conn, org).await
             }
 
             async fn organization(
@@ -285,25 +270,8 @@ macro_rules! impl_store {
                 &self,
                 dept: &lumen_core::model::Department,
             ) -> $crate::store::StoreResult<()> {
-                let (source, external_id) = $crate::store::common::origin_parts(&dept.origin);
-                sqlx::query(
-                    "INSERT INTO departments (id, organization_id, parent_id, source, external_id, name, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                     ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, \
-                     parent_id = excluded.parent_id, source = excluded.source, external_id = excluded.external_id, \
-                     name = excluded.name, updated_at = excluded.updated_at",
-                )
-                .bind(dept.id)
-                .bind(dept.organization_id)
-                .bind(dept.parent_id)
-                .bind(source)
-                .bind(external_id)
-                .bind(&dept.name)
-                .bind(dept.created_at)
-                .bind(dept.updated_at)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                let mut conn = self.pool.acquire().await?;
+                Self::write_department(&mut conn, dept).await
             }
 
             async fn departments(
@@ -321,48 +289,8 @@ macro_rules! impl_store {
             }
 
             async fn upsert_user(&self, user: &lumen_core::model::User) -> $crate::store::StoreResult<()> {
-                let (source, external_id) = $crate::store::common::origin_parts(&user.origin);
                 let mut tx = self.pool.begin().await?;
-                sqlx::query(
-                    "INSERT INTO users (id, organization_id, department_id, source, external_id, email, full_name, \
-                     job_role, time_zone, avatar_url, leaderboard_opt_out, last_login_at, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-                     ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, \
-                     department_id = excluded.department_id, source = excluded.source, \
-                     external_id = excluded.external_id, email = excluded.email, full_name = excluded.full_name, \
-                     job_role = excluded.job_role, time_zone = excluded.time_zone, avatar_url = excluded.avatar_url, \
-                     leaderboard_opt_out = excluded.leaderboard_opt_out, last_login_at = excluded.last_login_at, \
-                     updated_at = excluded.updated_at",
-                )
-                .bind(user.id)
-                .bind(user.organization_id)
-                .bind(user.department_id)
-                .bind(source)
-                .bind(external_id)
-                .bind(&user.email)
-                .bind(&user.full_name)
-                .bind(&user.job_role)
-                .bind(&user.time_zone)
-                .bind(&user.avatar_url)
-                .bind(user.leaderboard_opt_out)
-                .bind(user.last_login_at)
-                .bind(user.created_at)
-                .bind(user.updated_at)
-                .execute(&mut *tx)
-                .await?;
-                sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
-                    .bind(user.id)
-                    .execute(&mut *tx)
-                    .await?;
-                for role in &user.roles {
-                    sqlx::query(
-                        "INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                    )
-                    .bind(user.id)
-                    .bind(role.as_str())
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                Self::write_user(&mut tx, user).await?;
                 tx.commit().await?;
                 Ok(())
             }
@@ -390,37 +318,8 @@ macro_rules! impl_store {
             }
 
             async fn upsert_course(&self, course: &lumen_core::model::Course) -> $crate::store::StoreResult<()> {
-                let (source, external_id) = $crate::store::common::origin_parts(&course.origin);
-                let length_days = course
-                    .length_days
-                    .map(|d| i32::try_from(d).map_err(|_| {
-                        lumen_core::model::InvalidRecord {
-                            field: "lengthDays",
-                            reason: "too large".into(),
-                        }
-                    }))
-                    .transpose()?;
-                sqlx::query(
-                    "INSERT INTO courses (id, organization_id, source, external_id, title, status, starts_at, \
-                     length_days, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                     ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, \
-                     source = excluded.source, external_id = excluded.external_id, title = excluded.title, \
-                     status = excluded.status, starts_at = excluded.starts_at, length_days = excluded.length_days, \
-                     updated_at = excluded.updated_at",
-                )
-                .bind(course.id)
-                .bind(course.organization_id)
-                .bind(source)
-                .bind(external_id)
-                .bind(&course.title)
-                .bind(course.status.as_str())
-                .bind(course.starts_at)
-                .bind(length_days)
-                .bind(course.created_at)
-                .bind(course.updated_at)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                let mut conn = self.pool.acquire().await?;
+                Self::write_course(&mut conn, course).await
             }
 
             async fn course(
@@ -443,35 +342,8 @@ macro_rules! impl_store {
                 e: &lumen_core::model::Enrolment,
             ) -> $crate::store::StoreResult<()> {
                 e.validate()?;
-                let (source, external_id) = $crate::store::common::origin_parts(&e.origin);
-                sqlx::query(
-                    "INSERT INTO enrolments (id, user_id, course_id, source, external_id, status, outcome, progress, \
-                     enrolled_at, started_at, last_active_at, completed_at, withdrawn_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
-                     ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, course_id = excluded.course_id, \
-                     source = excluded.source, external_id = excluded.external_id, status = excluded.status, \
-                     outcome = excluded.outcome, progress = excluded.progress, enrolled_at = excluded.enrolled_at, \
-                     started_at = excluded.started_at, last_active_at = excluded.last_active_at, \
-                     completed_at = excluded.completed_at, withdrawn_at = excluded.withdrawn_at, \
-                     updated_at = excluded.updated_at",
-                )
-                .bind(e.id)
-                .bind(e.user_id)
-                .bind(e.course_id)
-                .bind(source)
-                .bind(external_id)
-                .bind(e.status.as_str())
-                .bind(e.outcome.map(|o| o.as_str()))
-                .bind(e.progress)
-                .bind(e.enrolled_at)
-                .bind(e.started_at)
-                .bind(e.last_active_at)
-                .bind(e.completed_at)
-                .bind(e.withdrawn_at)
-                .bind(e.updated_at)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                let mut conn = self.pool.acquire().await?;
+                Self::write_enrolment(&mut conn, e).await
             }
 
             async fn enrolments_of_user(
@@ -506,6 +378,136 @@ macro_rules! impl_store {
                 })
             }
 
+            async fn apply(&self, changes: &[lumen_core::model::Change]) -> $crate::store::StoreResult<()> {
+                use lumen_core::model::Change;
+                for change in changes {
+                    if let Change::Upsert(record) = change {
+                        record.validate()?;
+                    }
+                }
+                let mut tx = self.pool.begin().await?;
+                for change in changes {
+                    match change {
+                        Change::Upsert(record) => Self::write_record(&mut tx, record).await?,
+                        Change::Delete(key) => Self::delete_record(&mut tx, key).await?,
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn sync_states(&self) -> $crate::store::StoreResult<Vec<$crate::store::SyncState>> {
+                Ok(sqlx::query_as::<_, $crate::store::SyncState>(
+                    "SELECT service, feed, watermark, next_cursor, last_attempt_at, last_success_at, last_error, \
+                     last_error_at, records_synced, records_rejected, blocked_runs, origin \
+                     FROM sync_state ORDER BY service, feed",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn save_sync_state(&self, st: &$crate::store::SyncState) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO sync_state (service, feed, watermark, next_cursor, last_attempt_at, last_success_at, \
+                     last_error, last_error_at, records_synced, records_rejected, blocked_runs, origin) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                     ON CONFLICT (service, feed) DO UPDATE SET watermark = excluded.watermark, \
+                     next_cursor = excluded.next_cursor, last_attempt_at = excluded.last_attempt_at, \
+                     last_success_at = excluded.last_success_at, last_error = excluded.last_error, \
+                     last_error_at = excluded.last_error_at, records_synced = excluded.records_synced, \
+                     records_rejected = excluded.records_rejected, blocked_runs = excluded.blocked_runs, \
+                     origin = excluded.origin",
+                )
+                .bind(&st.service)
+                .bind(&st.feed)
+                .bind(st.watermark)
+                .bind(&st.next_cursor)
+                .bind(st.last_attempt_at)
+                .bind(st.last_success_at)
+                .bind(&st.last_error)
+                .bind(st.last_error_at)
+                .bind(st.records_synced)
+                .bind(st.records_rejected)
+                .bind(st.blocked_runs)
+                .bind(&st.origin)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn count_rejections(
+                &self,
+                service: &str,
+                feed: &str,
+                reason: &str,
+                count: i64,
+                at: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::store::StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO sync_rejections (service, feed, reason, count, last_at) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (service, feed, reason) DO UPDATE SET \
+                     count = sync_rejections.count + excluded.count, last_at = excluded.last_at",
+                )
+                .bind(service)
+                .bind(feed)
+                .bind(reason)
+                .bind(count)
+                .bind(at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn rejections(&self) -> $crate::store::StoreResult<Vec<$crate::store::RejectionCount>> {
+                Ok(sqlx::query_as::<_, $crate::store::RejectionCount>(
+                    "SELECT service, feed, reason, count FROM sync_rejections ORDER BY service, feed, reason",
+                )
+                .fetch_all(&self.pool)
+                .await?)
+            }
+
+            async fn assessment_max_scores(
+                &self,
+            ) -> $crate::store::StoreResult<std::collections::HashMap<uuid::Uuid, f64>> {
+                let rows: Vec<(uuid::Uuid, f64)> = sqlx::query_as("SELECT id, max_score FROM assessments")
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.into_iter().collect())
+            }
+
+            async fn table_counts(
+                &self,
+            ) -> $crate::store::StoreResult<std::collections::BTreeMap<String, i64>> {
+                let row: (i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64, i64) =
+                    sqlx::query_as(
+                        "SELECT (SELECT COUNT(*) FROM organizations), (SELECT COUNT(*) FROM departments), \
+                         (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM trainer_learners), \
+                         (SELECT COUNT(*) FROM courses), (SELECT COUNT(*) FROM course_units), \
+                         (SELECT COUNT(*) FROM course_trainers), (SELECT COUNT(*) FROM enrolments), \
+                         (SELECT COUNT(*) FROM trainer_feedback), (SELECT COUNT(*) FROM content_items), \
+                         (SELECT COUNT(*) FROM content_interactions), (SELECT COUNT(*) FROM assessments), \
+                         (SELECT COUNT(*) FROM assessment_attempts), (SELECT COUNT(*) FROM skills), \
+                         (SELECT COUNT(*) FROM user_skill_levels), (SELECT COUNT(*) FROM job_role_skill_requirements)",
+                    )
+                    .fetch_one(&self.pool)
+                    .await?;
+                let rest: (i64, i64, i64) = sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM org_skill_targets), (SELECT COUNT(*) FROM lab_sessions), \
+                     (SELECT COUNT(*) FROM assistant_questions)",
+                )
+                .fetch_one(&self.pool)
+                .await?;
+                let values = [
+                    row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10, row.11, row.12,
+                    row.13, row.14, row.15, rest.0, rest.1, rest.2,
+                ];
+                Ok($crate::store::LEARNING_RECORD_TABLES
+                    .iter()
+                    .zip(values)
+                    .map(|(t, n)| (t.to_string(), n))
+                    .collect())
+            }
+
             async fn users(
                 &self,
                 organization_id: Option<uuid::Uuid>,
@@ -530,14 +532,11 @@ macro_rules! impl_store {
                 course_id: uuid::Uuid,
                 trainer_id: uuid::Uuid,
             ) -> $crate::store::StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO course_trainers (course_id, trainer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                )
-                .bind(course_id)
-                .bind(trainer_id)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                self.apply(&[lumen_core::model::Change::Upsert(lumen_core::model::Record::CourseTrainer {
+                    course_id,
+                    trainer_id,
+                })])
+                .await
             }
 
             async fn add_trainer_learner(
@@ -545,14 +544,11 @@ macro_rules! impl_store {
                 trainer_id: uuid::Uuid,
                 learner_id: uuid::Uuid,
             ) -> $crate::store::StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO trainer_learners (trainer_id, learner_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                )
-                .bind(trainer_id)
-                .bind(learner_id)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
+                self.apply(&[lumen_core::model::Change::Upsert(lumen_core::model::Record::TrainerLearner {
+                    trainer_id,
+                    learner_id,
+                })])
+                .await
             }
 
             async fn teaches(
@@ -707,6 +703,514 @@ macro_rules! impl_store {
         }
 
         impl $store {
+            async fn write_record(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                record: &lumen_core::model::Record,
+            ) -> $crate::store::StoreResult<()> {
+                use lumen_core::model::Record as R;
+                match record {
+                    R::Organization(o) => Self::write_organization(conn, o).await,
+                    R::Department(d) => Self::write_department(conn, d).await,
+                    R::User(u) => Self::write_user(conn, u).await,
+                    R::Course(c) => Self::write_course(conn, c).await,
+                    R::Enrolment(e) => Self::write_enrolment(conn, e).await,
+                    R::TrainerLearner { trainer_id, learner_id } => {
+                        sqlx::query(
+                            "INSERT INTO trainer_learners (trainer_id, learner_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(trainer_id)
+                        .bind(learner_id)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    }
+                    R::CourseTrainer { course_id, trainer_id } => {
+                        sqlx::query(
+                            "INSERT INTO course_trainers (course_id, trainer_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                        )
+                        .bind(course_id)
+                        .bind(trainer_id)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    }
+                    R::CourseUnit(u) => {
+                        let (source, external_id) = $crate::store::common::origin_parts(&u.origin);
+                        sqlx::query(
+                            "INSERT INTO course_units (id, course_id, source, external_id, title, position) \
+                             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET \
+                             course_id = excluded.course_id, source = excluded.source, \
+                             external_id = excluded.external_id, title = excluded.title, position = excluded.position",
+                        )
+                        .bind(u.id)
+                        .bind(u.course_id)
+                        .bind(source)
+                        .bind(external_id)
+                        .bind(&u.title)
+                        .bind(u.position)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    }
+                    R::TrainerFeedback(f) => {
+                        let (source, external_id) = $crate::store::common::origin_parts(&f.origin);
+                        sqlx::query(
+                            "INSERT INTO trainer_feedback (id, course_id, trainer_id, learner_id, source, external_id, \
+                             rating, submitted_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET \
+                             course_id = excluded.course_id, trainer_id = excluded.trainer_id, \
+                             learner_id = excluded.learner_id, source = excluded.source, \
+                             external_id = excluded.external_id, rating = excluded.rating, \
+                             submitted_at = excluded.submitted_at",
+                        )
+                        .bind(f.id)
+                        .bind(f.course_id)
+                        .bind(f.trainer_id)
+                        .bind(f.learner_id)
+                        .bind(source)
+                        .bind(external_id)
+                        .bind(f.rating)
+                        .bind(f.submitted_at)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    }
+                    R::ContentItem(c) => {
+                        let (source, external_id) = $crate::store::common::origin_parts(&c.origin);
+                        sqlx::query(
+                            "INSERT INTO content_items (id, course_id, unit_id, source, external_id, title, content_type, \
+                             duration_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET \
+                             course_id = excluded.course_id, unit_id = excluded.unit_id, source = excluded.source, \
+                             external_id = excluded.external_id, title = excluded.title, \
+                             content_type = excluded.content_type, duration_seconds = excluded.duration_seconds",
+                        )
+                        .bind(c.id)
+                        .bind(c.course_id)
+                        .bind(c.unit_id)
+                        .bind(source)
+                        .bind(external_id)
+                        .bind(&c.title)
+                        .bind(c.content_type.as_str())
+                        .bind(c.duration_seconds)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    }
+                    R::ContentInteraction(i) => {
+                        let (source, external_id) = $crate::store::common::origin_parts(&i.origin);
+                        sqlx::query(
+                            "INSERT INTO content_interactions (id, user_id, content_item_id, source, external_id, \
+                             occurred_at, time_spent_seconds, clicks, completed) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET \
+                             user_id = excluded.user_id, content_item_id = excluded.content_item_id, \
+                             source = excluded.source, external_id = excluded.external_id, \
+                             occurred_at = excluded.occurred_at, time_spent_seconds = excluded.time_spent_seconds, \
+                             clicks = excluded.clicks, completed = excluded.completed",
+                        )
+                        .bind(i.id)
+                        .bind(i.user_id)
+                        .bind(i.content_item_id)
+                        .bind(source)
+                        .bind(external_id)
+                        .bind(i.occurred_at)
+                        .bind(i.time_spent_seconds)
+                        .bind(i.clicks)
+                        .bind(i.completed)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    }
+                    R::Assessment(a) => {
+                        let (source, external_id) = $crate::store::common::origin_parts(&a.origin);
+                        sqlx::query(
+                            "INSERT INTO assessments (id, course_id, unit_id, source, external_id, title, kind, max_score, \
+                             pass_score, weight, due_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+                             ON CONFLICT (id) DO UPDATE SET course_id = excluded.course_id, unit_id = excluded.unit_id, \
+                             source = excluded.source, external_id = excluded.external_id, title = excluded.title, \
+                             kind = excluded.kind, max_score = excluded.max_score, pass_score = excluded.pass_score, \
+                             weight = excluded.weight, due_at = excluded.due_at",
+                        )
+                        .bind(a.id)
+                        .bind(a.course_id)
+                        .bind(a.unit_id)
+                        .bind(source)
+                        .bind(external_id)
+                        .bind(&a.title)
+                        .bind(a.kind.as_str())
+                        .bind(a.max_score)
+                        .bind(a.pass_score)
+                        .bind(a.weight)
+                        .bind(a.due_at)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    }
+                    R::AssessmentAttempt(a) => {
+                        let (source, external_id) = $crate::store::common::origin_parts(&a.origin);
+                        sqlx::query(
+                            "INSERT INTO assessment_attempts (id, assessment_id, user_id, source, external_id, \
+                             attempt_number, score, started_at, submitted_at) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT (id) DO UPDATE SET \
+                             assessment_id = excluded.assessment_id, user_id = excluded.user_id, \
+                             source = excluded.source, external_id = excluded.external_id, \
+                             attempt_number = excluded.attempt_number, score = excluded.score, \
+                             started_at = excluded.started_at, submitted_at = excluded.submitted_at",
+                        )
+                        .bind(a.id)
+                        .bind(a.assessment_id)
+                        .bind(a.user_id)
+                        .bind(source)
+                        .bind(external_id)
+                        .bind(a.attempt_number)
+                        .bind(a.score)
+                        .bind(a.started_at)
+                        .bind(a.submitted_at)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    }
+                    R::Skill(k) => {
+                        let (source, external_id) = $crate::store::common::origin_parts(&k.origin);
+                        sqlx::query(
+                            "INSERT INTO skills (id, organization_id, source, external_id, name, category) \
+                             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE SET \
+                             organization_id = excluded.organization_id, source = excluded.source, \
+                             external_id = excluded.external_id, name = excluded.name, category = excluded.category",
+                        )
+                        .bind(k.id)
+                        .bind(k.organization_id)
+                        .bind(source)
+                        .bind(external_id)
+                        .bind(&k.name)
+                        .bind(&k.category)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    }
+                    R::SkillLevel(l) => {
+                        sqlx::query(
+                            "INSERT INTO user_skill_levels (user_id, skill_id, level, assessed_at, source) \
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (user_id, skill_id, assessed_at) DO UPDATE SET \
+                             level = excluded.level, source = excluded.source",
+                        )
+                        .bind(l.user_id)
+                        .bind(l.skill_id)
+                        .bind(l.level)
+                        .bind(l.assessed_at)
+                        .bind(&l.source)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    }
+                    R::SkillRequirement(r) => {
+                        sqlx::query(
+                            "INSERT INTO job_role_skill_requirements (organization_id, job_role, skill_id, required_level) \
+                             VALUES ($1, $2, $3, $4) ON CONFLICT (organization_id, job_role, skill_id) DO UPDATE SET \
+                             required_level = excluded.required_level",
+                        )
+                        .bind(r.organization_id)
+                        .bind(&r.job_role)
+                        .bind(r.skill_id)
+                        .bind(r.required_level)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    }
+                    R::SkillTarget(t) => {
+                        sqlx::query(
+                            "INSERT INTO org_skill_targets (organization_id, skill_id, target_level, priority, target_date) \
+                             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (organization_id, skill_id) DO UPDATE SET \
+                             target_level = excluded.target_level, priority = excluded.priority, \
+                             target_date = excluded.target_date",
+                        )
+                        .bind(t.organization_id)
+                        .bind(t.skill_id)
+                        .bind(t.target_level)
+                        .bind(t.priority)
+                        .bind(t.target_date)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    }
+                    R::LabSession(l) => {
+                        let (source, external_id) = $crate::store::common::origin_parts(&l.origin);
+                        sqlx::query(
+                            "INSERT INTO lab_sessions (id, user_id, course_id, source, external_id, exercise, started_at, \
+                             ended_at, attempts, solved) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                             ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, course_id = excluded.course_id, \
+                             source = excluded.source, external_id = excluded.external_id, exercise = excluded.exercise, \
+                             started_at = excluded.started_at, ended_at = excluded.ended_at, \
+                             attempts = excluded.attempts, solved = excluded.solved",
+                        )
+                        .bind(l.id)
+                        .bind(l.user_id)
+                        .bind(l.course_id)
+                        .bind(source)
+                        .bind(external_id)
+                        .bind(&l.exercise)
+                        .bind(l.started_at)
+                        .bind(l.ended_at)
+                        .bind(l.attempts)
+                        .bind(l.solved)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    }
+                    R::AssistantQuestion(q) => {
+                        let (source, external_id) = $crate::store::common::origin_parts(&q.origin);
+                        sqlx::query(
+                            "INSERT INTO assistant_questions (id, user_id, course_id, source, external_id, asked_at, \
+                             topic, resolved) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (id) DO UPDATE SET \
+                             user_id = excluded.user_id, course_id = excluded.course_id, source = excluded.source, \
+                             external_id = excluded.external_id, asked_at = excluded.asked_at, topic = excluded.topic, \
+                             resolved = excluded.resolved",
+                        )
+                        .bind(q.id)
+                        .bind(q.user_id)
+                        .bind(q.course_id)
+                        .bind(source)
+                        .bind(external_id)
+                        .bind(q.asked_at)
+                        .bind(&q.topic)
+                        .bind(q.resolved)
+                        .execute(&mut *conn)
+                        .await?;
+                        Ok(())
+                    }
+                }
+            }
+
+            async fn write_organization(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                org: &lumen_core::model::Organization,
+            ) -> $crate::store::StoreResult<()> {
+                let (source, external_id) = $crate::store::common::origin_parts(&org.origin);
+                sqlx::query(
+                    "INSERT INTO organizations (id, source, external_id, name, leaderboard_names, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                     ON CONFLICT (id) DO UPDATE SET source = excluded.source, external_id = excluded.external_id, \
+                     name = excluded.name, leaderboard_names = excluded.leaderboard_names, updated_at = excluded.updated_at",
+                )
+                .bind(org.id)
+                .bind(source)
+                .bind(external_id)
+                .bind(&org.name)
+                .bind(org.leaderboard_names)
+                .bind(org.created_at)
+                .bind(org.updated_at)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            async fn write_department(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                dept: &lumen_core::model::Department,
+            ) -> $crate::store::StoreResult<()> {
+                let (source, external_id) = $crate::store::common::origin_parts(&dept.origin);
+                sqlx::query(
+                    "INSERT INTO departments (id, organization_id, parent_id, source, external_id, name, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, \
+                     parent_id = excluded.parent_id, source = excluded.source, external_id = excluded.external_id, \
+                     name = excluded.name, updated_at = excluded.updated_at",
+                )
+                .bind(dept.id)
+                .bind(dept.organization_id)
+                .bind(dept.parent_id)
+                .bind(source)
+                .bind(external_id)
+                .bind(&dept.name)
+                .bind(dept.created_at)
+                .bind(dept.updated_at)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            /// Writes the user and replaces their roles; callers run it in a transaction.
+            async fn write_user(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                user: &lumen_core::model::User,
+            ) -> $crate::store::StoreResult<()> {
+                let (source, external_id) = $crate::store::common::origin_parts(&user.origin);
+                sqlx::query(
+                    "INSERT INTO users (id, organization_id, department_id, source, external_id, email, full_name, \
+                     job_role, time_zone, avatar_url, leaderboard_opt_out, last_login_at, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                     ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, \
+                     department_id = excluded.department_id, source = excluded.source, \
+                     external_id = excluded.external_id, email = excluded.email, full_name = excluded.full_name, \
+                     job_role = excluded.job_role, time_zone = excluded.time_zone, avatar_url = excluded.avatar_url, \
+                     leaderboard_opt_out = excluded.leaderboard_opt_out, last_login_at = excluded.last_login_at, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(user.id)
+                .bind(user.organization_id)
+                .bind(user.department_id)
+                .bind(source)
+                .bind(external_id)
+                .bind(&user.email)
+                .bind(&user.full_name)
+                .bind(&user.job_role)
+                .bind(&user.time_zone)
+                .bind(&user.avatar_url)
+                .bind(user.leaderboard_opt_out)
+                .bind(user.last_login_at)
+                .bind(user.created_at)
+                .bind(user.updated_at)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query("DELETE FROM user_roles WHERE user_id = $1")
+                    .bind(user.id)
+                    .execute(&mut *conn)
+                    .await?;
+                for role in &user.roles {
+                    sqlx::query(
+                        "INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                    )
+                    .bind(user.id)
+                    .bind(role.as_str())
+                    .execute(&mut *conn)
+                    .await?;
+                }
+                Ok(())
+            }
+
+            async fn write_course(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                course: &lumen_core::model::Course,
+            ) -> $crate::store::StoreResult<()> {
+                let (source, external_id) = $crate::store::common::origin_parts(&course.origin);
+                let length_days = course
+                    .length_days
+                    .map(|d| i32::try_from(d).map_err(|_| {
+                        lumen_core::model::InvalidRecord {
+                            field: "lengthDays",
+                            reason: "too large".into(),
+                        }
+                    }))
+                    .transpose()?;
+                sqlx::query(
+                    "INSERT INTO courses (id, organization_id, source, external_id, title, status, starts_at, \
+                     length_days, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+                     ON CONFLICT (id) DO UPDATE SET organization_id = excluded.organization_id, \
+                     source = excluded.source, external_id = excluded.external_id, title = excluded.title, \
+                     status = excluded.status, starts_at = excluded.starts_at, length_days = excluded.length_days, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(course.id)
+                .bind(course.organization_id)
+                .bind(source)
+                .bind(external_id)
+                .bind(&course.title)
+                .bind(course.status.as_str())
+                .bind(course.starts_at)
+                .bind(length_days)
+                .bind(course.created_at)
+                .bind(course.updated_at)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            async fn write_enrolment(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                e: &lumen_core::model::Enrolment,
+            ) -> $crate::store::StoreResult<()> {
+                let (source, external_id) = $crate::store::common::origin_parts(&e.origin);
+                sqlx::query(
+                    "INSERT INTO enrolments (id, user_id, course_id, source, external_id, status, outcome, progress, \
+                     enrolled_at, started_at, last_active_at, completed_at, withdrawn_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                     ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, course_id = excluded.course_id, \
+                     source = excluded.source, external_id = excluded.external_id, status = excluded.status, \
+                     outcome = excluded.outcome, progress = excluded.progress, enrolled_at = excluded.enrolled_at, \
+                     started_at = excluded.started_at, last_active_at = excluded.last_active_at, \
+                     completed_at = excluded.completed_at, withdrawn_at = excluded.withdrawn_at, \
+                     updated_at = excluded.updated_at",
+                )
+                .bind(e.id)
+                .bind(e.user_id)
+                .bind(e.course_id)
+                .bind(source)
+                .bind(external_id)
+                .bind(e.status.as_str())
+                .bind(e.outcome.map(|o| o.as_str()))
+                .bind(e.progress)
+                .bind(e.enrolled_at)
+                .bind(e.started_at)
+                .bind(e.last_active_at)
+                .bind(e.completed_at)
+                .bind(e.withdrawn_at)
+                .bind(e.updated_at)
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
+            async fn delete_record(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                key: &lumen_core::model::RecordKey,
+            ) -> $crate::store::StoreResult<()> {
+                use lumen_core::model::RecordKey as K;
+                let query = match key {
+                    K::Id { table, id } => {
+                        let sql = match *table {
+                            "organizations" => "DELETE FROM organizations WHERE id = $1",
+                            "departments" => "DELETE FROM departments WHERE id = $1",
+                            "users" => "DELETE FROM users WHERE id = $1",
+                            "courses" => "DELETE FROM courses WHERE id = $1",
+                            "course_units" => "DELETE FROM course_units WHERE id = $1",
+                            "enrolments" => "DELETE FROM enrolments WHERE id = $1",
+                            "trainer_feedback" => "DELETE FROM trainer_feedback WHERE id = $1",
+                            "content_items" => "DELETE FROM content_items WHERE id = $1",
+                            "content_interactions" => "DELETE FROM content_interactions WHERE id = $1",
+                            "assessments" => "DELETE FROM assessments WHERE id = $1",
+                            "assessment_attempts" => "DELETE FROM assessment_attempts WHERE id = $1",
+                            "skills" => "DELETE FROM skills WHERE id = $1",
+                            "lab_sessions" => "DELETE FROM lab_sessions WHERE id = $1",
+                            "assistant_questions" => "DELETE FROM assistant_questions WHERE id = $1",
+                            other => {
+                                return Err($crate::store::StoreError::Corrupt(format!(
+                                    "no table {other} to delete from"
+                                )));
+                            }
+                        };
+                        sqlx::query(sql).bind(*id)
+                    }
+                    K::TrainerLearner { trainer_id, learner_id } => {
+                        sqlx::query("DELETE FROM trainer_learners WHERE trainer_id = $1 AND learner_id = $2")
+                            .bind(*trainer_id)
+                            .bind(*learner_id)
+                    }
+                    K::CourseTrainer { course_id, trainer_id } => {
+                        sqlx::query("DELETE FROM course_trainers WHERE course_id = $1 AND trainer_id = $2")
+                            .bind(*course_id)
+                            .bind(*trainer_id)
+                    }
+                    K::SkillLevel { user_id, skill_id, assessed_at } => sqlx::query(
+                        "DELETE FROM user_skill_levels WHERE user_id = $1 AND skill_id = $2 AND assessed_at = $3",
+                    )
+                    .bind(*user_id)
+                    .bind(*skill_id)
+                    .bind(*assessed_at),
+                    K::SkillRequirement { organization_id, job_role, skill_id } => sqlx::query(
+                        "DELETE FROM job_role_skill_requirements WHERE organization_id = $1 AND job_role = $2 \
+                         AND skill_id = $3",
+                    )
+                    .bind(*organization_id)
+                    .bind(job_role.clone())
+                    .bind(*skill_id),
+                    K::SkillTarget { organization_id, skill_id } => {
+                        sqlx::query("DELETE FROM org_skill_targets WHERE organization_id = $1 AND skill_id = $2")
+                            .bind(*organization_id)
+                            .bind(*skill_id)
+                    }
+                };
+                query.execute(&mut *conn).await?;
+                Ok(())
+            }
+
             async fn with_roles(
                 &self,
                 row: Option<$crate::store::common::UserRow>,

@@ -5,7 +5,7 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use lumen_core::model::{Course, Department, Enrolment, InvalidRecord, Organization, User};
+use lumen_core::model::{Change, Course, Department, Enrolment, InvalidRecord, Organization, User};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -23,9 +23,9 @@ pub use sqlite::SqliteStore;
 pub enum StoreError {
     #[error("record rejected: {0}")]
     Invalid(#[from] InvalidRecord),
-    /// A uniqueness or reference rule of the schema was broken.
-    #[error("conflict: {0}")]
-    Conflict(String),
+    /// A uniqueness, reference or check rule of the schema was broken.
+    #[error("conflict ({kind:?}): {message}")]
+    Conflict { kind: ConflictKind, message: String },
     #[error("stored value is not valid: {0}")]
     Corrupt(String),
     #[error("database error: {0}")]
@@ -34,18 +34,36 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConflictKind {
+    /// A record with the same unique key exists.
+    Duplicate,
+    /// A referenced record does not exist.
+    UnknownReference,
+    /// A value breaks a column rule.
+    OutOfRange,
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(err: sqlx::Error) -> Self {
-        match &err {
-            sqlx::Error::Database(db)
-                if db.is_unique_violation()
-                    || db.is_foreign_key_violation()
-                    || db.is_check_violation() =>
-            {
-                StoreError::Conflict(db.message().to_owned())
+        if let sqlx::Error::Database(db) = &err {
+            let kind = if db.is_unique_violation() {
+                Some(ConflictKind::Duplicate)
+            } else if db.is_foreign_key_violation() {
+                Some(ConflictKind::UnknownReference)
+            } else if db.is_check_violation() {
+                Some(ConflictKind::OutOfRange)
+            } else {
+                None
+            };
+            if let Some(kind) = kind {
+                return StoreError::Conflict {
+                    kind,
+                    message: db.message().to_owned(),
+                };
             }
-            _ => StoreError::Database(err),
         }
+        StoreError::Database(err)
     }
 }
 
@@ -90,6 +108,9 @@ pub trait Store: Send + Sync + 'static {
     async fn upsert_enrolment(&self, enrolment: &Enrolment) -> StoreResult<()>;
     async fn enrolments_of_user(&self, user_id: Uuid) -> StoreResult<Vec<Enrolment>>;
     async fn record_counts(&self) -> StoreResult<RecordCounts>;
+    /// Applies changes in one transaction: all or nothing. Each upserted
+    /// record is validated first; references must resolve.
+    async fn apply(&self, changes: &[Change]) -> StoreResult<()>;
 
     /// Users of one organisation, or of all when `None`, by email.
     async fn users(&self, organization_id: Option<Uuid>) -> StoreResult<Vec<User>>;
@@ -122,6 +143,75 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_session(&self, session_id: Uuid, at: DateTime<Utc>) -> StoreResult<()>;
     /// The session exists and is not revoked.
     async fn session_active(&self, session_id: Uuid) -> StoreResult<bool>;
+
+    /// Collection state of every upstream feed seen so far.
+    async fn sync_states(&self) -> StoreResult<Vec<SyncState>>;
+    async fn save_sync_state(&self, state: &SyncState) -> StoreResult<()>;
+    /// Adds `count` rejected records of a feed under `reason`.
+    async fn count_rejections(
+        &self,
+        service: &str,
+        feed: &str,
+        reason: &str,
+        count: i64,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    async fn rejections(&self) -> StoreResult<Vec<RejectionCount>>;
+    /// Every assessment's maximum score, to check attempts against.
+    async fn assessment_max_scores(&self) -> StoreResult<std::collections::HashMap<Uuid, f64>>;
+    /// Rows in each learning-records table, by table name.
+    async fn table_counts(&self) -> StoreResult<std::collections::BTreeMap<String, i64>>;
+}
+
+/// The learning-records tables, in dependency order.
+pub const LEARNING_RECORD_TABLES: [&str; 19] = [
+    "organizations",
+    "departments",
+    "users",
+    "trainer_learners",
+    "courses",
+    "course_units",
+    "course_trainers",
+    "enrolments",
+    "trainer_feedback",
+    "content_items",
+    "content_interactions",
+    "assessments",
+    "assessment_attempts",
+    "skills",
+    "user_skill_levels",
+    "job_role_skill_requirements",
+    "org_skill_targets",
+    "lab_sessions",
+    "assistant_questions",
+];
+
+/// Collection state of one upstream feed.
+#[derive(Debug, Clone, Default, PartialEq, sqlx::FromRow)]
+pub struct SyncState {
+    pub service: String,
+    pub feed: String,
+    /// Largest `updatedAt` stored from the feed.
+    pub watermark: Option<DateTime<Utc>>,
+    /// Where an interrupted run resumes.
+    pub next_cursor: Option<String>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+    pub records_synced: i64,
+    pub records_rejected: i64,
+    pub blocked_runs: i32,
+    /// `upstream`, or `mock` when filled by the mock fallback.
+    pub origin: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, Serialize, utoipa::ToSchema)]
+pub struct RejectionCount {
+    pub service: String,
+    pub feed: String,
+    pub reason: String,
+    pub count: i64,
 }
 
 /// A refresh token to store; only its hash is kept.

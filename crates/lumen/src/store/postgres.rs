@@ -19,4 +19,9 @@ impl PostgresStore {
     }
 }
 
-impl_store!(PostgresStore, "postgres", "./migrations/postgres");
+impl_store!(
+    PostgresStore,
+    sqlx::Postgres,
+    "postgres",
+    "./migrations/postgres"
+);

@@ -34,4 +34,4 @@ impl SqliteStore {
     }
 }
 
-impl_store!(SqliteStore, "sqlite", "./migrations/sqlite");
+impl_store!(SqliteStore, sqlx::Sqlite, "sqlite", "./migrations/sqlite");

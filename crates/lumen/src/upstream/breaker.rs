@@ -1,0 +1,144 @@
+//! A circuit breaker per upstream service: after `threshold` consecutive
+//! failures it opens and refuses calls; after `open_for` it lets exactly one
+//! probe through (half-open); the probe's success closes it, its failure
+//! opens it again.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum CircuitState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Closed {
+        failures: u32,
+    },
+    Open {
+        until: Instant,
+    },
+    /// One probe is in flight; everyone else is refused.
+    HalfOpen,
+}
+
+#[derive(Debug)]
+pub struct CircuitBreaker {
+    threshold: u32,
+    open_for: Duration,
+    inner: Mutex<Inner>,
+}
+
+/// Permission to make one call; report its outcome.
+#[derive(Debug)]
+#[must_use]
+pub struct Permit(());
+
+impl CircuitBreaker {
+    pub fn new(threshold: u32, open_for: Duration) -> Self {
+        Self {
+            threshold: threshold.max(1),
+            open_for,
+            inner: Mutex::new(Inner::Closed { failures: 0 }),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// `None` while open (or while the half-open probe is out).
+    pub fn try_acquire(&self) -> Option<Permit> {
+        let mut inner = self.lock();
+        match *inner {
+            Inner::Closed { .. } => Some(Permit(())),
+            Inner::Open { until } if Instant::now() >= until => {
+                *inner = Inner::HalfOpen;
+                Some(Permit(()))
+            }
+            Inner::Open { .. } | Inner::HalfOpen => None,
+        }
+    }
+
+    pub fn record_success(&self, _permit: Permit) {
+        *self.lock() = Inner::Closed { failures: 0 };
+    }
+
+    pub fn record_failure(&self, _permit: Permit) {
+        let mut inner = self.lock();
+        *inner = match *inner {
+            Inner::Closed { failures } if failures + 1 < self.threshold => Inner::Closed {
+                failures: failures + 1,
+            },
+            _ => Inner::Open {
+                until: Instant::now() + self.open_for,
+            },
+        };
+    }
+
+    pub fn state(&self) -> CircuitState {
+        match *self.lock() {
+            Inner::Closed { .. } => CircuitState::Closed,
+            Inner::Open { until } if Instant::now() >= until => CircuitState::HalfOpen,
+            Inner::Open { .. } => CircuitState::Open,
+            Inner::HalfOpen => CircuitState::HalfOpen,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fail(b: &CircuitBreaker) {
+        let permit = b.try_acquire().expect("allowed");
+        b.record_failure(permit);
+    }
+
+    #[test]
+    fn opens_after_the_threshold_of_consecutive_failures() {
+        let b = CircuitBreaker::new(5, Duration::from_secs(60));
+        for _ in 0..4 {
+            fail(&b);
+        }
+        assert_eq!(b.state(), CircuitState::Closed);
+        fail(&b);
+        assert_eq!(b.state(), CircuitState::Open);
+        assert!(b.try_acquire().is_none());
+    }
+
+    #[test]
+    fn a_success_resets_the_count() {
+        let b = CircuitBreaker::new(3, Duration::from_secs(60));
+        fail(&b);
+        fail(&b);
+        let p = b.try_acquire().expect("allowed");
+        b.record_success(p);
+        fail(&b);
+        fail(&b);
+        assert_eq!(b.state(), CircuitState::Closed);
+    }
+
+    #[test]
+    fn half_open_lets_one_probe_through_and_its_outcome_decides() {
+        let b = CircuitBreaker::new(1, Duration::from_millis(20));
+        fail(&b);
+        assert!(b.try_acquire().is_none());
+        std::thread::sleep(Duration::from_millis(30));
+        let probe = b.try_acquire().expect("one probe");
+        assert!(b.try_acquire().is_none(), "only one probe at a time");
+        b.record_failure(probe);
+        assert_eq!(b.state(), CircuitState::Open);
+        std::thread::sleep(Duration::from_millis(30));
+        let probe = b.try_acquire().expect("probe again");
+        b.record_success(probe);
+        assert_eq!(b.state(), CircuitState::Closed);
+        assert!(b.try_acquire().is_some());
+    }
+}
