@@ -90,6 +90,8 @@ pub struct Config {
     pub upstream_timeout: Duration,
     /// Fill a service that has never answered with synthetic data (`mock`).
     pub mock_fallback: bool,
+    /// How often `lumen serve` collects from the upstreams; zero: never.
+    pub collect_interval: Duration,
 }
 
 /// Where one upstream service is and how Lumen authenticates to it.
@@ -159,6 +161,7 @@ impl Default for Config {
             upstreams: BTreeMap::new(),
             upstream_timeout: Duration::from_secs(10),
             mock_fallback: false,
+            collect_interval: Duration::from_secs(900),
         }
     }
 }
@@ -194,6 +197,7 @@ struct FileConfig {
     trusted_proxy_hops: Option<toml::Value>,
     upstream_timeout_secs: Option<toml::Value>,
     mock_fallback: Option<bool>,
+    collect_interval_secs: Option<toml::Value>,
     /// `[upstreams.course-builder]` with `url` and `token`.
     upstreams: Option<BTreeMap<String, FileUpstream>>,
 }
@@ -435,6 +439,13 @@ impl Config {
             file_cfg.mock_fallback.map(|b| b.to_string()),
         ) {
             cfg.mock_fallback = parse_bool(&raw)?;
+        }
+        if let Some(raw) = pick(
+            "LUMEN_COLLECT_INTERVAL_SECS",
+            "collect_interval_secs",
+            val(&file_cfg.collect_interval_secs),
+        ) {
+            cfg.collect_interval = Duration::from_secs(parse_num(&raw, 0, 7 * 86_400)?);
         }
         let mut file_upstreams = file_cfg.upstreams.unwrap_or_default();
         if let Some(unknown) = file_upstreams

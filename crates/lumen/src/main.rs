@@ -26,6 +26,9 @@ enum Command {
     /// Run everything on one machine with no setup: an embedded SQLite
     /// database in --data-dir, the demo logins, and the server on --port.
     Demo(DemoArgs),
+    /// Collect once from every configured upstream service into the store,
+    /// then print what was fetched, stored and rejected.
+    Collect(ConfigArgs),
     /// Manage local accounts (email and password logins).
     #[command(subcommand)]
     User(UserCommand),
@@ -146,6 +149,46 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve_with(config, store).await
         }
         Command::User(command) => user_command(command).await,
+        Command::Collect(args) => {
+            let config = Config::from_env(args.config.as_deref())?;
+            telemetry::init(&config);
+            anyhow::ensure!(
+                !config.upstreams.is_empty(),
+                "no upstream is configured: set LUMEN_UPSTREAM_<SERVICE>_URL and _TOKEN"
+            );
+            let store = open_store(&config).await?;
+            let upstreams = std::sync::Arc::new(lumen::upstream::Upstreams::from_config(
+                &config,
+                lumen::upstream::Resilience::from_config(&config),
+            )?);
+            let started = std::time::Instant::now();
+            let report = lumen::collector::Collector::new(store.clone(), upstreams)
+                .run()
+                .await?;
+            let secs = started.elapsed().as_secs_f64();
+            for f in &report.feeds {
+                let rejected: u64 = f.rejected.values().sum();
+                println!(
+                    "{:<16} {:<22} fetched {:>9}  stored {:>9}  rejected {:>6}  {}",
+                    f.service,
+                    f.feed,
+                    f.fetched,
+                    f.stored,
+                    rejected,
+                    f.error
+                        .as_deref()
+                        .unwrap_or(if f.complete { "complete" } else { "" })
+                );
+            }
+            println!(
+                "total: fetched {} stored {} in {secs:.1} s ({:.0} records/s)",
+                report.fetched(),
+                report.stored(),
+                report.stored() as f64 / secs.max(1e-9)
+            );
+            store.close().await;
+            Ok(())
+        }
     }
 }
 
@@ -240,6 +283,7 @@ async fn serve_with(config: Config, store: std::sync::Arc<dyn store::Store>) -> 
     let addr = SocketAddr::new(config.host, config.port);
     lumen::auth::passwords::warm_up();
     let state = AppState::new(config, store.clone())?;
+    let collecting = spawn_collection(&state);
     let app = http::app(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -253,9 +297,31 @@ async fn serve_with(config: Config, store: std::sync::Arc<dyn store::Store>) -> 
     )
     .with_graceful_shutdown(shutdown_signal())
     .await?;
+    if let Some(task) = collecting {
+        task.abort();
+    }
     store.close().await;
     tracing::info!("lumen stopped");
     Ok(())
+}
+
+/// Collects from the upstreams every `LUMEN_COLLECT_INTERVAL_SECS`, in the
+/// background, when any is configured.
+fn spawn_collection(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+    let interval = state.config.collect_interval;
+    if state.upstreams.clients.is_empty() || interval.is_zero() {
+        return None;
+    }
+    let collector = state.collector();
+    Some(tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(interval);
+        loop {
+            ticks.tick().await;
+            if let Err(err) = collector.run().await {
+                tracing::error!(error = format!("{err:#}"), "collection failed");
+            }
+        }
+    }))
 }
 
 async fn shutdown_signal() {

@@ -10,6 +10,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::ratelimit::{MemoryStore, RateLimitStore, RateLimiter, RedisStore};
 use crate::store::Store;
+use crate::upstream::{Resilience, Upstreams};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -20,6 +21,8 @@ pub struct AppState {
     pub auth: Arc<Auth>,
     /// `None` when rate limits are off (`LUMEN_RATE_LIMITS=off`).
     pub limiter: Option<Arc<RateLimiter>>,
+    /// Clients of the configured upstream services.
+    pub upstreams: Arc<Upstreams>,
     pub started_at: DateTime<Utc>,
     started: Instant,
 }
@@ -48,9 +51,14 @@ impl AppState {
             tracing::warn!("rate limits are OFF (LUMEN_RATE_LIMITS=off): for load benchmarks only");
             None
         };
+        let upstreams = Arc::new(Upstreams::from_config(
+            &config,
+            Resilience::from_config(&config),
+        )?);
         Ok(Self {
             auth: Arc::new(auth),
             limiter,
+            upstreams,
             config: Arc::new(config),
             store,
             redis,
@@ -62,6 +70,10 @@ impl AppState {
 
     pub fn uptime(&self) -> Duration {
         self.started.elapsed()
+    }
+
+    pub fn collector(&self) -> crate::collector::Collector {
+        crate::collector::Collector::new(self.store.clone(), self.upstreams.clone())
     }
 }
 

@@ -11,9 +11,10 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::ApiJson;
+use crate::collector::ServiceStatus;
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use crate::store::RecordCounts;
+use crate::store::{RecordCounts, RejectionCount};
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -151,16 +152,32 @@ pub struct Status {
     checks: Checks,
     /// Learning records held; absent when the database is down.
     records: Option<RecordCounts>,
+    /// Each of the nine upstream services: configured, circuit state,
+    /// freshness of its data, last success and error, records synced.
+    upstreams: Vec<ServiceStatus>,
+    /// Upstream records rejected, by service, feed and reason.
+    rejections: Vec<RejectionCount>,
 }
 
 /// Service status for operators: version, uptime, dependencies, records held.
 #[utoipa::path(get, path = "/api/status", tag = "system", responses((status = 200, body = Status)))]
 pub async fn status(State(state): State<AppState>) -> ApiJson<Status> {
     let checks = Checks::run(&state).await;
-    let records = if checks.database == CheckState::Up {
+    let up = checks.database == CheckState::Up;
+    let records = if up {
         state.store.record_counts().await.ok()
     } else {
         None
+    };
+    let upstreams = if up {
+        state.collector().status().await.unwrap_or_default()
+    } else {
+        Vec::new()
+    };
+    let rejections = if up {
+        state.store.rejections().await.unwrap_or_default()
+    } else {
+        Vec::new()
     };
     ApiJson(Status {
         status: if checks.failing().is_empty() {
@@ -174,6 +191,8 @@ pub async fn status(State(state): State<AppState>) -> ApiJson<Status> {
         database_backend: state.store.backend(),
         checks,
         records,
+        upstreams,
+        rejections,
     })
 }
 
