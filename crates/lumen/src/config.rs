@@ -159,7 +159,7 @@ impl Default for Config {
                 .collect(),
             trusted_proxy_hops: 0,
             upstreams: BTreeMap::new(),
-            upstream_timeout: Duration::from_secs(10),
+            upstream_timeout: Duration::from_secs(5),
             mock_fallback: false,
             collect_interval: Duration::from_secs(900),
         }

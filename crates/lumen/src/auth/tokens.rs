@@ -19,6 +19,8 @@ use tokio::sync::{Mutex, RwLock};
 use uuid::Uuid;
 
 pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(3600);
+/// The platform JWKS is fetched again after this long.
+const JWKS_MAX_AGE: Duration = Duration::from_secs(600);
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 30;
 
@@ -176,6 +178,19 @@ impl Jwks {
     }
 
     async fn key(&self, kid: &str) -> Result<Option<(DecodingKey, Algorithm)>, TokenError> {
+        let expired = self
+            .last_fetch
+            .lock()
+            .await
+            .is_some_and(|at| at.elapsed() >= JWKS_MAX_AGE);
+        if expired {
+            // Pick up rotated-out keys; on failure keep using the cached set.
+            match self.fetch().await {
+                Ok(fetched) => *self.keys.write().await = fetched,
+                Err(err) => tracing::warn!(%err, "JWKS refresh failed; keeping the cached keys"),
+            }
+            *self.last_fetch.lock().await = Some(Instant::now());
+        }
         if let Some(found) = self.keys.read().await.get(kid) {
             return Ok(Some(found.clone()));
         }

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::store::{ConflictKind, Store, StoreError, SyncState};
-use crate::upstream::{CircuitState, UpstreamClient, Upstreams};
+use crate::upstream::{CircuitState, UpstreamClient, UpstreamError, Upstreams};
 
 pub mod feeds;
 
@@ -147,10 +147,11 @@ impl Collector {
             ..FeedReport::default()
         };
         state.last_attempt_at = Some(now());
-        let since = state
+        let mut since = state
             .watermark
             .map(|w| w - chrono::Duration::from_std(OVERLAP).unwrap_or_default());
         let mut run_max: Option<DateTime<Utc>> = None;
+        let mut restarted = false;
         loop {
             let mut query = vec![("limit", PAGE_SIZE.to_string())];
             if let Some(since) = since {
@@ -164,6 +165,19 @@ impl Collector {
             }
             let body = match client.get(feed.path, &query).await {
                 Ok(body) => body,
+                // 400 INVALID_CURSOR: the saved cursor expired; start again from the watermark.
+                Err(UpstreamError::Status(400)) if state.next_cursor.is_some() && !restarted => {
+                    restarted = true;
+                    state.next_cursor = None;
+                    continue;
+                }
+                // 410: the watermark is older than the service keeps tombstones; read everything.
+                Err(UpstreamError::Status(410)) if !restarted => {
+                    restarted = true;
+                    since = None;
+                    state.next_cursor = None;
+                    continue;
+                }
                 Err(err) => {
                     fail(&mut state, &mut report, err.to_string());
                     break;

@@ -11,6 +11,9 @@ use crate::config::{Config, UpstreamConfig};
 
 pub mod breaker;
 
+/// The longest `Retry-After` honoured; a longer one ends the call.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+
 pub use breaker::{CircuitBreaker, CircuitState};
 
 /// How calls are retried and when a circuit opens.
@@ -58,6 +61,9 @@ pub enum UpstreamError {
     Connect(String),
     #[error("HTTP {0}")]
     Status(u16),
+    /// 429, with the service's `Retry-After` when it gave one.
+    #[error("rate limited by the service")]
+    RateLimited(Option<Duration>),
     #[error("unreadable response: {0}")]
     Body(String),
 }
@@ -67,8 +73,8 @@ impl UpstreamError {
     fn transient(&self) -> bool {
         match self {
             UpstreamError::Timeout | UpstreamError::Connect(_) | UpstreamError::Body(_) => true,
-            UpstreamError::Status(s) => *s >= 500 || *s == 429,
-            UpstreamError::CircuitOpen => false,
+            UpstreamError::Status(s) => *s >= 500,
+            UpstreamError::CircuitOpen | UpstreamError::RateLimited(_) => false,
         }
     }
 }
@@ -129,6 +135,14 @@ impl UpstreamClient {
                     tracing::debug!(service = self.service, %err, attempt, ?wait, "retrying upstream call");
                     tokio::time::sleep(wait).await;
                 }
+                Err(UpstreamError::RateLimited(wait)) if attempt < self.resilience.max_attempts => {
+                    // Busy, not down: wait as asked (at most a minute) without counting a failure.
+                    self.breaker.record_success(permit);
+                    let wait = wait
+                        .unwrap_or(self.resilience.backoff_base)
+                        .min(MAX_RETRY_AFTER);
+                    tokio::time::sleep(wait + self.resilience.backoff(1, unit_random())).await;
+                }
                 Err(err) => {
                     // The service answered (e.g. 400, 401): not a sign it is down.
                     self.breaker.record_success(permit);
@@ -154,6 +168,15 @@ impl UpstreamClient {
                 }
             })?;
         let status = response.status();
+        if status.as_u16() == 429 {
+            let wait = response
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .map(Duration::from_secs);
+            return Err(UpstreamError::RateLimited(wait));
+        }
         if !status.is_success() {
             return Err(UpstreamError::Status(status.as_u16()));
         }
