@@ -316,6 +316,8 @@ pub enum RecordKey {
 }
 
 /// One change to the store.
+// Nearly every change is an upsert; boxing records would only add an allocation each.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Change {
     Upsert(Record),

@@ -66,19 +66,25 @@ fn new_user(
     }
 }
 
-/// Creates the demo organisation and logins if missing (idempotent; an
-/// existing account keeps its password and last login).
+/// Gives the demo logins their password. They normally arrive from the
+/// (simulated) Directory; any that did not are created in a stand-in
+/// organisation so the logins always work. Idempotent: an account that has a
+/// password keeps it.
 pub async fn seed_demo(store: &dyn Store) -> anyhow::Result<()> {
-    let org = organization(sources::DEMO, DEMO_ORGANIZATION);
-    if store.organization(org.id).await?.is_none() {
-        store.upsert_organization(&org).await?;
-    }
     for (email, name, roles) in DEMO_LOGINS {
-        if store.user_by_email(email).await?.is_some() {
-            continue;
-        }
-        let user = new_user(&org, sources::DEMO, email, name, roles);
-        store.upsert_user(&user).await?;
+        let user = match store.credentials(email).await? {
+            Some((_, Some(_))) => continue,
+            Some((user, None)) => user,
+            None => {
+                let org = organization(sources::DEMO, DEMO_ORGANIZATION);
+                if store.organization(org.id).await?.is_none() {
+                    store.upsert_organization(&org).await?;
+                }
+                let user = new_user(&org, sources::DEMO, email, name, roles);
+                store.upsert_user(&user).await?;
+                user
+            }
+        };
         let hash = tokio::task::spawn_blocking(|| passwords::hash(DEMO_PASSWORD)).await??;
         store.set_password_hash(user.id, &hash).await?;
     }

@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod metrics;
 pub mod ratelimit;
+pub mod simulate;
 pub mod state;
 pub mod store;
 pub mod telemetry;

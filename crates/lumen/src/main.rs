@@ -26,6 +26,10 @@ enum Command {
     /// Run everything on one machine with no setup: an embedded SQLite
     /// database in --data-dir, the demo logins, and the server on --port.
     Demo(DemoArgs),
+    /// Serve the nine upstream services, simulated over HTTP from a
+    /// deterministic synthetic organisation, with fault injection
+    /// (`PUT /_sim/faults/{service}`).
+    Simulate(SimulateArgs),
     /// Collect once from every configured upstream service into the store,
     /// then print what was fetched, stored and rejected.
     Collect(ConfigArgs),
@@ -85,6 +89,26 @@ struct ServeArgs {
 }
 
 #[derive(Args)]
+struct SimulateArgs {
+    /// Port to listen on (0: any free port).
+    #[arg(long, default_value_t = 9090)]
+    port: u16,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    host: IpAddr,
+    /// Seed of the synthetic organisation: the same seed, scale and date
+    /// give the same bytes.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// small (~40 learners), medium (~500) or large (~20,000, millions of activity records).
+    #[arg(long, default_value = "medium")]
+    scale: lumen::simulate::Scale,
+    /// The simulated present (RFC 3339); default: today, 00:00 UTC.
+    #[arg(long)]
+    now: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+#[derive(Args)]
 struct DemoArgs {
     /// Directory for the demo's SQLite database (created if missing).
     #[arg(long, default_value = "./lumen-data", value_name = "DIR")]
@@ -139,7 +163,39 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 config.jwt_secret = Some(Secret::new(demo_secret(&args.data_dir)?));
             }
             telemetry::init(&config);
+            // The nine upstreams, simulated in-process on a loopback port.
+            let sim = lumen::simulate::SimHandle::new(lumen::simulate::SimConfig {
+                seed: DEMO_SEED,
+                scale: lumen::simulate::Scale::Medium,
+                now: today(),
+            });
+            let sim_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let sim_addr = sim_listener.local_addr()?;
+            let sim_server = sim.clone();
+            tokio::spawn(async move { sim_server.serve(sim_listener).await });
+            for service in lumen::simulate::SERVICES {
+                config.upstreams.insert(
+                    service,
+                    lumen::config::UpstreamConfig {
+                        base_url: format!("http://{sim_addr}/{service}"),
+                        token: Secret::new("demo".into()),
+                    },
+                );
+            }
             let store = open_store(&config).await?;
+            eprintln!("Collecting the demo organisation from the simulated upstreams…");
+            let upstreams = std::sync::Arc::new(lumen::upstream::Upstreams::from_config(
+                &config,
+                lumen::upstream::Resilience::from_config(&config),
+            )?);
+            let report = lumen::collector::Collector::new(store.clone(), upstreams)
+                .run()
+                .await?;
+            eprintln!(
+                "Collected {} records ({} read).",
+                report.stored(),
+                report.fetched()
+            );
             accounts::seed_demo(store.as_ref()).await?;
             eprintln!(
                 "Demo logins (password {:?}): {}",
@@ -149,6 +205,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve_with(config, store).await
         }
         Command::User(command) => user_command(command).await,
+        Command::Simulate(args) => {
+            let config = Config::from_env(None)?;
+            telemetry::init(&config);
+            let cfg = lumen::simulate::SimConfig {
+                seed: args.seed,
+                scale: args.scale,
+                now: args.now.unwrap_or_else(today),
+            };
+            let started = std::time::Instant::now();
+            let sim = lumen::simulate::SimHandle::new(cfg);
+            let listener = tokio::net::TcpListener::bind(SocketAddr::new(args.host, args.port))
+                .await
+                .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
+            let local = listener.local_addr()?;
+            eprintln!(
+                "Simulating {} upstream services (seed {}, scale {}, now {}) at http://{local}, generated in {:.1} s.",
+                lumen::simulate::SERVICES.len(),
+                args.seed,
+                args.scale,
+                sim.now().to_rfc3339(),
+                started.elapsed().as_secs_f64()
+            );
+            eprintln!("Point Lumen at it with (any non-empty token is accepted):");
+            for service in lumen::simulate::SERVICES {
+                println!(
+                    "{}=http://{local}/{service} {}=simulator",
+                    lumen::config::upstream_env_var(service, "URL"),
+                    lumen::config::upstream_env_var(service, "TOKEN")
+                );
+            }
+            tokio::select! {
+                served = sim.serve(listener) => served?,
+                () = shutdown_signal() => {}
+            }
+            Ok(())
+        }
         Command::Collect(args) => {
             let config = Config::from_env(args.config.as_deref())?;
             telemetry::init(&config);
@@ -190,6 +282,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The demo's synthetic organisation is always the same one.
+const DEMO_SEED: u64 = 42;
+
+/// Today at 00:00 UTC: the simulator's default present, so a simulation is
+/// the same all day.
+fn today() -> chrono::DateTime<chrono::Utc> {
+    use chrono::{TimeZone, Utc};
+    let d = Utc::now().date_naive();
+    Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
 }
 
 async fn open_store(config: &Config) -> anyhow::Result<std::sync::Arc<dyn store::Store>> {
@@ -283,7 +386,7 @@ async fn serve_with(config: Config, store: std::sync::Arc<dyn store::Store>) -> 
     let addr = SocketAddr::new(config.host, config.port);
     lumen::auth::passwords::warm_up();
     let state = AppState::new(config, store.clone())?;
-    let collecting = spawn_collection(&state);
+    let collecting = spawn_collection(&state).await?;
     let app = http::app(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -307,13 +410,23 @@ async fn serve_with(config: Config, store: std::sync::Arc<dyn store::Store>) -> 
 
 /// Collects from the upstreams every `LUMEN_COLLECT_INTERVAL_SECS`, in the
 /// background, when any is configured.
-fn spawn_collection(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
+async fn spawn_collection(state: &AppState) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
     let interval = state.config.collect_interval;
     if state.upstreams.clients.is_empty() || interval.is_zero() {
-        return None;
+        return Ok(None);
     }
-    let collector = state.collector();
-    Some(tokio::spawn(async move {
+    let mut collector = state.collector();
+    if state.config.mock_fallback {
+        tracing::warn!(
+            "LUMEN_MOCK_FALLBACK is on: services never reached are filled with synthetic data"
+        );
+        let mock = lumen::collector::start_mock_fallback(lumen::upstream::Resilience::from_config(
+            &state.config,
+        ))
+        .await?;
+        collector = collector.with_mock_fallback(mock);
+    }
+    Ok(Some(tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval);
         loop {
             ticks.tick().await;
@@ -321,7 +434,7 @@ fn spawn_collection(state: &AppState) -> Option<tokio::task::JoinHandle<()>> {
                 tracing::error!(error = format!("{err:#}"), "collection failed");
             }
         }
-    }))
+    })))
 }
 
 async fn shutdown_signal() {

@@ -56,6 +56,9 @@ pub struct FeedReport {
     pub rejected: BTreeMap<&'static str, u64>,
     /// The feed was read to its end.
     pub complete: bool,
+    /// The service could not be reached (as opposed to sending bad data).
+    #[serde(skip)]
+    pub unreachable: bool,
     pub error: Option<String>,
 }
 
@@ -82,6 +85,9 @@ impl RunReport {
 pub struct Collector {
     store: Arc<dyn Store>,
     upstreams: Arc<Upstreams>,
+    /// Synthetic stand-ins (LUMEN_MOCK_FALLBACK): read when a service fails
+    /// and nothing was ever collected from it.
+    mock: Option<Arc<Upstreams>>,
 }
 
 fn now() -> DateTime<Utc> {
@@ -90,7 +96,17 @@ fn now() -> DateTime<Utc> {
 
 impl Collector {
     pub fn new(store: Arc<dyn Store>, upstreams: Arc<Upstreams>) -> Self {
-        Self { store, upstreams }
+        Self {
+            store,
+            upstreams,
+            mock: None,
+        }
+    }
+
+    /// With the mock fallback: `mock` serves the same contracts from synthetic data.
+    pub fn with_mock_fallback(mut self, mock: Arc<Upstreams>) -> Self {
+        self.mock = Some(mock);
+        self
     }
 
     /// Collects every feed of every configured service once.
@@ -119,7 +135,31 @@ impl Collector {
                     origin: "upstream".to_owned(),
                     ..SyncState::default()
                 });
-            let feed_report = self.collect_feed(client, feed, state, &ctx).await?;
+            let mut state = state;
+            if state.origin == "mock" {
+                // Synthetic data stood in last time: read the real service from the start.
+                state.watermark = None;
+                state.next_cursor = None;
+            }
+            let never_collected = state.last_success_at.is_none() || state.origin == "mock";
+            let mut feed_report = self
+                .collect_feed(client, feed, state, &ctx, "upstream")
+                .await?;
+            let mock = self.mock.as_ref().and_then(|m| m.clients.get(feed.service));
+            if let (true, true, Some(mock)) = (feed_report.unreachable, never_collected, mock) {
+                tracing::warn!(
+                    service = feed.service,
+                    feed = feed.name,
+                    "upstream unavailable: using synthetic data"
+                );
+                let state = SyncState {
+                    service: feed.service.to_owned(),
+                    feed: feed.name.to_owned(),
+                    origin: "mock".to_owned(),
+                    ..SyncState::default()
+                };
+                feed_report = self.collect_feed(mock, feed, state, &ctx, "mock").await?;
+            }
             tracing::info!(
                 service = feed.service,
                 feed = feed.name,
@@ -140,6 +180,7 @@ impl Collector {
         feed: &'static Feed,
         mut state: SyncState,
         ctx: &Context,
+        origin: &str,
     ) -> anyhow::Result<FeedReport> {
         let mut report = FeedReport {
             service: feed.service,
@@ -179,6 +220,7 @@ impl Collector {
                     continue;
                 }
                 Err(err) => {
+                    report.unreachable = true;
                     fail(&mut state, &mut report, err.to_string());
                     break;
                 }
@@ -209,7 +251,9 @@ impl Collector {
                 .iter()
                 .filter(|r| r.reason == Reason::UnknownReference)
                 .count();
-            if waiting > 0 && state.blocked_runs < MAX_BLOCKED_RUNS {
+            // Synthetic stand-ins never wait: their references may name records
+            // that exist only in the simulator's organisation.
+            if waiting > 0 && origin == "upstream" && state.blocked_runs < MAX_BLOCKED_RUNS {
                 // Keep the cursor at this page: it is read again next run.
                 state.blocked_runs += 1;
                 report.stored += stored;
@@ -234,6 +278,7 @@ impl Collector {
                 state.watermark = state.watermark.max(run_max);
                 state.last_success_at = Some(now());
                 state.blocked_runs = 0;
+                state.origin = origin.to_owned();
                 report.complete = true;
                 self.store.save_sync_state(&state).await?;
                 break;
@@ -263,24 +308,47 @@ impl Collector {
             Err(StoreError::Invalid(_) | StoreError::Conflict { .. }) => {}
             Err(other) => return Err(other),
         }
+        // One record at a time. A record whose reference fails may depend on
+        // a later record of the same page (a department and its parent), so
+        // those are tried again while the passes make progress.
         let mut stored = 0;
-        for (id, change) in changes {
-            match self.store.apply(std::slice::from_ref(&change)).await {
-                Ok(()) => stored += 1,
-                Err(StoreError::Invalid(r)) => rejections.push(Rejection {
-                    reason: Reason::OutOfRange,
-                    detail: format!("{id}: {r}"),
-                }),
-                Err(StoreError::Conflict { kind, message }) => rejections.push(Rejection {
-                    reason: match kind {
-                        ConflictKind::Duplicate => Reason::Duplicate,
-                        ConflictKind::UnknownReference => Reason::UnknownReference,
-                        ConflictKind::OutOfRange => Reason::OutOfRange,
-                    },
-                    detail: format!("{id}: {message}"),
-                }),
-                Err(other) => return Err(other),
+        let mut pending = changes;
+        loop {
+            let mut waiting = Vec::new();
+            let before = stored;
+            for (id, change) in pending {
+                match self.store.apply(std::slice::from_ref(&change)).await {
+                    Ok(()) => stored += 1,
+                    Err(StoreError::Conflict {
+                        kind: ConflictKind::UnknownReference,
+                        message,
+                    }) => waiting.push((id, change, message)),
+                    Err(StoreError::Invalid(r)) => rejections.push(Rejection {
+                        reason: Reason::OutOfRange,
+                        detail: format!("{id}: {r}"),
+                    }),
+                    Err(StoreError::Conflict { kind, message }) => rejections.push(Rejection {
+                        reason: if kind == ConflictKind::Duplicate {
+                            Reason::Duplicate
+                        } else {
+                            Reason::OutOfRange
+                        },
+                        detail: format!("{id}: {message}"),
+                    }),
+                    Err(other) => return Err(other),
+                }
             }
+            if waiting.is_empty() || stored == before {
+                rejections.extend(waiting.into_iter().map(|(id, _, message)| Rejection {
+                    reason: Reason::UnknownReference,
+                    detail: format!("{id}: {message}"),
+                }));
+                break;
+            }
+            pending = waiting
+                .into_iter()
+                .map(|(id, change, _)| (id, change))
+                .collect();
         }
         Ok(stored)
     }
@@ -332,13 +400,45 @@ impl Collector {
     }
 }
 
-/// Turns a page's items into changes (with their upstream ids) and
-/// rejections; also returns the page's largest `updatedAt`.
-fn parse_page(
-    feed: &Feed,
-    items: &[Value],
-    ctx: &Context,
-) -> (Vec<(String, Change)>, Vec<Rejection>, Option<DateTime<Utc>>) {
+/// A page turned into changes (with their upstream ids), rejections, and its
+/// largest `updatedAt`.
+type ParsedPage = (Vec<(String, Change)>, Vec<Rejection>, Option<DateTime<Utc>>);
+
+/// Starts the synthetic stand-ins of `LUMEN_MOCK_FALLBACK`: the simulator
+/// (seed 42, medium scale, today) on a loopback port, and clients for it.
+pub async fn start_mock_fallback(
+    resilience: crate::upstream::Resilience,
+) -> anyhow::Result<Arc<Upstreams>> {
+    use chrono::TimeZone;
+    let today = Utc.from_utc_datetime(
+        &Utc::now()
+            .date_naive()
+            .and_hms_opt(0, 0, 0)
+            .unwrap_or_default(),
+    );
+    let sim = crate::simulate::SimHandle::new(crate::simulate::SimConfig {
+        seed: 42,
+        scale: crate::simulate::Scale::Medium,
+        now: today,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { sim.serve(listener).await });
+    let mut config = crate::config::Config::default();
+    for service in crate::simulate::SERVICES {
+        config.upstreams.insert(
+            service,
+            crate::config::UpstreamConfig {
+                base_url: format!("http://{addr}/{service}"),
+                token: crate::config::Secret::new("mock".into()),
+            },
+        );
+    }
+    Ok(Arc::new(Upstreams::from_config(&config, resilience)?))
+}
+
+/// Turns a page's items into changes and rejections.
+fn parse_page(feed: &Feed, items: &[Value], ctx: &Context) -> ParsedPage {
     let mut seen = HashSet::new();
     let mut changes = Vec::with_capacity(items.len());
     let mut rejections = Vec::new();
