@@ -2,6 +2,7 @@
 //! analytics. This crate performs no IO: no database, no network, no clock
 //! reads. Everything it needs is passed in.
 
+pub mod analytics;
 pub mod authz;
 pub mod model;
 pub mod role;

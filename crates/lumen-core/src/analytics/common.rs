@@ -1,0 +1,377 @@
+//! The conventions of docs/analytics.md §2, in one place: rounding, scores,
+//! enrolment states, activity, steps, composites and percentiles.
+
+use chrono::{DateTime, SubsecRound, Utc};
+use uuid::Uuid;
+
+use super::{Dataset, Window};
+use crate::model::{Assessment, AssessmentAttempt, Enrolment, EnrolmentStatus, Outcome};
+
+/// OULAD's pass mark, used when an assessment has no `pass_score`.
+pub const DEFAULT_PASS_PERCENT: f64 = 40.0;
+
+/// Timestamps are reported in whole seconds (truncated).
+pub fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.trunc_subsecs(0)
+}
+
+/// Round half away from zero to `decimals` (§2.2).
+pub fn round(x: f64, decimals: i32) -> f64 {
+    let f = 10f64.powi(decimals);
+    (x * f).round() / f
+}
+
+/// 0–100 values: 2 decimals.
+pub fn r2(x: f64) -> f64 {
+    round(x, 2)
+}
+
+/// 0–1 values: 4 decimals.
+pub fn r4(x: f64) -> f64 {
+    round(x, 4)
+}
+
+pub fn mean(values: impl IntoIterator<Item = f64>) -> Option<f64> {
+    let (sum, n) = values
+        .into_iter()
+        .fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
+    (n > 0).then(|| sum / n as f64)
+}
+
+pub fn median(values: impl IntoIterator<Item = f64>) -> Option<f64> {
+    let mut v: Vec<f64> = values.into_iter().collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    Some(if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    })
+}
+
+/// `high` ≥ 70, `medium` ≥ 40, `low` < 40 (§2.7).
+pub fn level_label(score: f64) -> &'static str {
+    if score >= 70.0 {
+        "high"
+    } else if score >= 40.0 {
+        "medium"
+    } else {
+        "low"
+    }
+}
+
+// ---- scores (§2.5) ----
+
+/// 100 × min(score, max) / max.
+pub fn score_percent(attempt: &AssessmentAttempt, assessment: &Assessment) -> f64 {
+    100.0 * attempt.score.min(assessment.max_score) / assessment.max_score
+}
+
+/// The learner's best attempt on an assessment among those whose
+/// `submitted_at` satisfies `when` (highest percent; later attempt number wins ties).
+pub fn best_attempt<'a>(
+    ds: &'a Dataset,
+    user: Uuid,
+    assessment: &Assessment,
+    when: impl Fn(DateTime<Utc>) -> bool,
+) -> Option<&'a AssessmentAttempt> {
+    ds.attempts_of(user)
+        .filter(|a| a.assessment_id == assessment.id && when(a.submitted_at))
+        .max_by(|a, b| {
+            score_percent(a, assessment)
+                .total_cmp(&score_percent(b, assessment))
+                .then(a.attempt_number.cmp(&b.attempt_number))
+        })
+}
+
+/// Score ≥ pass_score, or ≥ 40 % without one.
+pub fn passed(attempt: &AssessmentAttempt, assessment: &Assessment) -> bool {
+    match assessment.pass_score {
+        Some(pass) => attempt.score >= pass,
+        None => score_percent(attempt, assessment) >= DEFAULT_PASS_PERCENT,
+    }
+}
+
+/// The learner's first attempt came after the due date.
+pub fn late(ds: &Dataset, user: Uuid, assessment: &Assessment) -> bool {
+    let Some(due) = assessment.due_at else {
+        return false;
+    };
+    ds.attempts_of(user)
+        .filter(|a| a.assessment_id == assessment.id)
+        .min_by_key(|a| (a.attempt_number, a.submitted_at))
+        .is_some_and(|first| first.submitted_at > due)
+}
+
+// ---- enrolments (§2.4) ----
+
+/// When the enrolment ended, if it did.
+pub fn end(e: &Enrolment) -> Option<DateTime<Utc>> {
+    match e.status {
+        EnrolmentStatus::Active => None,
+        EnrolmentStatus::Completed => Some(e.completed_at.unwrap_or(e.updated_at)),
+        EnrolmentStatus::Withdrawn => Some(e.withdrawn_at.unwrap_or(e.updated_at)),
+    }
+}
+
+pub fn active_at(e: &Enrolment, t: DateTime<Utc>) -> bool {
+    e.enrolled_at <= t && end(e).is_none_or(|end| end > t)
+}
+
+/// Active at some instant of W.
+pub fn active_in(e: &Enrolment, w: &Window) -> bool {
+    e.enrolled_at <= w.now && end(e).is_none_or(|end| end > w.start())
+}
+
+pub fn finished_in(e: &Enrolment, w: &Window) -> bool {
+    end(e).is_some_and(|t| w.contains(t))
+}
+
+/// Completed with pass, distinction or no grading.
+pub fn successful(e: &Enrolment) -> bool {
+    e.status == EnrolmentStatus::Completed && e.outcome != Some(Outcome::Fail)
+}
+
+/// 100 × successful / finished; `None` when nothing finished.
+pub fn completion_rate<'a>(finished: impl IntoIterator<Item = &'a Enrolment>) -> Option<f64> {
+    let (ok, n) = finished.into_iter().fold((0usize, 0usize), |(ok, n), e| {
+        (ok + usize::from(successful(e)), n + 1)
+    });
+    (n > 0).then(|| 100.0 * ok as f64 / n as f64)
+}
+
+// ---- activity (§2.6) ----
+
+/// One activity event of a learner.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Event {
+    pub at: DateTime<Utc>,
+    /// The course it is tied to, when known.
+    pub course: Option<Uuid>,
+    /// Its activity count: clicks for content, 1 otherwise.
+    pub count: i64,
+    pub kind: EventKind,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventKind {
+    Content,
+    Attempt,
+    Lab,
+    Question,
+}
+
+/// Every activity event of a learner, in no particular order.
+pub fn events(ds: &Dataset, user: Uuid) -> Vec<Event> {
+    let mut out = Vec::new();
+    for i in ds.interactions_of(user) {
+        out.push(Event {
+            at: i.occurred_at,
+            course: ds.content_item(i.content_item_id).map(|c| c.course_id),
+            count: i64::from(i.clicks),
+            kind: EventKind::Content,
+        });
+    }
+    for a in ds.attempts_of(user) {
+        out.push(Event {
+            at: a.submitted_at,
+            course: ds.assessment(a.assessment_id).map(|x| x.course_id),
+            count: 1,
+            kind: EventKind::Attempt,
+        });
+    }
+    for l in ds.lab_sessions_of(user) {
+        out.push(Event {
+            at: l.started_at,
+            course: l.course_id,
+            count: 1,
+            kind: EventKind::Lab,
+        });
+    }
+    for q in ds.questions_of(user) {
+        out.push(Event {
+            at: q.asked_at,
+            course: q.course_id,
+            count: 1,
+            kind: EventKind::Question,
+        });
+    }
+    out
+}
+
+/// Σ activity counts of the events in W.
+pub fn activity_count(events: &[Event], w: &Window) -> i64 {
+    events
+        .iter()
+        .filter(|e| w.contains(e.at))
+        .map(|e| e.count)
+        .sum()
+}
+
+/// Active in W: at least one event in W.
+pub fn is_active(events: &[Event], w: &Window) -> bool {
+    events.iter().any(|e| w.contains(e.at))
+}
+
+/// Distinct day slots of W with an event.
+pub fn active_days(events: &[Event], w: &Window) -> usize {
+    let mut slots: Vec<i64> = events.iter().filter_map(|e| w.day_slot(e.at)).collect();
+    slots.sort_unstable();
+    slots.dedup();
+    slots.len()
+}
+
+/// Σ time spent in W over content interactions that measured it; `None`
+/// when none did (the time-spent terms are then omitted, §2.6).
+pub fn time_spent(ds: &Dataset, user: Uuid, w: &Window) -> Option<i64> {
+    let measured: Vec<i64> = ds
+        .interactions_of(user)
+        .filter(|i| w.contains(i.occurred_at))
+        .filter_map(|i| i.time_spent_seconds.map(i64::from))
+        .collect();
+    (!measured.is_empty()).then(|| measured.iter().sum())
+}
+
+// ---- steps (§2.6) ----
+
+/// A course's steps: its assessments, plus its content items if the course
+/// records completion.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Steps {
+    pub assessments: Vec<Uuid>,
+    pub content_items: Vec<Uuid>,
+}
+
+impl Steps {
+    pub fn of(ds: &Dataset, course: Uuid) -> Steps {
+        let assessments = ds.assessments_of_course(course).map(|a| a.id).collect();
+        let items: Vec<Uuid> = ds.content_of_course(course).map(|c| c.id).collect();
+        let tracks_completion = ds
+            .records
+            .interactions
+            .iter()
+            .any(|i| i.completed && items.contains(&i.content_item_id));
+        Steps {
+            assessments,
+            content_items: if tracks_completion { items } else { Vec::new() },
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.assessments.len() + self.content_items.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// When the learner did each step they have done: first submission or
+    /// first completion.
+    pub fn done_at(&self, ds: &Dataset, user: Uuid) -> Vec<DateTime<Utc>> {
+        let mut out = Vec::new();
+        for a in &self.assessments {
+            if let Some(t) = ds
+                .attempts_of(user)
+                .filter(|x| x.assessment_id == *a)
+                .map(|x| x.submitted_at)
+                .min()
+            {
+                out.push(t);
+            }
+        }
+        for c in &self.content_items {
+            if let Some(t) = ds
+                .interactions_of(user)
+                .filter(|i| i.content_item_id == *c && i.completed)
+                .map(|i| i.occurred_at)
+                .min()
+            {
+                out.push(t);
+            }
+        }
+        out
+    }
+
+    /// Steps done by `t` / |S|.
+    pub fn done_share(&self, ds: &Dataset, user: Uuid, t: DateTime<Utc>) -> Option<f64> {
+        (!self.is_empty()).then(|| {
+            self.done_at(ds, user).iter().filter(|d| **d <= t).count() as f64 / self.len() as f64
+        })
+    }
+}
+
+// ---- composites and percentiles (§2.7, §2.8) ----
+
+/// Weighted mean over present components. Returns the score and the
+/// effective weights (absent components get `None`); `None` if none present.
+pub fn composite(components: &[(f64, Option<f64>)]) -> Option<(f64, Vec<Option<f64>>)> {
+    let total: f64 = components
+        .iter()
+        .filter(|(_, x)| x.is_some())
+        .map(|(w, _)| w)
+        .sum();
+    if total <= 0.0 {
+        return None;
+    }
+    let score = components
+        .iter()
+        .filter_map(|(w, x)| x.map(|x| w * x))
+        .sum::<f64>()
+        / total;
+    let weights = components
+        .iter()
+        .map(|(w, x)| x.map(|_| w / total))
+        .collect();
+    Some((score, weights))
+}
+
+/// 100 × (B + 0.5·E) / n, `cohort` including the subject's own value.
+pub fn percentile(value: f64, cohort: &[f64]) -> f64 {
+    let below = cohort.iter().filter(|v| **v < value).count() as f64;
+    let equal = cohort.iter().filter(|v| **v == value).count() as f64;
+    100.0 * (below + 0.5 * equal) / cohort.len().max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_is_half_away_from_zero() {
+        assert_eq!(r2(68.305), 68.31);
+        assert_eq!(r2(-1.005), -1.0); // binary: -1.00499…
+        assert_eq!(r4(0.123_45), 0.1235);
+        assert_eq!(round(2.5, 0), 3.0);
+        assert_eq!(round(-2.5, 0), -3.0);
+    }
+
+    #[test]
+    fn percentile_counts_half_the_ties_including_the_subject() {
+        // The single best of 5 gets 90, the single worst 10 (§2.8).
+        let cohort = [1.0, 2.0, 3.0, 4.0, 5.0];
+        assert_eq!(percentile(5.0, &cohort), 90.0);
+        assert_eq!(percentile(1.0, &cohort), 10.0);
+        assert_eq!(percentile(3.0, &[3.0, 3.0, 1.0, 5.0]), 50.0);
+    }
+
+    #[test]
+    fn composites_reweight_over_present_components() {
+        let (score, weights) =
+            composite(&[(0.4, Some(50.0)), (0.2, None), (0.4, Some(100.0))]).expect("present");
+        assert_eq!(score, 75.0);
+        assert_eq!(weights, vec![Some(0.5), None, Some(0.5)]);
+        assert_eq!(composite(&[(1.0, None)]), None);
+    }
+
+    #[test]
+    fn medians_of_even_sets_average_the_middle_two() {
+        assert_eq!(median([4.0, 1.0, 3.0, 2.0]), Some(2.5));
+        assert_eq!(median([]), None);
+        assert_eq!(mean([1.0, 2.0]), Some(1.5));
+        assert_eq!(level_label(70.0), "high");
+        assert_eq!(level_label(39.99), "low");
+    }
+}
