@@ -52,6 +52,7 @@ store_suite!(
     an_invalid_enrolment_is_rejected_and_nothing_is_stored,
     an_enrolment_for_an_unknown_course_is_a_conflict,
     timestamps_keep_microsecond_precision_in_utc,
+    an_organisations_records_load_without_any_other_organisations,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -341,4 +342,42 @@ async fn timestamps_keep_microsecond_precision_in_utc(store: Arc<dyn Store>) {
         .expect("read")
         .expect("present");
     assert_eq!(read.created_at, o.created_at);
+}
+
+async fn an_organisations_records_load_without_any_other_organisations(store: Arc<dyn Store>) {
+    let (a, ua, ca) = seeded(&store).await;
+    let b = org("Globex");
+    store.upsert_organization(&b).await.expect("org");
+    let ub = user(&b, "bo@globex.test", &[Role::Learner]);
+    store.upsert_user(&ub).await.expect("user");
+    let cb = course(&b, "Globex course");
+    store.upsert_course(&cb).await.expect("course");
+    store
+        .upsert_enrolment(&enrolment(&ua, &ca))
+        .await
+        .expect("enrol");
+    store
+        .upsert_enrolment(&enrolment(&ub, &cb))
+        .await
+        .expect("enrol");
+    store
+        .add_course_trainer(cb.id, ub.id)
+        .await
+        .expect("trainer");
+
+    let records = store.load_records(a.id).await.expect("load");
+    assert_eq!(records.organization.map(|o| o.id), Some(a.id));
+    assert_eq!(
+        records.users.iter().map(|u| u.id).collect::<Vec<_>>(),
+        vec![ua.id]
+    );
+    assert_eq!(
+        records.courses.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![ca.id]
+    );
+    assert_eq!(records.enrolments.len(), 1);
+    assert_eq!(records.enrolments[0].user_id, ua.id);
+    assert!(records.course_trainers.is_empty());
+    let other = store.load_records(b.id).await.expect("load");
+    assert_eq!(other.course_trainers, vec![(cb.id, ub.id)]);
 }

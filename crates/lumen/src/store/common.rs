@@ -210,6 +210,297 @@ impl TryFrom<EnrolmentRow> for Enrolment {
     }
 }
 
+#[derive(sqlx::FromRow)]
+pub(super) struct UnitRow {
+    id: Uuid,
+    course_id: Uuid,
+    source: Option<String>,
+    external_id: Option<String>,
+    title: String,
+    position: i32,
+}
+
+impl From<UnitRow> for lumen_core::model::CourseUnit {
+    fn from(r: UnitRow) -> Self {
+        Self {
+            id: r.id,
+            course_id: r.course_id,
+            origin: origin(r.source, r.external_id),
+            title: r.title,
+            position: r.position,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct ItemRow {
+    id: Uuid,
+    course_id: Uuid,
+    unit_id: Option<Uuid>,
+    source: Option<String>,
+    external_id: Option<String>,
+    title: String,
+    content_type: String,
+    duration_seconds: Option<i32>,
+}
+
+impl TryFrom<ItemRow> for lumen_core::model::ContentItem {
+    type Error = StoreError;
+    fn try_from(r: ItemRow) -> StoreResult<Self> {
+        Ok(Self {
+            id: r.id,
+            course_id: r.course_id,
+            unit_id: r.unit_id,
+            origin: origin(r.source, r.external_id),
+            title: r.title,
+            content_type: parse("content_items.content_type", &r.content_type)?,
+            duration_seconds: r.duration_seconds,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct InteractionRow {
+    id: Uuid,
+    user_id: Uuid,
+    content_item_id: Uuid,
+    occurred_at: DateTime<Utc>,
+    time_spent_seconds: Option<i32>,
+    clicks: i32,
+    completed: bool,
+}
+
+impl From<InteractionRow> for lumen_core::model::ContentInteraction {
+    fn from(r: InteractionRow) -> Self {
+        Self {
+            id: r.id,
+            user_id: r.user_id,
+            content_item_id: r.content_item_id,
+            origin: None,
+            occurred_at: r.occurred_at,
+            time_spent_seconds: r.time_spent_seconds,
+            clicks: r.clicks,
+            completed: r.completed,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AssessmentRow {
+    id: Uuid,
+    course_id: Uuid,
+    unit_id: Option<Uuid>,
+    source: Option<String>,
+    external_id: Option<String>,
+    title: String,
+    kind: String,
+    max_score: f64,
+    pass_score: Option<f64>,
+    weight: f64,
+    due_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<AssessmentRow> for lumen_core::model::Assessment {
+    type Error = StoreError;
+    fn try_from(r: AssessmentRow) -> StoreResult<Self> {
+        Ok(Self {
+            id: r.id,
+            course_id: r.course_id,
+            unit_id: r.unit_id,
+            origin: origin(r.source, r.external_id),
+            title: r.title,
+            kind: parse("assessments.kind", &r.kind)?,
+            max_score: r.max_score,
+            pass_score: r.pass_score,
+            weight: r.weight,
+            due_at: r.due_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AttemptRow {
+    id: Uuid,
+    assessment_id: Uuid,
+    user_id: Uuid,
+    attempt_number: i32,
+    score: f64,
+    started_at: Option<DateTime<Utc>>,
+    submitted_at: DateTime<Utc>,
+}
+
+impl From<AttemptRow> for lumen_core::model::AssessmentAttempt {
+    fn from(r: AttemptRow) -> Self {
+        Self {
+            id: r.id,
+            assessment_id: r.assessment_id,
+            user_id: r.user_id,
+            origin: None,
+            attempt_number: r.attempt_number,
+            score: r.score,
+            started_at: r.started_at,
+            submitted_at: r.submitted_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct SkillRow {
+    id: Uuid,
+    organization_id: Option<Uuid>,
+    name: String,
+    category: Option<String>,
+}
+
+impl From<SkillRow> for lumen_core::model::Skill {
+    fn from(r: SkillRow) -> Self {
+        Self {
+            id: r.id,
+            organization_id: r.organization_id,
+            origin: None,
+            name: r.name,
+            category: r.category,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct LevelRow {
+    user_id: Uuid,
+    skill_id: Uuid,
+    level: f64,
+    assessed_at: DateTime<Utc>,
+    source: Option<String>,
+}
+
+impl From<LevelRow> for lumen_core::model::SkillLevel {
+    fn from(r: LevelRow) -> Self {
+        Self {
+            user_id: r.user_id,
+            skill_id: r.skill_id,
+            level: r.level,
+            assessed_at: r.assessed_at,
+            source: r.source,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct RequirementRow {
+    organization_id: Uuid,
+    job_role: String,
+    skill_id: Uuid,
+    required_level: f64,
+}
+
+impl From<RequirementRow> for lumen_core::model::SkillRequirement {
+    fn from(r: RequirementRow) -> Self {
+        Self {
+            organization_id: r.organization_id,
+            job_role: r.job_role,
+            skill_id: r.skill_id,
+            required_level: r.required_level,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct TargetRow {
+    organization_id: Uuid,
+    skill_id: Uuid,
+    target_level: f64,
+    priority: f64,
+    target_date: Option<DateTime<Utc>>,
+}
+
+impl From<TargetRow> for lumen_core::model::SkillTarget {
+    fn from(r: TargetRow) -> Self {
+        Self {
+            organization_id: r.organization_id,
+            skill_id: r.skill_id,
+            target_level: r.target_level,
+            priority: r.priority,
+            target_date: r.target_date,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct FeedbackRow {
+    id: Uuid,
+    course_id: Uuid,
+    trainer_id: Uuid,
+    learner_id: Option<Uuid>,
+    rating: i32,
+    submitted_at: DateTime<Utc>,
+}
+
+impl From<FeedbackRow> for lumen_core::model::TrainerFeedback {
+    fn from(r: FeedbackRow) -> Self {
+        Self {
+            id: r.id,
+            course_id: r.course_id,
+            trainer_id: r.trainer_id,
+            learner_id: r.learner_id,
+            origin: None,
+            rating: r.rating,
+            submitted_at: r.submitted_at,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct LabRow {
+    id: Uuid,
+    user_id: Uuid,
+    course_id: Option<Uuid>,
+    exercise: String,
+    started_at: DateTime<Utc>,
+    ended_at: Option<DateTime<Utc>>,
+    attempts: i32,
+    solved: bool,
+}
+
+impl From<LabRow> for lumen_core::model::LabSession {
+    fn from(r: LabRow) -> Self {
+        Self {
+            id: r.id,
+            user_id: r.user_id,
+            course_id: r.course_id,
+            origin: None,
+            exercise: r.exercise,
+            started_at: r.started_at,
+            ended_at: r.ended_at,
+            attempts: r.attempts,
+            solved: r.solved,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct QuestionRow {
+    id: Uuid,
+    user_id: Uuid,
+    course_id: Option<Uuid>,
+    asked_at: DateTime<Utc>,
+    topic: Option<String>,
+    resolved: bool,
+}
+
+impl From<QuestionRow> for lumen_core::model::AssistantQuestion {
+    fn from(r: QuestionRow) -> Self {
+        Self {
+            id: r.id,
+            user_id: r.user_id,
+            course_id: r.course_id,
+            origin: None,
+            asked_at: r.asked_at,
+            topic: r.topic,
+            resolved: r.resolved,
+        }
+    }
+}
+
 /// `SELECT <every users column> FROM users <tail>`, as a literal.
 macro_rules! user_select {
     ($tail:literal) => {
@@ -506,6 +797,196 @@ macro_rules! impl_store {
                     .zip(values)
                     .map(|(t, n)| (t.to_string(), n))
                     .collect())
+            }
+
+            async fn load_records(
+                &self,
+                org: uuid::Uuid,
+            ) -> $crate::store::StoreResult<lumen_core::analytics::dataset::Records> {
+                use $crate::store::common as c;
+                let pool = &self.pool;
+                let organization = self.organization(org).await?;
+                let departments = self.departments(org).await?;
+                let users = self.users(Some(org)).await?;
+                let courses = sqlx::query_as::<_, c::CourseRow>(
+                    "SELECT id, organization_id, source, external_id, title, status, starts_at, length_days, \
+                     created_at, updated_at FROM courses WHERE organization_id = $1",
+                )
+                .bind(org)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<$crate::store::StoreResult<Vec<_>>>()?;
+                let units = sqlx::query_as::<_, c::UnitRow>(
+                    "SELECT u.id, u.course_id, u.source, u.external_id, u.title, u.position FROM course_units u \
+                     JOIN courses c ON c.id = u.course_id WHERE c.organization_id = $1",
+                )
+                .bind(org)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+                let course_trainers: Vec<(uuid::Uuid, uuid::Uuid)> = sqlx::query_as(
+                    "SELECT ct.course_id, ct.trainer_id FROM course_trainers ct \
+                     JOIN courses c ON c.id = ct.course_id WHERE c.organization_id = $1",
+                )
+                .bind(org)
+                .fetch_all(pool)
+                .await?;
+                let trainer_learners: Vec<(uuid::Uuid, uuid::Uuid)> = sqlx::query_as(
+                    "SELECT tl.trainer_id, tl.learner_id FROM trainer_learners tl \
+                     JOIN users u ON u.id = tl.trainer_id WHERE u.organization_id = $1",
+                )
+                .bind(org)
+                .fetch_all(pool)
+                .await?;
+                let enrolments = sqlx::query_as::<_, c::EnrolmentRow>(
+                    "SELECT e.id, e.user_id, e.course_id, e.source, e.external_id, e.status, e.outcome, e.progress, \
+                     e.enrolled_at, e.started_at, e.last_active_at, e.completed_at, e.withdrawn_at, e.updated_at \
+                     FROM enrolments e JOIN courses c ON c.id = e.course_id WHERE c.organization_id = $1",
+                )
+                .bind(org)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<$crate::store::StoreResult<Vec<_>>>()?;
+                let content_items = sqlx::query_as::<_, c::ItemRow>(
+                    "SELECT i.id, i.course_id, i.unit_id, i.source, i.external_id, i.title, i.content_type, \
+                     i.duration_seconds FROM content_items i JOIN courses c ON c.id = i.course_id \
+                     WHERE c.organization_id = $1",
+                )
+                .bind(org)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<$crate::store::StoreResult<Vec<_>>>()?;
+                let interactions = sqlx::query_as::<_, c::InteractionRow>(
+                    "SELECT i.id, i.user_id, i.content_item_id, i.occurred_at, i.time_spent_seconds, i.clicks, \
+                     i.completed FROM content_interactions i JOIN users u ON u.id = i.user_id \
+                     WHERE u.organization_id = $1",
+                )
+                .bind(org)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+                let assessments = sqlx::query_as::<_, c::AssessmentRow>(
+                    "SELECT a.id, a.course_id, a.unit_id, a.source, a.external_id, a.title, a.kind, a.max_score, \
+                     a.pass_score, a.weight, a.due_at FROM assessments a JOIN courses c ON c.id = a.course_id \
+                     WHERE c.organization_id = $1",
+                )
+                .bind(org)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(TryInto::try_into)
+                .collect::<$crate::store::StoreResult<Vec<_>>>()?;
+                let attempts = sqlx::query_as::<_, c::AttemptRow>(
+                    "SELECT t.id, t.assessment_id, t.user_id, t.attempt_number, t.score, t.started_at, t.submitted_at \
+                     FROM assessment_attempts t JOIN users u ON u.id = t.user_id WHERE u.organization_id = $1",
+                )
+                .bind(org)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+                let skills = sqlx::query_as::<_, c::SkillRow>(
+                    "SELECT id, organization_id, name, category FROM skills \
+                     WHERE organization_id = $1 OR organization_id IS NULL",
+                )
+                .bind(org)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+                let skill_levels = sqlx::query_as::<_, c::LevelRow>(
+                    "SELECT l.user_id, l.skill_id, l.level, l.assessed_at, l.source FROM user_skill_levels l \
+                     JOIN users u ON u.id = l.user_id WHERE u.organization_id = $1",
+                )
+                .bind(org)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+                let requirements = sqlx::query_as::<_, c::RequirementRow>(
+                    "SELECT organization_id, job_role, skill_id, required_level FROM job_role_skill_requirements \
+                     WHERE organization_id = $1",
+                )
+                .bind(org)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+                let targets = sqlx::query_as::<_, c::TargetRow>(
+                    "SELECT organization_id, skill_id, target_level, priority, target_date FROM org_skill_targets \
+                     WHERE organization_id = $1",
+                )
+                .bind(org)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+                let feedback = sqlx::query_as::<_, c::FeedbackRow>(
+                    "SELECT f.id, f.course_id, f.trainer_id, f.learner_id, f.rating, f.submitted_at \
+                     FROM trainer_feedback f JOIN courses c ON c.id = f.course_id WHERE c.organization_id = $1",
+                )
+                .bind(org)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+                let lab_sessions = sqlx::query_as::<_, c::LabRow>(
+                    "SELECT l.id, l.user_id, l.course_id, l.exercise, l.started_at, l.ended_at, l.attempts, l.solved \
+                     FROM lab_sessions l JOIN users u ON u.id = l.user_id WHERE u.organization_id = $1",
+                )
+                .bind(org)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+                let questions = sqlx::query_as::<_, c::QuestionRow>(
+                    "SELECT q.id, q.user_id, q.course_id, q.asked_at, q.topic, q.resolved \
+                     FROM assistant_questions q JOIN users u ON u.id = q.user_id WHERE u.organization_id = $1",
+                )
+                .bind(org)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(Into::into)
+                .collect();
+                Ok(lumen_core::analytics::dataset::Records {
+                    organization,
+                    departments,
+                    users,
+                    courses,
+                    units,
+                    course_trainers,
+                    trainer_learners,
+                    enrolments,
+                    content_items,
+                    interactions,
+                    assessments,
+                    attempts,
+                    skills,
+                    skill_levels,
+                    requirements,
+                    targets,
+                    feedback,
+                    lab_sessions,
+                    questions,
+                })
             }
 
             async fn users(

@@ -159,6 +159,11 @@ pub trait Store: Send + Sync + 'static {
     async fn rejections(&self) -> StoreResult<Vec<RejectionCount>>;
     /// Every assessment's maximum score, to check attempts against.
     async fn assessment_max_scores(&self) -> StoreResult<std::collections::HashMap<Uuid, f64>>;
+    /// Every learning record of one organisation, for the analytics.
+    async fn load_records(
+        &self,
+        organization_id: Uuid,
+    ) -> StoreResult<lumen_core::analytics::dataset::Records>;
     /// Rows in each learning-records table, by table name.
     async fn table_counts(&self) -> StoreResult<std::collections::BTreeMap<String, i64>>;
 }
