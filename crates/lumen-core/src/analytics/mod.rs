@@ -17,6 +17,7 @@ pub mod common;
 pub mod dataset;
 #[cfg(test)]
 pub(crate) mod testkit;
+pub mod trainer;
 
 pub use dataset::Dataset;
 
