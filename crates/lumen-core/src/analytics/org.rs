@@ -1602,3 +1602,700 @@ pub fn org_performance(
         recommendations,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Role;
+    use crate::analytics::TimeRange;
+    use crate::analytics::dataset::Records;
+    use crate::analytics::testkit::*;
+    use crate::model::{
+        AssistantQuestion, Department, Enrolment, Skill, SkillLevel, SkillRequirement,
+    };
+
+    const A: u128 = 100;
+    const B: u128 = 200;
+
+    fn org() -> Uuid {
+        id(ORG)
+    }
+
+    /// W = (day 30, day 60].
+    fn win() -> Window {
+        Window::new(TimeRange::Days30, day(60.0))
+    }
+
+    fn dept(r: &mut Records, n: u128, name: &str) {
+        r.departments.push(Department {
+            id: id(n),
+            organization_id: org(),
+            parent_id: None,
+            origin: None,
+            name: name.into(),
+            created_at: t0(),
+            updated_at: t0(),
+        });
+    }
+
+    fn learner(r: &mut Records, n: u128, department: Option<u128>) {
+        user(r, n, &[Role::Learner], department);
+    }
+
+    fn complete(r: &mut Records, e: usize, at: f64, outcome: Outcome) {
+        let e: &mut Enrolment = &mut r.enrolments[e];
+        e.status = EnrolmentStatus::Completed;
+        e.outcome = Some(outcome);
+        e.completed_at = Some(day(at));
+        e.updated_at = day(at);
+    }
+
+    fn withdraw(r: &mut Records, e: usize, at: f64) {
+        let e: &mut Enrolment = &mut r.enrolments[e];
+        e.status = EnrolmentStatus::Withdrawn;
+        e.withdrawn_at = Some(day(at));
+        e.updated_at = day(at);
+    }
+
+    fn question(r: &mut Records, user: u128, at: f64) {
+        r.questions.push(AssistantQuestion {
+            id: Uuid::new_v4(),
+            user_id: id(user),
+            course_id: None,
+            origin: None,
+            asked_at: day(at),
+            topic: None,
+            resolved: true,
+        });
+    }
+
+    fn skill(r: &mut Records, n: u128, name: &str) {
+        r.skills.push(Skill {
+            id: id(n),
+            organization_id: Some(org()),
+            origin: None,
+            name: name.into(),
+            category: None,
+        });
+    }
+
+    fn level(r: &mut Records, user: u128, skill: u128, level: f64, at: f64) {
+        r.skill_levels.push(SkillLevel {
+            user_id: id(user),
+            skill_id: id(skill),
+            level,
+            assessed_at: day(at),
+            source: None,
+        });
+    }
+
+    fn target(r: &mut Records, skill: u128, level: f64, priority: f64) {
+        r.targets.push(SkillTarget {
+            organization_id: org(),
+            skill_id: id(skill),
+            target_level: level,
+            priority,
+            target_date: None,
+        });
+    }
+
+    fn job(r: &mut Records, user: u128, role: &str) {
+        if let Some(u) = r.users.iter_mut().find(|u| u.id == id(user)) {
+            u.job_role = Some(role.into());
+        }
+    }
+
+    fn reason(e: AnalyticError) -> &'static str {
+        match e {
+            AnalyticError::InsufficientData { reason, .. } => reason,
+            AnalyticError::NotFound(_) => "NOT_FOUND",
+        }
+    }
+
+    fn not_found(r: Records) -> bool {
+        let ds = Dataset::new(r);
+        [
+            learning_velocity(&ds, org(), &win(), 5).err(),
+            strategic_alignment(&ds, org(), &win(), 5).err(),
+            learning_culture(&ds, org(), &win(), 5).err(),
+            org_performance(&ds, org(), &win(), 5).err(),
+        ]
+        .into_iter()
+        .all(|e| matches!(e, Some(AnalyticError::NotFound(_))))
+    }
+
+    #[test]
+    fn every_org_analytic_is_not_found_without_learners_or_enrolments() {
+        let mut r = records();
+        user(&mut r, 1000, &[Role::OrgAdmin], None);
+        assert!(not_found(r.clone()));
+        // A learner, but no enrolment.
+        learner(&mut r, 11, None);
+        course(&mut r, 1, 0.0, None);
+        assert!(not_found(r.clone()));
+        // An enrolment only after now is ignored too.
+        enrol(&mut r, 901, 11, 1, 70.0);
+        assert!(not_found(r));
+    }
+
+    // ---- §7.1 learning-velocity ----
+
+    /// Course 1: starts day 0, 84 days long, 4 assessments (no completion
+    /// tracking, so 4 steps). Course 2: no length, 2 assessments.
+    /// Dept A = {11, 12, 14}, dept B = {13}.
+    fn velocity_fixture() -> Records {
+        let mut r = records();
+        dept(&mut r, A, "A");
+        dept(&mut r, B, "B");
+        for (u, d) in [(11, A), (12, A), (14, A), (13, B)] {
+            learner(&mut r, u, Some(d));
+        }
+        course(&mut r, 1, 0.0, Some(84));
+        course(&mut r, 2, 0.0, None);
+        for a in 1..=4 {
+            assessment(&mut r, a, 1, 100.0, 25.0, None);
+        }
+        assessment(&mut r, 21, 2, 100.0, 50.0, None);
+        assessment(&mut r, 22, 2, 100.0, 50.0, None);
+        enrol(&mut r, 901, 11, 1, 0.0);
+        attempt(&mut r, 11, 1, 1, 50.0, 20.0); // W′
+        attempt(&mut r, 11, 2, 1, 50.0, 40.0); // W
+        attempt(&mut r, 11, 3, 1, 50.0, 50.0); // W
+        enrol(&mut r, 902, 12, 2, 0.0);
+        attempt(&mut r, 12, 21, 1, 50.0, 45.0);
+        enrol(&mut r, 903, 13, 1, 0.0);
+        // Completions: 14 started day 40, done day 50 (10 days); 12 enrolled
+        // and started day 31, done day 55 (24 days).
+        let e = enrol(&mut r, 904, 14, 2, 38.0);
+        r.enrolments[e].started_at = Some(day(40.0));
+        complete(&mut r, e, 50.0, Outcome::Pass);
+        let e = enrol(&mut r, 905, 12, 1, 31.0);
+        complete(&mut r, e, 55.0, Outcome::Distinction);
+        // A withdrawal is not a completion.
+        let e = enrol(&mut r, 906, 13, 2, 0.0);
+        withdraw(&mut r, e, 45.0);
+        r
+    }
+
+    #[test]
+    fn learning_velocity_by_hand() {
+        let ds = Dataset::new(velocity_fixture());
+        let v = learning_velocity(&ds, org(), &win(), 2).expect("velocity");
+        // weeks(W) = 30/7.
+        // 11: 2 of 4 steps in W → pace 100·2/4/(30/7) = 35/3 = 11.666667; prev
+        //     1 step in W′ → 35/6; remaining 25 over (84−60)/7 = 24/7 weeks →
+        //     target 175/24 = 7.291667; r = 1.6 → on-track.
+        // 12: course 2 has no end: 1 of 2 steps → 35/3; prev 0; no-deadline.
+        // 13: nothing done: pace 0, target 100/(24/7) = 29.17 → at-risk.
+        // overall = (35/3 + 35/3 + 0)/3 = 70/9 = 7.777778;
+        // previous = (35/6)/3 = 35/18 = 1.944444; change = +300 %.
+        assert_eq!(v.overall_velocity, 7.78);
+        assert_eq!(v.trends.previous_overall_velocity, 1.94);
+        assert_eq!(v.trends.change_percent, Some(300.0));
+        // on-track 1 of {11 on-track, 13 at-risk} = 50 (not < 50: no LOW_ON_TRACK).
+        assert_eq!(v.on_track_share, Some(50.0));
+        // Completions in W: 14 (10 days) and 12 (24 days); active learners
+        // 11 and 12 → 2/2 = 1; median (k = 2 reached) = 17.
+        assert_eq!(v.completions_in_window, 2);
+        assert_eq!(v.completions_per_active_learner, Some(1.0));
+        assert_eq!(v.median_days_to_complete, Some(17.0));
+        // Dept A {11, 12, 14}: velocity (35/3 + 35/3)/2 = 11.67 > 1.25 · 7.78
+        // → FAST_DEPARTMENT; on-track 1/1; both completions; median 17.
+        let a = &v.department_breakdown[0];
+        assert_eq!(a.department_id, Some(id(A)));
+        assert_eq!(a.learners, 3);
+        assert_eq!(a.overall_velocity, Some(11.67));
+        assert_eq!(a.on_track_share, Some(100.0));
+        assert_eq!(a.completions_in_window, Some(2));
+        assert_eq!(a.median_days_to_complete, Some(17.0));
+        assert!(!a.suppressed);
+        // Dept B has 1 < k = 2 learners: counts only.
+        let b = &v.department_breakdown[1];
+        assert_eq!(b.learners, 1);
+        assert!(b.suppressed);
+        assert_eq!(b.suppressed_reason, Some("COHORT_BELOW_K"));
+        assert_eq!(b.overall_velocity, None);
+        assert_eq!(b.completions_in_window, None);
+        assert_eq!(v.department_breakdown.len(), 2);
+        // Benchmarks over A only.
+        let fastest = v.benchmarks.fastest_department.clone().expect("fastest");
+        assert_eq!((fastest.department_id, fastest.value), (Some(id(A)), 11.67));
+        assert_eq!(v.benchmarks.department_average, Some(11.67));
+        assert_eq!(v.insights.len(), 1);
+        assert_eq!(v.insights[0].code, "FAST_DEPARTMENT");
+        assert!(v.recommendations.is_empty());
+    }
+
+    #[test]
+    fn learning_velocity_medians_need_k_values_and_insights_fire() {
+        let ds = Dataset::new(velocity_fixture());
+        // k = 5: both departments suppressed, the median of 2 completions hidden.
+        let v = learning_velocity(&ds, org(), &win(), 5).expect("velocity");
+        assert_eq!(v.median_days_to_complete, None);
+        assert!(v.department_breakdown.iter().all(|d| d.suppressed));
+        assert_eq!(v.benchmarks.fastest_department, None);
+        // Nothing done in W by 11 and 12 after their first steps: with the W
+        // attempts moved to W′ the pace drops.
+        let mut r = velocity_fixture();
+        for a in &mut r.attempts {
+            if a.submitted_at > day(30.0) {
+                a.submitted_at = day(25.0);
+            }
+        }
+        let ds = Dataset::new(r);
+        let v = learning_velocity(&ds, org(), &win(), 5).expect("velocity");
+        // 11: 0 in W (prev 3/4 → 17.5), 13: 0 → both at-risk; 12: prev 35/3.
+        assert_eq!(v.overall_velocity, 0.0);
+        assert_eq!(v.on_track_share, Some(0.0));
+        assert_eq!(v.trends.change_percent, Some(-100.0));
+        let codes: Vec<_> = v.insights.iter().map(|i| i.code).collect();
+        assert_eq!(codes, ["LOW_ON_TRACK", "VELOCITY_DROP"]);
+        assert_eq!(v.recommendations.len(), 2);
+    }
+
+    #[test]
+    fn learning_velocity_without_steps_is_insufficient() {
+        let mut r = records();
+        learner(&mut r, 11, None);
+        course(&mut r, 1, 0.0, Some(84));
+        enrol(&mut r, 901, 11, 1, 0.0);
+        let ds = Dataset::new(r);
+        let e = learning_velocity(&ds, org(), &win(), 5).expect_err("no steps");
+        assert_eq!(reason(e), "NO_PACE_DATA");
+    }
+
+    // ---- §7.2 strategic-alignment ----
+
+    /// Skills 501 (target 4, priority 2, required by job role "dev") and 502
+    /// (target 3, priority 1, no requirement → everyone).
+    /// Dept A = {11 dev, 12 dev, 13}, dept B = {14}.
+    fn alignment_fixture() -> Records {
+        let mut r = records();
+        dept(&mut r, A, "A");
+        dept(&mut r, B, "B");
+        for (u, d) in [(11, A), (12, A), (13, A), (14, B)] {
+            learner(&mut r, u, Some(d));
+        }
+        job(&mut r, 11, "dev");
+        job(&mut r, 12, "dev");
+        course(&mut r, 1, 0.0, None);
+        enrol(&mut r, 901, 11, 1, 0.0);
+        skill(&mut r, 501, "Rust");
+        skill(&mut r, 502, "SQL");
+        r.requirements.push(SkillRequirement {
+            organization_id: org(),
+            job_role: "dev".into(),
+            skill_id: id(501),
+            required_level: 3.0,
+        });
+        target(&mut r, 501, 4.0, 2.0);
+        target(&mut r, 502, 3.0, 1.0);
+        level(&mut r, 11, 501, 2.0, 10.0);
+        level(&mut r, 11, 501, 4.0, 50.0);
+        level(&mut r, 11, 502, 3.0, 50.0);
+        level(&mut r, 13, 502, 1.5, 20.0);
+        level(&mut r, 14, 502, 3.0, 5.0);
+        r
+    }
+
+    #[test]
+    fn strategic_alignment_by_hand() {
+        let ds = Dataset::new(alignment_fixture());
+        let s = strategic_alignment(&ds, org(), &win(), 3).expect("alignment");
+        // Rust: L = {11, 12}: attainment (min(1, 4/4) + 0)/2 = 50; average
+        // level 4 (11 only); assessed 50 %; at target 50 % → gap.
+        // SQL: L = all 4: (1 + 0 + 0.5 + 1)/4 = 62.5; average (3+1.5+3)/3 =
+        // 2.5; assessed 75 %; at target 50 % → partial.
+        // overall = (2·50 + 1·62.5)/3 = 54.166667.
+        // At day 30: Rust (2/4 + 0)/2 = 25; SQL (0 + 0 + 0.5 + 1)/4 = 37.5 →
+        // (50 + 37.5)/3 = 29.166667; change = 25.
+        assert_eq!(s.overall_alignment, 54.17);
+        assert_eq!(s.change, 25.0);
+        let rust = &s.strategic_goals[0];
+        assert_eq!(rust.skill_name, "Rust");
+        assert_eq!(
+            (rust.attainment, rust.average_level, rust.assessed_share),
+            (50.0, Some(4.0), 50.0)
+        );
+        assert_eq!(
+            (rust.at_target_share, rust.status, rust.learners),
+            (50.0, "gap", 2)
+        );
+        let sql = &s.strategic_goals[1];
+        assert_eq!(
+            (sql.attainment, sql.average_level, sql.assessed_share),
+            (62.5, Some(2.5), 75.0)
+        );
+        assert_eq!(
+            (sql.at_target_share, sql.status, sql.learners),
+            (50.0, "partial", 4)
+        );
+        // weighted gaps: Rust 2·50 = 100, SQL 1·37.5 = 37.5.
+        let gaps: Vec<_> = s
+            .skill_gaps
+            .iter()
+            .map(|g| (g.skill_name.as_str(), g.weighted_gap))
+            .collect();
+        assert_eq!(gaps, [("Rust", 100.0), ("SQL", 37.5)]);
+        // assessedShare 50 and 75 are not < 50 → train both.
+        let actions: Vec<_> = s.recommendations.iter().map(|r| r.action).collect();
+        assert_eq!(actions, ["train", "train"]);
+        assert_eq!(s.resource_allocation, None);
+        assert_eq!(s.header.notes, ["NO_COURSE_SKILL_LINK"]);
+        // Dept A {11, 12, 13}: Rust over {11, 12} = 50, SQL over {11, 12, 13}
+        // = (1 + 0 + 0.5)/3 = 50 → 50. Dept B has 1 < 3 learners.
+        let a = &s.department_breakdown[0];
+        assert_eq!(
+            (a.learners, a.overall_alignment, a.suppressed),
+            (3, Some(50.0), false)
+        );
+        let b = &s.department_breakdown[1];
+        assert_eq!(
+            (b.learners, b.overall_alignment, b.suppressed),
+            (1, None, true)
+        );
+        assert_eq!(b.suppressed_reason, Some("COHORT_BELOW_K"));
+    }
+
+    #[test]
+    fn strategic_alignment_recommends_assessment_when_few_are_assessed() {
+        let mut r = alignment_fixture();
+        r.skill_levels
+            .retain(|l| l.user_id != id(11) || l.skill_id != id(501));
+        let ds = Dataset::new(r);
+        let s = strategic_alignment(&ds, org(), &win(), 3).expect("alignment");
+        // Rust: nobody assessed → attainment 0, assessedShare 0 → assess.
+        assert_eq!(s.strategic_goals[0].average_level, None);
+        assert_eq!(s.recommendations[0].action, "assess");
+        assert_eq!(s.skill_gaps[0].weighted_gap, 200.0);
+    }
+
+    #[test]
+    fn strategic_alignment_without_targets_or_skill_data_is_insufficient() {
+        let mut r = alignment_fixture();
+        r.targets.clear();
+        let ds = Dataset::new(r.clone());
+        let e = strategic_alignment(&ds, org(), &win(), 3).expect_err("no targets");
+        assert_eq!(reason(e), "NO_SKILL_TARGETS");
+        r.requirements.clear();
+        r.skill_levels.clear();
+        let ds = Dataset::new(r);
+        let e = strategic_alignment(&ds, org(), &win(), 3).expect_err("no skill data");
+        assert_eq!(reason(e), "NO_SKILL_DATA");
+    }
+
+    // ---- §7.3 learning-culture: the worked example §7.5 ----
+
+    /// §7.5: 10 learners, dept A = 11…16, dept B = 21…24; W = (day 30, day 60],
+    /// week buckets (53, 60], (46, 53], (39, 46], (32, 39], (30, 32].
+    fn culture_fixture() -> Records {
+        let mut r = records();
+        dept(&mut r, A, "A");
+        dept(&mut r, B, "B");
+        course(&mut r, 1, 0.0, None);
+        course(&mut r, 2, 0.0, None);
+        item(&mut r, 801, 1, ContentType::Video);
+        item(&mut r, 802, 1, ContentType::Forum);
+        let members = [
+            (11, A),
+            (12, A),
+            (13, A),
+            (14, A),
+            (15, A),
+            (16, A),
+            (21, B),
+            (22, B),
+            (23, B),
+            (24, B),
+        ];
+        for (n, (u, d)) in members.into_iter().enumerate() {
+            learner(&mut r, u, Some(d));
+            enrol(&mut r, 900 + n as u128, u, 1, 0.0);
+        }
+        // Active weeks: A 5, 4, 2, 1; B 3, 1 (one 2-click event per week).
+        let bucket_day = [59.0, 52.0, 45.0, 38.0, 31.0];
+        for (u, weeks) in [(11, 5), (12, 4), (13, 2), (14, 1), (21, 3), (22, 1)] {
+            for d in &bucket_day[..weeks] {
+                interact(&mut r, u, 801, *d, 2, None, false);
+            }
+        }
+        // Collaboration: 11 on the forum, 21 asks the assistant.
+        interact(&mut r, 11, 802, 58.0, 1, None, false);
+        question(&mut r, 21, 57.0);
+        // Finished in W: A 2 pass + 1 withdrawn, B 1 pass.
+        let first = |r: &Records, u: u128| {
+            r.enrolments
+                .iter()
+                .position(|e| e.user_id == id(u))
+                .unwrap_or_default()
+        };
+        let (e11, e12, e13, e21) = (first(&r, 11), first(&r, 12), first(&r, 13), first(&r, 21));
+        complete(&mut r, e11, 50.0, Outcome::Pass);
+        complete(&mut r, e12, 50.0, Outcome::Pass);
+        withdraw(&mut r, e13, 45.0);
+        complete(&mut r, e21, 50.0, Outcome::Pass);
+        // New enrolments in W: 11, 12 (A) and 21 (B).
+        for (n, u) in [(950, 11), (951, 12), (952, 21)] {
+            enrol(&mut r, n, u, 2, 40.0);
+        }
+        r
+    }
+
+    #[test]
+    fn learning_culture_reproduces_the_worked_example() {
+        let ds = Dataset::new(culture_fixture());
+        let c = learning_culture(&ds, org(), &win(), 5).expect("culture");
+        // §7.5: participation 60, consistency 53.33, completion 75,
+        // collaboration 33.33, growth 30 → 54.333333 → 54.33, medium.
+        let d = &c.culture_dimensions;
+        assert_eq!(d.participation, Some(60.0));
+        assert_eq!(d.consistency, Some(53.33));
+        assert_eq!(d.completion, Some(75.0));
+        assert_eq!(d.collaboration, Some(33.33));
+        assert_eq!(d.growth, Some(30.0));
+        assert_eq!(d.weights.participation, Some(0.3));
+        assert_eq!(d.weights.growth, Some(0.1));
+        assert_eq!(c.overall_culture, 54.33);
+        assert_eq!(c.level, "medium");
+        // Dept A: 66.67, 60, 66.67, 25, 33.33 → 55.416667 → 55.42.
+        let a = &c.department_breakdown[0];
+        assert_eq!((a.department_id, a.learners), (Some(id(A)), 6));
+        assert_eq!(a.overall_culture, Some(55.42));
+        let ad = a.culture_dimensions.as_ref().expect("dimensions");
+        assert_eq!(
+            (
+                ad.participation,
+                ad.consistency,
+                ad.completion,
+                ad.collaboration,
+                ad.growth
+            ),
+            (
+                Some(66.67),
+                Some(60.0),
+                Some(66.67),
+                Some(25.0),
+                Some(33.33)
+            )
+        );
+        assert!(!a.suppressed);
+        // Dept B: 4 < k = 5 → counts only.
+        let b = &c.department_breakdown[1];
+        assert_eq!((b.department_id, b.learners), (Some(id(B)), 4));
+        assert_eq!(
+            (b.overall_culture, b.culture_dimensions.is_none()),
+            (None, true)
+        );
+        assert_eq!(
+            (b.suppressed, b.suppressed_reason),
+            (true, Some("COHORT_BELOW_K"))
+        );
+        assert_eq!(c.department_breakdown.len(), 2);
+        // Indicators: strong ≥ 70, developing ≥ 40, weak < 40.
+        let labels: Vec<_> = c
+            .cultural_indicators
+            .iter()
+            .map(|i| (i.dimension, i.label))
+            .collect();
+        assert_eq!(
+            labels,
+            [
+                ("participation", "developing"),
+                ("consistency", "developing"),
+                ("completion", "strong"),
+                ("collaboration", "weak"),
+                ("growth", "weak")
+            ]
+        );
+        let recs: Vec<_> = c.recommendations.iter().map(|r| r.dimension).collect();
+        assert_eq!(recs, ["collaboration", "growth"]);
+    }
+
+    #[test]
+    fn learning_culture_engagement_behaviours_and_trend() {
+        let ds = Dataset::new(culture_fixture());
+        let c = learning_culture(&ds, org(), &win(), 5).expect("culture");
+        // Activity: 2 clicks × 16 active weeks + 1 forum click + 1 question =
+        // 34 over 6 active learners = 5.67. Active days: 5, 4, 2, 1, 3, 1 (11's
+        // forum click and 21's question fall in day slots 1 and 2, separate
+        // from day 59 = slot 0): 11 → 6 days, 21 → 4 days: {6, 4, 2, 1, 4, 1}
+        // → median (2 + 4)/2 = 3.
+        let m = &c.engagement_metrics;
+        assert_eq!((m.total_learners, m.active_learners), (10, 6));
+        assert_eq!(m.activity_per_active_learner, Some(5.67));
+        assert_eq!(m.median_active_days, Some(3.0));
+        assert_eq!(m.time_spent_per_active_learner, None);
+        assert_eq!(c.header.notes, ["NO_TIME_SPENT_DATA"]);
+        // Clicks: 32 video, 1 forum.
+        let shares = &c.learning_behaviors.click_share_by_content_type;
+        assert_eq!(shares.get("video"), Some(&96.97));
+        assert_eq!(shares.get("forum"), Some(&3.03));
+        assert_eq!(c.learning_behaviors.assistant_questions, 1);
+        // W′ = (day 0, day 30]: no activity, nothing finished, no new
+        // enrolment (day 0 is outside) → 0; change +54.33 → up.
+        assert_eq!(c.trends.previous_overall_culture, Some(0.0));
+        assert_eq!(c.trends.change, Some(54.33));
+        assert_eq!(c.trends.direction, "up");
+        // With k = 7, fewer than k active learners hide the median.
+        let c = learning_culture(&ds, org(), &win(), 7).expect("culture");
+        assert_eq!(c.engagement_metrics.median_active_days, None);
+        assert!(c.department_breakdown.iter().all(|d| d.suppressed));
+    }
+
+    #[test]
+    fn learning_culture_of_an_idle_organisation_is_zero_not_an_error() {
+        // No minimum beyond 404: participation and growth are always present.
+        let mut r = records();
+        learner(&mut r, 11, None);
+        course(&mut r, 1, 0.0, None);
+        enrol(&mut r, 901, 11, 1, 0.0);
+        let ds = Dataset::new(r);
+        let c = learning_culture(&ds, org(), &win(), 5).expect("culture");
+        assert_eq!(c.overall_culture, 0.0);
+        assert_eq!(c.culture_dimensions.consistency, None);
+        assert_eq!(c.culture_dimensions.weights.participation, Some(0.75));
+        assert_eq!(c.culture_dimensions.weights.growth, Some(0.25));
+        // The learner has no department: an `unassigned` row, suppressed.
+        let u = &c.department_breakdown[0];
+        assert_eq!(
+            (u.department_id, u.department_name.as_str()),
+            (None, "unassigned")
+        );
+        assert!(u.suppressed);
+    }
+
+    // ---- §7.4 org-performance ----
+
+    /// Dept A = {11, 12}, dept B = {13}. Assessment 31 (max 100), 32 (max 50),
+    /// no pass score (pass ≥ 40 %).
+    fn performance_fixture() -> Records {
+        let mut r = records();
+        dept(&mut r, A, "A");
+        dept(&mut r, B, "B");
+        for (u, d) in [(11, A), (12, A), (13, B)] {
+            learner(&mut r, u, Some(d));
+        }
+        course(&mut r, 1, 0.0, None);
+        course(&mut r, 2, 0.0, None);
+        assessment(&mut r, 31, 1, 100.0, 50.0, None);
+        assessment(&mut r, 32, 1, 50.0, 50.0, None);
+        attempt(&mut r, 11, 31, 1, 80.0, 40.0);
+        attempt(&mut r, 11, 31, 2, 60.0, 41.0);
+        attempt(&mut r, 11, 32, 1, 20.0, 45.0);
+        attempt(&mut r, 12, 31, 1, 30.0, 50.0);
+        attempt(&mut r, 13, 32, 1, 45.0, 50.0);
+        let e = enrol(&mut r, 901, 11, 1, 0.0);
+        r.enrolments[e].progress = 0.5;
+        let e = enrol(&mut r, 902, 12, 1, 0.0);
+        withdraw(&mut r, e, 55.0);
+        let e = enrol(&mut r, 903, 13, 1, 0.0);
+        complete(&mut r, e, 58.0, Outcome::Pass);
+        let e = enrol(&mut r, 904, 11, 2, 35.0);
+        complete(&mut r, e, 50.0, Outcome::Fail);
+        // Skill levels: 11 gains (2 → 3), 12 has no level at day 30.
+        level(&mut r, 11, 501, 2.0, 10.0);
+        level(&mut r, 11, 501, 3.0, 40.0);
+        level(&mut r, 12, 501, 2.0, 45.0);
+        r
+    }
+
+    #[test]
+    fn org_performance_by_hand() {
+        let ds = Dataset::new(performance_fixture());
+        let p = org_performance(&ds, org(), &win(), 2).expect("performance");
+        // Results: 11 → 80 % (best of 80, 60) and 40 % (20/50, passed);
+        // 12 → 30 % (failed); 13 → 90 %. Learner means 60, 30, 90 → 60.
+        // passRate 3/4 = 75. Finished in W: withdrawn, pass, fail → 33.333333.
+        // No targets → skill attainment absent; weights 0.35, 0.25, 0.25 / 0.85.
+        // overall = (21 + 18.75 + 8.333333)/0.85 = 56.568627.
+        let m = &p.performance_metrics;
+        assert_eq!(
+            (
+                m.average_score,
+                m.pass_rate,
+                m.completion_rate,
+                m.skill_attainment
+            ),
+            (Some(60.0), Some(75.0), Some(33.33), None)
+        );
+        assert_eq!(m.weights.average_score, Some(0.4118));
+        assert_eq!(m.weights.pass_rate, Some(0.2941));
+        assert_eq!(m.weights.skill_attainment, None);
+        assert_eq!(p.overall_performance, 56.57);
+        let k = &p.key_performance_indicators;
+        assert_eq!(
+            (k.total_learners, k.active_learners, k.enrolments_in_window),
+            (3, 3, 1)
+        );
+        assert_eq!(
+            (k.successful_completions, k.withdrawals, k.failures),
+            (1, 1, 1)
+        );
+        assert_eq!(
+            (k.assessments_submitted, k.average_progress),
+            (4, Some(50.0))
+        );
+        assert_eq!(p.business_impact.skill_level_gains, 1);
+        assert_eq!(p.business_impact.learners_with_skill_gain, 1);
+        assert_eq!(
+            p.header.notes,
+            ["NO_SKILL_TARGETS", "NO_BUSINESS_OUTCOME_DATA"]
+        );
+        // Dept A {11, 12}: means 60, 30 → 45; passed 2/3 = 66.67; finished
+        // fail + withdrawn → 0; (15.75 + 16.666667 + 0)/0.85 = 38.137255.
+        let a = &p.department_performance[0];
+        assert_eq!(a.overall_performance, Some(38.14));
+        assert_eq!(
+            (a.average_score, a.pass_rate, a.completion_rate),
+            (Some(45.0), Some(66.67), Some(0.0))
+        );
+        // Dept B: 1 < k = 2 learners.
+        let b = &p.department_performance[1];
+        assert_eq!(
+            (b.learners, b.overall_performance, b.average_score),
+            (1, None, None)
+        );
+        assert_eq!(
+            (b.suppressed, b.suppressed_reason),
+            (true, Some("COHORT_BELOW_K"))
+        );
+        let best = p.benchmarks.best_department.clone().expect("best");
+        assert_eq!((best.department_id, best.value), (Some(id(A)), 38.14));
+        assert_eq!(p.benchmarks.department_average, Some(38.14));
+        // Nothing in W′ (day 0 … 30): no previous value.
+        assert_eq!(p.trends.previous_overall_performance, None);
+        assert_eq!(p.trends.change, None);
+        // completionRate 33.33 < 50; A is 38.14 < 56.57 − 10.
+        let codes: Vec<_> = p.recommendations.iter().map(|r| r.code).collect();
+        assert_eq!(codes, ["LOW_COMPLETION_RATE", "DEPARTMENT_BEHIND"]);
+    }
+
+    #[test]
+    fn org_performance_uses_strategic_alignment_as_skill_attainment() {
+        let mut r = performance_fixture();
+        skill(&mut r, 501, "Rust");
+        target(&mut r, 501, 4.0, 1.0);
+        let ds = Dataset::new(r);
+        let p = org_performance(&ds, org(), &win(), 2).expect("performance");
+        // No requirement → everyone: (3/4 + 2/4 + 0)/3 = 41.666667;
+        // overall = 21 + 18.75 + 8.333333 + 0.15·41.666667 = 54.333333.
+        assert_eq!(p.performance_metrics.skill_attainment, Some(41.67));
+        assert_eq!(p.overall_performance, 54.33);
+        assert_eq!(p.header.notes, ["NO_BUSINESS_OUTCOME_DATA"]);
+        // Dept A {11, 12}: (0.75 + 0.5)/2 = 62.5.
+        assert_eq!(p.department_performance[0].skill_attainment, Some(62.5));
+    }
+
+    #[test]
+    fn org_performance_without_results_is_insufficient() {
+        let mut r = records();
+        learner(&mut r, 11, None);
+        course(&mut r, 1, 0.0, None);
+        enrol(&mut r, 901, 11, 1, 0.0);
+        assessment(&mut r, 31, 1, 100.0, 50.0, None);
+        attempt(&mut r, 11, 31, 1, 80.0, 10.0); // in W′ only
+        let ds = Dataset::new(r);
+        let e = org_performance(&ds, org(), &win(), 5).expect_err("no results");
+        assert_eq!(reason(e), "NO_RESULTS_IN_WINDOW");
+    }
+}
