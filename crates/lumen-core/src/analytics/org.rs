@@ -432,7 +432,7 @@ pub fn learning_velocity(
                     code: "SLOW_DEPARTMENT",
                     department_id: g.id,
                     department_name: Some(g.name.clone()),
-                    text: format!("{}: review workload and protected learning time", g.name),
+                    text: "review workload and protected learning time".into(),
                 });
             }
         }
