@@ -79,30 +79,30 @@ pub fn risk_level(risk: f64) -> &'static str {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Features {
-    /// 1. Days since the last event tied to the course (≤ 60).
+    /// Feature 1: Days since the last event tied to the course (≤ 60).
     pub days_since_last_activity: f64,
     /// a14: activity count tied to the course in (t − 14 d, t].
     pub activity14: i64,
     /// m14: median a14 over the course's enrolments active at t.
     pub median14: f64,
-    /// 2. clamp(ln((1 + a14) / (1 + m14)), −5, 5).
+    /// Feature 2: clamp(ln((1 + a14) / (1 + m14)), −5, 5).
     pub activity14_rel: f64,
     pub activity28: i64,
     pub median28: f64,
-    /// 3. As 2 with 28 days.
+    /// Feature 3: As 2 with 28 days.
     pub activity28_rel: f64,
-    /// 4. Submitted / due; `None` = nothing due yet (default 1).
+    /// Feature 4: Submitted / due; `None` = nothing due yet (default 1).
     pub submitted_share: Option<f64>,
-    /// 5. Mean best score percent, on 0–100 here (the model uses /100);
+    /// Feature 5: Mean best score percent, on 0–100 here (the model uses /100);
     /// `None` = no attempt yet (default: training mean / no points).
     pub mean_score_pct: Option<f64>,
-    /// 6. Late / submitted over submitted assessments with a due date;
+    /// Feature 6: Late / submitted over submitted assessments with a due date;
     /// `None` = none such (default 0).
     pub late_share: Option<f64>,
-    /// 7. Expected minus actual progress; `None` = no `length_days` or no
+    /// Feature 7: Expected minus actual progress; `None` = no `length_days` or no
     /// steps (default 0).
     pub progress_gap: Option<f64>,
-    /// 8. min(365, days since `enrolled_at`).
+    /// Feature 8: min(365, days since `enrolled_at`).
     pub enrolment_age_days: f64,
 }
 
@@ -276,10 +276,8 @@ impl<'a> CourseContext<'a> {
     /// `e` included.
     fn median_activity(&mut self, e: &Enrolment, t: DateTime<Utc>, days: i64) -> f64 {
         let included = self.enrolments.iter().any(|x| x.id == e.id) && active_at(e, t);
-        if included {
-            if let Some(m) = self.medians.get(&(t, days)) {
-                return *m;
-            }
+        if let Some(m) = self.medians.get(&(t, days)).filter(|_| included) {
+            return *m;
         }
         let mut values: Vec<f64> = self
             .enrolments
@@ -505,11 +503,7 @@ struct Snapshot {
 
 /// Snapshot instants of a finished enrolment: start + 14·j days, j ≥ 1,
 /// with enrolled_at ≤ t_j < end(e) and t_j ≤ now.
-fn snapshot_times(
-    start: DateTime<Utc>,
-    e: &Enrolment,
-    now: DateTime<Utc>,
-) -> Vec<DateTime<Utc>> {
+fn snapshot_times(start: DateTime<Utc>, e: &Enrolment, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
     let Some(end) = end(e) else {
         return Vec::new();
     };
@@ -575,12 +569,7 @@ pub fn train(ds: &Dataset, now: DateTime<Utc>) -> Result<DropoffModel, AnalyticE
         .filter(|e| e.dropped_off() == Some(true))
         .count();
     if finished.is_empty() {
-        return Err(insufficient_history(
-            "needs finished enrolments",
-            0,
-            0,
-            0,
-        ));
+        return Err(insufficient_history("needs finished enrolments", 0, 0, 0));
     }
 
     // Split by time, whole courses together.
@@ -940,10 +929,7 @@ fn describe(factor: &str, f: &Features) -> String {
             "{:.0} % of the assessments due so far were submitted",
             100.0 * f.submitted_share.unwrap_or(1.0)
         ),
-        "meanScorePct" => format!(
-            "Mean best score {:.0} %",
-            f.mean_score_pct.unwrap_or(0.0)
-        ),
+        "meanScorePct" => format!("Mean best score {:.0} %", f.mean_score_pct.unwrap_or(0.0)),
         "lateShare" => format!(
             "{:.0} % of submissions were late",
             100.0 * f.late_share.unwrap_or(0.0)
@@ -1230,7 +1216,13 @@ mod tests {
         interact(&mut r, LEARNER, 300, 58.5, 5, None, false); // last event: 15 days ago
         interact(&mut r, 11, 300, 70.0, 35, None, false);
         interact(&mut r, 12, 300, 65.0, 35, None, false); // m14 = median(0, 35, 35)
-        for (n, due) in [(101, 18.5), (102, 30.0), (103, 40.0), (104, 50.0), (105, 90.0)] {
+        for (n, due) in [
+            (101, 18.5),
+            (102, 30.0),
+            (103, 40.0),
+            (104, 50.0),
+            (105, 90.0),
+        ] {
             assessment(&mut r, n, 100, 100.0, 1.0, Some(due));
         }
         attempt(&mut r, LEARNER, 101, 1, 50.0, 17.0); // on time
@@ -1251,7 +1243,10 @@ mod tests {
         for (k, due) in dues.into_iter().enumerate() {
             assessment(&mut r, 201 + k as u128, 200, 100.0, 1.0, Some(due));
         }
-        for (k, at) in [47.5, 52.5, 56.5, 58.0, 58.0, 58.0, 58.0].into_iter().enumerate() {
+        for (k, at) in [47.5, 52.5, 56.5, 58.0, 58.0, 58.0, 58.0]
+            .into_iter()
+            .enumerate()
+        {
             attempt(&mut r, LEARNER, 201 + k as u128, 1, 71.0, at);
         }
         r
@@ -1343,7 +1338,10 @@ mod tests {
         let a = &out.enrolments[0];
         assert_eq!(a.enrolment_id, id(ENROLMENT_A));
         assert_eq!(a.course_title.as_deref(), Some("Data 101"));
-        assert_eq!((a.risk_score, a.risk_level, a.flagged), (0.63, "high", true));
+        assert_eq!(
+            (a.risk_score, a.risk_level, a.flagged),
+            (0.63, "high", true)
+        );
         assert_eq!((a.confidence, a.completeness), (0.5, 1.0));
         let b = &out.enrolments[1];
         assert_eq!(b.enrolment_id, id(ENROLMENT_B));
@@ -1517,7 +1515,14 @@ mod tests {
             let content = 10_000 + c;
             item(&mut r, content, course_id, ContentType::Video);
             for k in 0..3u128 {
-                assessment(&mut r, 20_000 + 10 * c + k, course_id, 100.0, 1.0, Some(start + 21.0 * (k + 1) as f64));
+                assessment(
+                    &mut r,
+                    20_000 + 10 * c + k,
+                    course_id,
+                    100.0,
+                    1.0,
+                    Some(start + 21.0 * (k + 1) as f64),
+                );
             }
             for l in 0..per_course {
                 let u = 100_000 + 1000 * c + l;
@@ -1525,8 +1530,16 @@ mod tests {
                 let idx = enrol(&mut r, u, u, course_id, start);
                 let drops = rng.uniform() < 0.4;
                 // Dropping learners stop somewhere in days 5–55 of the course.
-                let quit = if drops { 5.0 + 50.0 * rng.uniform() } else { 84.0 };
-                let intensity = if drops { 0.5 + rng.uniform() } else { 1.0 + rng.uniform() };
+                let quit = if drops {
+                    5.0 + 50.0 * rng.uniform()
+                } else {
+                    84.0
+                };
+                let intensity = if drops {
+                    0.5 + rng.uniform()
+                } else {
+                    1.0 + rng.uniform()
+                };
                 let mut d = 1.0 + 3.0 * rng.uniform();
                 while d < quit.min(83.0) {
                     let clicks = 1 + (10.0 * intensity * rng.uniform()) as i32;
@@ -1536,7 +1549,11 @@ mod tests {
                 for k in 0..3u128 {
                     let due = start + 21.0 * (k + 1) as f64;
                     if due - 2.0 < quit && rng.uniform() < 0.9 {
-                        let score = if drops { 30.0 + 40.0 * rng.uniform() } else { 50.0 + 45.0 * rng.uniform() };
+                        let score = if drops {
+                            30.0 + 40.0 * rng.uniform()
+                        } else {
+                            50.0 + 45.0 * rng.uniform()
+                        };
                         let at = due - 2.0 + 3.0 * rng.uniform();
                         attempt(&mut r, u, 20_000 + 10 * c + k, 1, score, at);
                     }
@@ -1577,12 +1594,18 @@ mod tests {
         assert_eq!(ev.gate.finished_enrolments, 300);
         assert!(ev.roc_auc.expect("auc") >= 0.7);
         assert!(ev.sample_size.validation_enrolments >= 60);
-        assert_eq!(ev.sample_size.training_enrolments + ev.sample_size.validation_enrolments, 300);
+        assert_eq!(
+            ev.sample_size.training_enrolments + ev.sample_size.validation_enrolments,
+            300
+        );
         assert_eq!(
             ev.sample_size.positives + ev.sample_size.negatives,
             ev.sample_size.validation_snapshots
         );
-        assert_eq!(ev.reliability_bins.iter().map(|b| b.count).sum::<usize>(), ev.sample_size.validation_snapshots);
+        assert_eq!(
+            ev.reliability_bins.iter().map(|b| b.count).sum::<usize>(),
+            ev.sample_size.validation_snapshots
+        );
         assert!(ev.brier_score.expect("brier") < 0.25);
         assert!(ev.threshold > 0.0 && ev.threshold < 1.0);
         // The planted effect: longer silence means more risk.
@@ -1598,7 +1621,13 @@ mod tests {
         let busy = drop_off_risk(&ds, id(11), &w, Some(&model)).expect("risk");
         assert!(idle.risk_score > busy.risk_score, "{idle:?} vs {busy:?}");
         assert!(idle.confidence > 0.0 && idle.confidence <= 1.0);
-        assert_eq!(idle.flagged, model.predict(&features(&ds, &enrolment(&ds, 9000), w.now)).0 >= model.threshold);
+        assert_eq!(
+            idle.flagged,
+            model
+                .predict(&features(&ds, &enrolment(&ds, 9000), w.now))
+                .0
+                >= model.threshold
+        );
         assert_eq!(out.risk_factors[0].factor, "daysSinceLastActivity");
         assert_eq!(out.interventions[0].code, "reach_out");
         // Contributions are βⱼ·zⱼ and add up to the log-odds.
@@ -1622,8 +1651,8 @@ mod tests {
             Some("TOO_FEW_FINISHED_ENROLMENTS")
         );
         assert_eq!(model.evaluation.gate.finished_enrolments, 24);
-        let out = drop_off_risk(&ds, id(LEARNER), &window_at(day(130.0)), Some(&model))
-            .expect("risk");
+        let out =
+            drop_off_risk(&ds, id(LEARNER), &window_at(day(130.0)), Some(&model)).expect("risk");
         assert_eq!(out.model, "heuristic");
         match &out.model_info {
             ModelInfo::Heuristic(info) => {

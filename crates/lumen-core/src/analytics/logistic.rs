@@ -44,6 +44,8 @@ pub fn sigmoid(z: f64) -> f64 {
     }
 }
 
+// Index loops read like the maths here.
+#[allow(clippy::needless_range_loop)]
 /// Fits on rows `x` (all of the same width) and labels `y` (true = 1).
 pub fn fit<R: AsRef<[f64]>>(x: &[R], y: &[bool], lambda: f64) -> Fit {
     let k = x.first().map_or(0, |r| r.as_ref().len());
@@ -103,6 +105,7 @@ pub fn fit<R: AsRef<[f64]>>(x: &[R], y: &[bool], lambda: f64) -> Fit {
     }
 }
 
+#[allow(clippy::needless_range_loop)]
 /// Solves A·s = b by Gaussian elimination with partial pivoting.
 fn solve(mut a: Vec<Vec<f64>>, mut b: Vec<f64>) -> Option<Vec<f64>> {
     let n = b.len();
@@ -190,8 +193,14 @@ mod tests {
         }
         let fit = fit(&x, &y, 1.0);
         assert!(fit.converged, "{fit:?}");
-        assert!(fit.coefficients[0] > 1.2 && fit.coefficients[0] < 1.8, "{fit:?}");
-        assert!(fit.coefficients[1] < -0.7 && fit.coefficients[1] > -1.3, "{fit:?}");
+        assert!(
+            fit.coefficients[0] > 1.2 && fit.coefficients[0] < 1.8,
+            "{fit:?}"
+        );
+        assert!(
+            fit.coefficients[1] < -0.7 && fit.coefficients[1] > -1.3,
+            "{fit:?}"
+        );
         assert!(fit.coefficients[2].abs() < 0.2, "{fit:?}");
         assert!(fit.intercept < -0.2 && fit.intercept > -0.8, "{fit:?}");
         // Deterministic.

@@ -233,7 +233,10 @@ mod tests {
         let b = brier(&[1.0, 0.0, 0.5, 0.8], &[true, false, true, false]).expect("defined");
         assert!(close(b, (0.0 + 0.0 + 0.25 + 0.64) / 4.0), "{b}");
         assert_eq!(brier(&[], &[]), None);
-        let bins = reliability_bins(&[0.05, 0.15, 0.12, 1.0, 0.95], &[false, true, false, true, true]);
+        let bins = reliability_bins(
+            &[0.05, 0.15, 0.12, 1.0, 0.95],
+            &[false, true, false, true, true],
+        );
         assert_eq!(bins.len(), 10);
         assert_eq!(bins[0].count, 1);
         assert_eq!(bins[1].count, 2);
