@@ -583,6 +583,7 @@ pub fn train(ds: &Dataset, now: DateTime<Utc>) -> Result<DropoffModel, AnalyticE
             let start = ds.course(c).and_then(|x| x.starts_at).unwrap_or_else(|| {
                 ds.enrolments_in(c)
                     .map(|e| e.enrolled_at)
+                    .filter(|t| *t <= now)
                     .min()
                     .unwrap_or(now)
             });
