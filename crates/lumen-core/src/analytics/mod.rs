@@ -15,6 +15,9 @@ use uuid::Uuid;
 
 pub mod common;
 pub mod dataset;
+pub mod dropoff;
+pub mod logistic;
+pub mod metrics;
 pub mod org;
 #[cfg(test)]
 pub(crate) mod testkit;
