@@ -15,6 +15,8 @@ use uuid::Uuid;
 
 pub mod common;
 pub mod dataset;
+pub mod forecast;
+pub mod recommendations;
 #[cfg(test)]
 pub(crate) mod testkit;
 
