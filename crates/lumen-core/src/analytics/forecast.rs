@@ -268,10 +268,7 @@ impl LinearFit {
         if sxx <= 0.0 {
             return None;
         }
-        let sxy: f64 = points
-            .iter()
-            .map(|p| (p.0 - x_mean) * (p.1 - y_mean))
-            .sum();
+        let sxy: f64 = points.iter().map(|p| (p.0 - x_mean) * (p.1 - y_mean)).sum();
         let slope = sxy / sxx;
         let intercept = y_mean - slope * x_mean;
         let sse: f64 = points
@@ -319,7 +316,7 @@ fn clamp_score(x: f64) -> f64 {
 /// now + weeks, `None` when not finite, negative or beyond any sensible date.
 fn add_weeks(now: DateTime<Utc>, weeks: f64) -> Option<DateTime<Utc>> {
     let secs = weeks * SECONDS_PER_WEEK;
-    if !secs.is_finite() || secs < 0.0 || secs > 1.0e11 {
+    if !(0.0..=1.0e11).contains(&secs) {
         return None;
     }
     Duration::try_seconds(secs as i64)
@@ -379,7 +376,9 @@ fn course_end(course: &Course, e: &Enrolment) -> Option<DateTime<Utc>> {
 /// 404 unless the learner exists and has an enrolment or an activity event.
 pub(crate) fn require_learner(ds: &Dataset, learner: Uuid) -> Result<(), AnalyticError> {
     if ds.user(learner).is_none() {
-        return Err(AnalyticError::NotFound(format!("learner {learner} not found")));
+        return Err(AnalyticError::NotFound(format!(
+            "learner {learner} not found"
+        )));
     }
     if ds.enrolments_of(learner).next().is_none() && events(ds, learner).is_empty() {
         return Err(AnalyticError::NotFound(format!(
@@ -514,9 +513,8 @@ fn completion<'a>(
             })
             .collect();
         pace = mean(q.iter().copied());
-        pace_half_width = sample_sd(&q).and_then(|sd| {
-            t95(q.len() - 1).map(|t| t * sd / (q.len() as f64).sqrt())
-        });
+        pace_half_width =
+            sample_sd(&q).and_then(|sd| t95(q.len() - 1).map(|t| t * sd / (q.len() as f64).sqrt()));
     }
     Completion {
         enrolment: e,
@@ -619,9 +617,7 @@ pub fn forecast(
 
     // Scenarios.
     let scenario = |shift: f64, pace_factor: f64, risk_factor: f64| ForecastScenario {
-        projected_score: perf
-            .as_ref()
-            .map(|p| r2(clamp_score(p.projected + shift))),
+        projected_score: perf.as_ref().map(|p| r2(clamp_score(p.projected + shift))),
         completion: completions
             .iter()
             .map(|c| ScenarioCompletion {
@@ -743,4 +739,391 @@ pub fn forecast(
         recommendations: advice,
         model: inputs.drop_off.as_ref().map(|d| d.model.clone()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Role;
+    use crate::analytics::TimeRange;
+    use crate::analytics::dataset::Records;
+    use crate::analytics::testkit::*;
+    use crate::model::Outcome;
+
+    const LEARNER: u128 = 10;
+    const COURSE: u128 = 3;
+    const ENROLMENT: u128 = 100;
+
+    fn close(a: f64, b: f64, eps: f64) -> bool {
+        (a - b).abs() < eps
+    }
+
+    fn secs(n: i64) -> Duration {
+        Duration::seconds(n)
+    }
+
+    #[test]
+    fn t_quantiles_come_from_the_table_then_cornish_fisher() {
+        assert_eq!(t95(0), None);
+        assert_eq!(t95(1), Some(6.313_752));
+        assert_eq!(t95(2), Some(2.919_986));
+        assert_eq!(t95(10), Some(1.812_461));
+        assert_eq!(t95(30), Some(1.697_261));
+        // Beyond the table: t(0.95, 40) = 1.683851, t(0.95, 120) = 1.657651.
+        assert!(close(t95(40).unwrap_or(0.0), 1.683_851, 1e-5));
+        assert!(close(t95(120).unwrap_or(0.0), 1.657_651, 1e-5));
+        assert!(close(t95(100_000).unwrap_or(0.0), Z95, 1e-4));
+    }
+
+    #[test]
+    fn least_squares_and_interval_match_hand_computation() {
+        // x = −3, −2, −1, 0; y = 60, 62, 67, 71.
+        // x̄ = −1.5, ȳ = 65, Sxx = 2.25 + 0.25 + 0.25 + 2.25 = 5,
+        // Sxy = (−1.5)(−5) + (−0.5)(−3) + (0.5)(2) + (1.5)(6) = 19,
+        // b = 19 / 5 = 3.8, a = 65 − 3.8 × (−1.5) = 70.7.
+        // Fitted 59.3, 63.1, 66.9, 70.7 → residuals 0.7, −1.1, 0.1, 0.3,
+        // SSE = 0.49 + 1.21 + 0.01 + 0.09 = 1.8, s = √(1.8 / 2) = 0.948683.
+        let fit =
+            LinearFit::fit(&[(-3.0, 60.0), (-2.0, 62.0), (-1.0, 67.0), (0.0, 71.0)]).expect("fit");
+        assert_eq!(fit.n, 4);
+        assert!(close(fit.x_mean, -1.5, 1e-12));
+        assert!(close(fit.y_mean, 65.0, 1e-12));
+        assert!(close(fit.sxx, 5.0, 1e-12));
+        assert!(close(fit.slope, 3.8, 1e-12));
+        assert!(close(fit.intercept, 70.7, 1e-12));
+        assert!(close(fit.residual_sd, 0.9_f64.sqrt(), 1e-12));
+        // x* = 30 / 7 = 4.285714: ŷ = 70.7 + 3.8 × 4.285714 = 86.985714;
+        // half = t(0.95, 2) · s · √(1 + 1/4 + (4.285714 + 1.5)² / 5)
+        //      = 2.919986 × 0.948683 × √(1.25 + 33.474490 / 5)
+        //      = 2.770140 × √7.944898 = 2.770140 × 2.818670 = 7.808115.
+        let x = 30.0 / 7.0;
+        assert!(close(fit.predict(x), 86.985_714, 1e-6));
+        assert!(close(fit.prediction_half_width(x), 7.808_115, 1e-6));
+        // Fewer than 3 points, or one x only: no fit.
+        assert_eq!(LinearFit::fit(&[(0.0, 1.0), (1.0, 2.0)]), None);
+        assert_eq!(LinearFit::fit(&[(0.0, 1.0), (0.0, 2.0), (0.0, 3.0)]), None);
+    }
+
+    #[test]
+    fn history_has_at_least_twelve_weeks_and_the_horizon_at_most_ninety_days() {
+        let now = day(400.0);
+        for (range, buckets, horizon) in [
+            (TimeRange::Days7, 12, 7),
+            (TimeRange::Days30, 12, 30),
+            (TimeRange::Days90, 13, 90),
+            (TimeRange::Year, 53, 90),
+        ] {
+            let w = Window::new(range, now);
+            let b = history_buckets(&w);
+            assert_eq!(b.len(), buckets, "{range}");
+            assert_eq!(horizon_days(&w), horizon, "{range}");
+            assert_eq!(b[0].1, now);
+        }
+        // 90d: 13 buckets, the oldest 6 days long (90 = 12 × 7 + 6).
+        let b = history_buckets(&Window::new(TimeRange::Days90, now));
+        assert_eq!(b[12].1 - b[12].0, Duration::days(6));
+    }
+
+    /// Course 3 starts on day 50 and lasts 100 days (ends day 150), with 10
+    /// assessments (the steps). The learner enrolled on day 50 and
+    /// attempted 5 of them: day 75 (60), 83 (62), 90 (60), 90.5 (74), 98 (71).
+    fn fixture() -> Records {
+        let mut r = records();
+        user(&mut r, LEARNER, &[Role::Learner], None);
+        course(&mut r, COURSE, 50.0, Some(100));
+        enrol(&mut r, ENROLMENT, LEARNER, COURSE, 50.0);
+        for a in 20..30 {
+            assessment(&mut r, a, COURSE, 100.0, 10.0, None);
+        }
+        for (a, score, at) in [
+            (20, 60.0, 75.0),
+            (21, 62.0, 83.0),
+            (22, 60.0, 90.0),
+            (23, 74.0, 90.5),
+            (24, 71.0, 98.0),
+        ] {
+            attempt(&mut r, LEARNER, a, 1, score, at);
+        }
+        r
+    }
+
+    fn risk_inputs(risk: f64) -> ForecastInputs {
+        ForecastInputs {
+            drop_off: Some(DropOffInput {
+                model: "heuristic".into(),
+                enrolments: vec![EnrolmentRiskInput {
+                    enrolment_id: id(ENROLMENT),
+                    risk_score: risk,
+                    risk_factors: vec![
+                        RiskFactorInput {
+                            factor: "daysSinceLastActivity".into(),
+                            value: 15.0,
+                            contribution: 0.2,
+                            description: "No activity for 15 days".into(),
+                        },
+                        RiskFactorInput {
+                            factor: "submittedShare".into(),
+                            value: 0.5,
+                            contribution: 0.1,
+                            description: "Half of the due work submitted".into(),
+                        },
+                        RiskFactorInput {
+                            factor: "progressGap".into(),
+                            value: 0.2,
+                            contribution: 0.05,
+                            description: "Behind schedule".into(),
+                        },
+                        RiskFactorInput {
+                            factor: "lateShare".into(),
+                            value: 0.6,
+                            contribution: 0.05,
+                            description: "Often late".into(),
+                        },
+                    ],
+                    interventions: vec![InterventionInput {
+                        code: "reach_out".into(),
+                        text: "Contact the learner personally: no activity for 15 days.".into(),
+                        factor: "daysSinceLastActivity".into(),
+                    }],
+                }],
+            }),
+        }
+    }
+
+    #[test]
+    fn forecast_on_a_small_fixture_matches_hand_computation() {
+        let ds = Dataset::new(fixture());
+        let now = day(100.0);
+        let w = Window::new(TimeRange::Days30, now);
+        let f = forecast(&ds, id(LEARNER), &w, &risk_inputs(0.4)).expect("forecast");
+
+        assert_eq!(f.header.analytic, "forecast");
+        assert_eq!(f.header.subject_id, Some(id(LEARNER)));
+        assert!(f.header.notes.is_empty(), "{:?}", f.header.notes);
+        assert_eq!(f.forecast_period.from, now);
+        assert_eq!(f.forecast_period.to, day(130.0));
+        assert_eq!(f.model.as_deref(), Some("heuristic"));
+        assert_eq!(f.confidence.level, 0.90);
+        assert_eq!(f.confidence.rating, "low"); // 4 scored weeks
+
+        // Buckets (now = day 100): j=0 (93,100] {71}, j=1 (86,93] {60, 74} → 67,
+        // j=2 (79,86] {62}, j=3 (72,79] {60}: the points of the test above.
+        let p = f.predictions.performance.as_ref().expect("performance");
+        let ys: Vec<(i64, f64, usize)> = p
+            .points
+            .iter()
+            .map(|p| (p.x, p.average_score, p.attempts))
+            .collect();
+        assert_eq!(
+            ys,
+            vec![(-3, 60.0, 1), (-2, 62.0, 1), (-1, 67.0, 2), (0, 71.0, 1)]
+        );
+        assert_eq!(p.points[0].week_start, day(72.0));
+        assert_eq!(p.points[0].week_end, day(79.0));
+        assert_eq!(p.current_average, 65.0); // mean of the last 4 points
+        assert_eq!(p.slope_per_week, 3.8);
+        // ŷ = 86.985714 ± 7.808115 → 79.177600, 94.793829.
+        assert_eq!(p.projected_score, 86.99);
+        assert_eq!(p.lower, 79.18);
+        assert_eq!(p.upper, 94.79);
+
+        // Completion: 8 buckets end after enrolled_at (ends 100, 93, …, 51 > 50);
+        // steps done per bucket 1, 2, 1, 1, 0, 0, 0, 0 of 10 →
+        // q = 10, 20, 10, 10, 0, 0, 0, 0; q̄ = 50 / 8 = 6.25;
+        // s_q = √((3 × 3.75² + 13.75² + 4 × 6.25²) / 7) = √(387.5 / 7) = 7.440238;
+        // δ = t(0.95, 7) · s_q / √8 = 1.894579 × 7.440238 / 2.828427 = 4.983731.
+        // r = 100 × (1 − 5/10) = 50.
+        // projected = now + 50 / 6.25 = 8 weeks = day 156;
+        // earliest = now + 50 / 11.233731 = 4.450881 weeks = 2 691 892 s;
+        // latest = now + 50 / 1.266269 = 39.486069 weeks = 23 881 174 s.
+        // Course end day 150: weeksLeft = 50 / 7 → 50 + 6.25 × 7.142857 = 94.642857.
+        let c = &f.predictions.completion;
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].enrolment_id, id(ENROLMENT));
+        assert_eq!(c[0].course_title, "Course 3");
+        assert_eq!(c[0].projected_completion, Some(day(156.0)));
+        assert_eq!(c[0].earliest, Some(now + secs(2_691_892)));
+        assert_eq!(c[0].latest, Some(now + secs(23_881_174)));
+        assert_eq!(c[0].projected_progress_at_course_end, Some(94.64));
+        assert_eq!(c[0].completion_probability, Some(0.6));
+
+        // Influencing factors: the trend (b = 3.8 > 0.5) and the first 3 risk factors.
+        let names: Vec<(&str, &str)> = f
+            .influencing_factors
+            .iter()
+            .map(|x| (x.factor.as_str(), x.effect))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("scoreTrend", "positive"),
+                ("daysSinceLastActivity", "negative"),
+                ("submittedShare", "negative"),
+                ("progressGap", "negative"),
+            ]
+        );
+        assert_eq!(f.influencing_factors[0].value, 3.8);
+        assert_eq!(f.influencing_factors[1].enrolment_id, Some(id(ENROLMENT)));
+
+        // Day 156 is after the course end (day 150): targetPace = 50 / max(1, 50/7) = 7.
+        let codes: Vec<&str> = f.recommendations.iter().map(|a| a.code.as_str()).collect();
+        assert_eq!(codes, vec!["increase_pace", "reach_out"]);
+        assert_eq!(
+            f.recommendations[0].text,
+            "Increase your weekly pace in Course 3 to 7 points/week to finish by the course end."
+        );
+    }
+
+    #[test]
+    fn scenarios_shift_score_pace_and_risk() {
+        let ds = Dataset::new(fixture());
+        let now = day(100.0);
+        let w = Window::new(TimeRange::Days30, now);
+        let f = forecast(&ds, id(LEARNER), &w, &risk_inputs(0.4)).expect("forecast");
+        let s = &f.scenarios;
+        // current = the prediction.
+        assert_eq!(s.current.projected_score, Some(86.99));
+        assert_eq!(
+            s.current.completion[0].projected_completion,
+            Some(day(156.0))
+        );
+        assert_eq!(s.current.completion[0].completion_probability, Some(0.6));
+        // improved: 86.985714 + 5; pace 6.25 × 1.25 = 7.8125 → 50 / 7.8125 = 6.4 weeks
+        // = 44.8 days; probability 1 − 0.75 × 0.4 = 0.7.
+        assert_eq!(s.improved.projected_score, Some(91.99));
+        assert_eq!(
+            s.improved.completion[0].projected_completion,
+            Some(day(144.8))
+        );
+        assert_eq!(s.improved.completion[0].completion_probability, Some(0.7));
+        // declined: 86.985714 − 5; pace 4.6875 → 10.666667 weeks × 604 800 s
+        // = 6 451 200 s; probability 1 − min(1, 1.25 × 0.4) = 0.5.
+        assert_eq!(s.declined.projected_score, Some(81.99));
+        assert_eq!(
+            s.declined.completion[0].projected_completion,
+            Some(now + secs(6_451_200))
+        );
+        assert_eq!(s.declined.completion[0].completion_probability, Some(0.5));
+
+        // A risk of 0.9: declined = 1 − min(1, 1.125) = 0.
+        let f = forecast(&ds, id(LEARNER), &w, &risk_inputs(0.9)).expect("forecast");
+        assert_eq!(
+            f.scenarios.declined.completion[0].completion_probability,
+            Some(0.0)
+        );
+        assert_eq!(
+            f.scenarios.improved.completion[0].completion_probability,
+            Some(0.325)
+        );
+    }
+
+    #[test]
+    fn falling_scores_are_clamped_and_advise_a_review() {
+        // 3 scored weeks 90, 60, 30 (x = −2, −1, 0): b = −30, a = 30, s = 0.
+        // At x* = 1 (7d): ŷ = 0 → clamped; improved 5, declined 0.
+        let mut r = records();
+        user(&mut r, LEARNER, &[Role::Learner], None);
+        course(&mut r, COURSE, 0.0, None);
+        let e = enrol(&mut r, ENROLMENT, LEARNER, COURSE, 0.0);
+        r.enrolments[e].status = EnrolmentStatus::Completed;
+        r.enrolments[e].outcome = Some(Outcome::Pass);
+        r.enrolments[e].completed_at = Some(day(99.0));
+        assessment(&mut r, 20, COURSE, 50.0, 1.0, None);
+        attempt(&mut r, LEARNER, 20, 1, 45.0, 85.0);
+        attempt(&mut r, LEARNER, 20, 2, 30.0, 92.0);
+        attempt(&mut r, LEARNER, 20, 3, 15.0, 99.0);
+        let ds = Dataset::new(r);
+        let w = Window::new(TimeRange::Days7, day(100.0));
+        let f = forecast(&ds, id(LEARNER), &w, &ForecastInputs::default()).expect("forecast");
+        let p = f.predictions.performance.as_ref().expect("performance");
+        assert_eq!(p.slope_per_week, -30.0);
+        assert_eq!((p.projected_score, p.lower, p.upper), (0.0, 0.0, 0.0));
+        assert_eq!(p.current_average, 60.0);
+        assert_eq!(f.scenarios.improved.projected_score, Some(5.0));
+        assert_eq!(f.scenarios.declined.projected_score, Some(0.0));
+        assert!(f.predictions.completion.is_empty());
+        assert_eq!(f.header.notes, vec!["NO_ACTIVE_ENROLMENT"]);
+        assert_eq!(f.model, None);
+        assert_eq!(f.influencing_factors[0].effect, "negative");
+        assert_eq!(f.recommendations[0].code, "review_recent_topics");
+        assert_eq!(
+            f.recommendations[0].text,
+            "Review recent topics before the next assessment: your scores fall by 30 points a week."
+        );
+    }
+
+    #[test]
+    fn completion_alone_answers_without_score_history() {
+        // 2 scored weeks only: performance null with a note; completion still answers.
+        let mut r = fixture();
+        r.attempts.retain(|a| a.submitted_at >= day(90.0));
+        // A course without steps is listed with nulls.
+        course(&mut r, 4, 60.0, Some(60));
+        enrol(&mut r, 101, LEARNER, 4, 60.0);
+        let ds = Dataset::new(r);
+        let w = Window::new(TimeRange::Days30, day(100.0));
+        let f = forecast(&ds, id(LEARNER), &w, &ForecastInputs::default()).expect("forecast");
+        assert_eq!(f.predictions.performance, None);
+        assert_eq!(f.scenarios.current.projected_score, None);
+        assert_eq!(
+            f.header.notes,
+            vec!["INSUFFICIENT_SCORE_HISTORY", "NO_DROP_OFF_RISK", "NO_STEPS"]
+        );
+        let c = &f.predictions.completion;
+        assert_eq!(c.len(), 2);
+        // 3 steps done in buckets 0 and 1 (1 + 2 of 10): q̄ = 30 / 8 = 3.75;
+        // r = 70 → 70 / 3.75 = 18.666667 weeks × 604 800 s = 11 289 600 s.
+        assert_eq!(
+            c[0].projected_completion,
+            Some(day(100.0) + secs(11_289_600))
+        );
+        assert_eq!(c[0].completion_probability, None);
+        assert_eq!(c[1].course_id, id(4));
+        assert_eq!(
+            (c[1].projected_completion, c[1].earliest, c[1].latest),
+            (None, None, None)
+        );
+        assert_eq!(c[1].projected_progress_at_course_end, None);
+    }
+
+    #[test]
+    fn no_active_enrolment_and_too_few_scored_weeks_is_insufficient_history() {
+        let mut r = fixture();
+        r.enrolments[0].status = EnrolmentStatus::Withdrawn;
+        r.enrolments[0].withdrawn_at = Some(day(99.0));
+        r.attempts.retain(|a| a.submitted_at >= day(90.0)); // 2 scored weeks
+        let ds = Dataset::new(r);
+        let w = Window::new(TimeRange::Days30, day(100.0));
+        let err =
+            forecast(&ds, id(LEARNER), &w, &ForecastInputs::default()).expect_err("insufficient");
+        let AnalyticError::InsufficientData {
+            analytic,
+            reason,
+            minimum,
+            found,
+            ..
+        } = err
+        else {
+            panic!("expected INSUFFICIENT_DATA, got {err:?}");
+        };
+        assert_eq!((analytic, reason), ("forecast", "INSUFFICIENT_HISTORY"));
+        assert_eq!(minimum.get("scoredWeeks"), Some(&3.0));
+        assert_eq!(minimum.get("activeEnrolments"), Some(&1.0));
+        assert_eq!(found.get("scoredWeeks"), Some(&2.0));
+        assert_eq!(found.get("activeEnrolments"), Some(&0.0));
+    }
+
+    #[test]
+    fn unknown_learners_and_learners_without_records_are_not_found() {
+        let mut r = fixture();
+        user(&mut r, 11, &[Role::Learner], None);
+        let ds = Dataset::new(r);
+        let w = Window::new(TimeRange::Days30, day(100.0));
+        for who in [id(11), id(999)] {
+            assert!(matches!(
+                forecast(&ds, who, &w, &ForecastInputs::default()),
+                Err(AnalyticError::NotFound(_))
+            ));
+        }
+    }
 }
