@@ -738,3 +738,388 @@ pub fn recommendations(
         career_alignment,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Role;
+    use crate::analytics::dataset::Records;
+    use crate::analytics::testkit::*;
+    use crate::analytics::{AnalyticError, TimeRange};
+    use crate::model::CourseUnit;
+
+    const LEARNER: u128 = 10;
+    const DEPT: u128 = 7;
+    const COURSE: u128 = 3;
+    const REACT: u128 = 60;
+    const SQL: u128 = 61;
+
+    fn now() -> DateTime<Utc> {
+        day(100.0)
+    }
+
+    fn window() -> Window {
+        Window::new(TimeRange::Days30, now())
+    }
+
+    fn unit(r: &mut Records, n: u128, course: u128, position: i32) {
+        r.units.push(CourseUnit {
+            id: id(n),
+            course_id: id(course),
+            origin: None,
+            title: format!("Unit {n}"),
+            position,
+        });
+    }
+
+    /// Learner 10 in department 7 (6 learners: 10 … 15), active in course 3.
+    fn fixture() -> Records {
+        let mut r = records();
+        for n in LEARNER..=15 {
+            user(&mut r, n, &[Role::Learner], Some(DEPT));
+        }
+        course(&mut r, COURSE, 0.0, None);
+        enrol(&mut r, 100, LEARNER, COURSE, 0.0);
+        // Deadlines: 30 due in 3 days, 31 in 10 days; 32 due tomorrow but
+        // submitted (score 80), 33 due in 20 days, 34 already past.
+        for (n, due) in [
+            (30, 103.0),
+            (31, 110.0),
+            (32, 101.0),
+            (33, 120.0),
+            (34, 99.0),
+        ] {
+            assessment(&mut r, n, COURSE, 100.0, 10.0, Some(due));
+        }
+        attempt(&mut r, LEARNER, 32, 1, 80.0, 99.0);
+        // Quiz items: 51 (unit 1) is first; 52 (unit 1, opened) is skipped;
+        // 50 in unit 2; 53 has no unit.
+        unit(&mut r, 40, COURSE, 1);
+        unit(&mut r, 41, COURSE, 2);
+        for (n, u) in [(50, Some(41)), (51, Some(40)), (52, Some(40)), (53, None)] {
+            item(&mut r, n, COURSE, ContentType::Quiz);
+            if let Some(it) = r.content_items.last_mut() {
+                it.unit_id = u.map(id);
+            }
+        }
+        interact(&mut r, LEARNER, 52, 98.0, 3, None, false);
+        // Catalogue: course 4 taken by 5 of the 6 department learners, 5 by
+        // 4 (< k), 6 is a draft.
+        for c in [4, 5, 6] {
+            course(&mut r, c, 0.0, None);
+        }
+        if let Some(c) = r.courses.last_mut() {
+            c.status = CourseStatus::Draft;
+        }
+        let mut e = 200;
+        for (c, users) in [(4, 11..=15), (5, 11..=14), (6, 11..=15)] {
+            for u in users {
+                e += 1;
+                enrol(&mut r, e, u, c, 10.0);
+            }
+        }
+        r
+    }
+
+    fn inputs() -> RecommendationInputs {
+        RecommendationInputs {
+            k_anonymity: 5,
+            skill_gap: Some(SkillGapInput {
+                requirement_source: "job-role".into(),
+                coverage_percent: Some(100.0 / 3.0),
+                gaps: vec![
+                    GapInput {
+                        skill_id: id(REACT),
+                        skill_name: "React".into(),
+                        gap_levels: 2.0,
+                        required_level: 4.0,
+                        assessed: true,
+                        action: "complete_course".into(),
+                    },
+                    GapInput {
+                        skill_id: id(SQL),
+                        skill_name: "SQL".into(),
+                        gap_levels: 1.0,
+                        required_level: 1.0,
+                        assessed: false,
+                        action: "take_skill_assessment".into(),
+                    },
+                ],
+            }),
+            content: Some(ContentInput {
+                types: vec![
+                    ContentTypeInput {
+                        content_type: ContentType::Quiz,
+                        lift: Some(12.0),
+                        evidence: 3,
+                    },
+                    ContentTypeInput {
+                        content_type: ContentType::Video,
+                        lift: Some(4.0),
+                        evidence: 5,
+                    },
+                    ContentTypeInput {
+                        content_type: ContentType::Reading,
+                        lift: Some(30.0),
+                        evidence: 1,
+                    },
+                ],
+                preferred_learning_style: Some("practice".into()),
+                best_time_of_day: Some("evening".into()),
+                optimal_session_length: Some(42.123),
+            }),
+            engagement: Some(EngagementInput {
+                change: Some(6.5),
+                direction: "up".into(),
+            }),
+            ai_suggestions: Some(vec![
+                AiSuggestion {
+                    kind: "course".into(),
+                    target_id: Some(id(4).to_string()),
+                    title: "Course 4".into(),
+                    score: Some(0.9),
+                    generated_at: now() - Duration::hours(1),
+                },
+                AiSuggestion {
+                    kind: "article".into(),
+                    target_id: None,
+                    title: "Read: hooks in depth".into(),
+                    score: None,
+                    generated_at: now() - Duration::hours(2),
+                },
+                // Same target as the SQL gap with the same rankScore 45.
+                AiSuggestion {
+                    kind: "skill".into(),
+                    target_id: Some(id(SQL).to_string()),
+                    title: "Learn SQL".into(),
+                    score: Some(0.5625),
+                    generated_at: now() - Duration::hours(3),
+                },
+                // Stale (7 h): left out.
+                AiSuggestion {
+                    kind: "course".into(),
+                    target_id: Some(id(5).to_string()),
+                    title: "Course 5".into(),
+                    score: Some(1.0),
+                    generated_at: now() - Duration::hours(7),
+                },
+            ]),
+        }
+    }
+
+    #[test]
+    fn candidates_are_ranked_by_weight_times_strength_and_explained() {
+        let ds = Dataset::new(fixture());
+        let out = recommendations(&ds, id(LEARNER), &window(), &inputs()).expect("ok");
+        // rankScore = 100 × weight × strength:
+        //   React gap 2 levels: 0.9 × min(1, 0.4 / 0.4) = 90
+        //   assessment 30 due in 3 days: 1.0 × (1 − 3/14) = 78.571429
+        //   AI course 4: 0.8 × 0.9 = 72 (beats catalogue course 4: 0.5 × 5/6 = 41.67)
+        //   SQL gap 1 level: 0.9 × (0.2 / 0.4) = 45 (ties AI "Learn SQL" 0.8 × 0.5625
+        //     = 45 on the same target: skill-gap comes first in the table)
+        //   AI article without a score: 0.8 × 0.5 = 40
+        //   quiz item 51: 0.6 × min(1, 12 / 20) = 36
+        //   assessment 31 due in 10 days: 1.0 × (1 − 10/14) = 28.571429
+        let got: Vec<(usize, &str, &str, Option<String>, f64)> = out
+            .recommendations
+            .iter()
+            .map(|r| {
+                (
+                    r.rank,
+                    r.source,
+                    r.target_type,
+                    r.target_id.clone(),
+                    r.rank_score,
+                )
+            })
+            .collect();
+        let s = |n: u128| Some(id(n).to_string());
+        assert_eq!(
+            got,
+            vec![
+                (1, "skill-gap", "skill", s(REACT), 90.0),
+                (2, "deadline", "assessment", s(30), 78.57),
+                (3, "learner-ai", "course", s(4), 72.0),
+                (4, "skill-gap", "skill", s(SQL), 45.0),
+                (5, "learner-ai", "external", None, 40.0),
+                (6, "content-type", "content", s(51), 36.0),
+                (7, "deadline", "assessment", s(31), 28.57),
+            ]
+        );
+        let reasons: Vec<&str> = out
+            .recommendations
+            .iter()
+            .map(|r| r.reason.as_str())
+            .collect();
+        assert_eq!(
+            reasons,
+            vec![
+                "React is 2 levels below what your role requires",
+                "Due in 3 days; not submitted yet",
+                "Suggested by Learner AI (score 0.9)",
+                "SQL is 1 level below what your role requires (never assessed)",
+                "Suggested by Learner AI",
+                "Quiz content was followed by scores 12 points above your average",
+                "Due in 10 days; not submitted yet",
+            ]
+        );
+        let titles: Vec<&str> = out
+            .recommendations
+            .iter()
+            .map(|r| r.title.as_str())
+            .collect();
+        assert_eq!(titles[0], "Complete a course in React");
+        assert_eq!(titles[3], "Take a skill assessment in SQL");
+        assert_eq!(titles[5], "Item 51");
+        let ev = &out.recommendations[1].evidence;
+        assert_eq!(ev.get("daysUntilDue"), Some(&3.0));
+        assert_eq!(ev.get("weight"), Some(&1.0));
+        assert_eq!(ev.get("strength"), Some(&0.7857));
+        assert_eq!(out.recommendations[0].evidence.get("gapSize"), Some(&0.4));
+
+        assert!(out.header.missing_sources.is_empty());
+        assert!(out.header.notes.is_empty(), "{:?}", out.header.notes);
+        let insights: Vec<&str> = out
+            .personalized_insights
+            .iter()
+            .map(|i| i.text.as_str())
+            .collect();
+        assert_eq!(
+            insights,
+            vec![
+                "Your engagement is up 6.5 points on the previous period.",
+                "You are most active in the evening.",
+                "Your strongest assessments are assignment (80 % on average).",
+            ]
+        );
+        assert_eq!(
+            out.learning_preferences,
+            LearningPreferences {
+                preferred_learning_style: Some("practice".into()),
+                best_time_of_day: Some("evening".into()),
+                optimal_session_length: Some(42.12),
+            }
+        );
+        assert_eq!(
+            out.career_alignment,
+            Some(CareerAlignment {
+                job_role: None,
+                coverage_percent: Some(33.33),
+                requirement_source: "job-role".into(),
+            })
+        );
+    }
+
+    #[test]
+    fn the_catalogue_answers_when_the_department_reaches_k() {
+        // Without the AI suggestion of course 4, the catalogue proposes it:
+        // 5 of 6 department learners → 0.5 × 5/6 = 41.67.
+        let ds = Dataset::new(fixture());
+        let mut inp = inputs();
+        inp.ai_suggestions = Some(Vec::new());
+        let out = recommendations(&ds, id(LEARNER), &window(), &inp).expect("ok");
+        let cat: Vec<&RankedRecommendation> = out
+            .recommendations
+            .iter()
+            .filter(|r| r.source == "catalogue")
+            .collect();
+        assert_eq!(cat.len(), 1);
+        assert_eq!(cat[0].target_id, Some(id(4).to_string()));
+        assert_eq!(cat[0].rank_score, 41.67);
+        assert_eq!(cat[0].reason, "Used by 83.33 % of your department");
+        assert_eq!(cat[0].evidence.get("enrolledLearners"), Some(&5.0));
+        // The service answered with nothing: a note, not a missing source.
+        assert!(out.header.missing_sources.is_empty());
+        assert_eq!(out.header.notes, vec!["NO_AI_SUGGESTIONS"]);
+        // With k = 6 neither course reaches k.
+        inp.k_anonymity = 6;
+        let out = recommendations(&ds, id(LEARNER), &window(), &inp).expect("ok");
+        assert!(out.recommendations.iter().all(|r| r.source != "catalogue"));
+        assert!(out.header.notes.contains(&"NO_CATALOGUE_MATCH"));
+    }
+
+    #[test]
+    fn learner_ai_unavailable_or_stale_is_a_missing_source() {
+        let ds = Dataset::new(fixture());
+        let mut inp = inputs();
+        inp.ai_suggestions = None;
+        let out = recommendations(&ds, id(LEARNER), &window(), &inp).expect("ok");
+        assert_eq!(out.header.missing_sources, vec!["learner-ai".to_owned()]);
+        assert!(out.recommendations.iter().all(|r| r.source != "learner-ai"));
+        // The other sources still answer; course 4 now comes from the catalogue.
+        assert_eq!(out.recommendations[0].source, "skill-gap");
+        assert!(out.recommendations.iter().any(|r| r.source == "catalogue"));
+
+        // Only suggestions older than 6 h: also missing.
+        inp.ai_suggestions = Some(vec![AiSuggestion {
+            kind: "course".into(),
+            target_id: None,
+            title: "Old".into(),
+            score: Some(1.0),
+            generated_at: now() - Duration::hours(6),
+        }]);
+        let out = recommendations(&ds, id(LEARNER), &window(), &inp).expect("ok");
+        assert_eq!(out.header.missing_sources, vec!["learner-ai".to_owned()]);
+        assert!(out.recommendations.iter().all(|r| r.title != "Old"));
+    }
+
+    #[test]
+    fn at_most_ten_are_returned() {
+        let mut r = fixture();
+        for n in 0..12 {
+            assessment(&mut r, 300 + n, COURSE, 100.0, 1.0, Some(100.5 + n as f64));
+        }
+        let ds = Dataset::new(r);
+        let out = recommendations(&ds, id(LEARNER), &window(), &inputs()).expect("ok");
+        assert_eq!(out.recommendations.len(), TOP);
+        let ranks: Vec<usize> = out.recommendations.iter().map(|r| r.rank).collect();
+        assert_eq!(ranks, (1..=10).collect::<Vec<_>>());
+        // Due in half a day: 1 − 0.5/14 = 0.964286 → 96.43.
+        assert_eq!(out.recommendations[0].rank_score, 96.43);
+        assert_eq!(
+            out.recommendations[0].reason,
+            "Due in 0.5 days; not submitted yet"
+        );
+    }
+
+    #[test]
+    fn an_empty_list_is_a_valid_answer_with_notes() {
+        let mut r = records();
+        user(&mut r, LEARNER, &[Role::Learner], None);
+        course(&mut r, COURSE, 0.0, None);
+        enrol(&mut r, 100, LEARNER, COURSE, 0.0);
+        let ds = Dataset::new(r);
+        let inp = RecommendationInputs {
+            ai_suggestions: Some(Vec::new()),
+            ..RecommendationInputs::default()
+        };
+        let out = recommendations(&ds, id(LEARNER), &window(), &inp).expect("ok");
+        assert!(out.recommendations.is_empty());
+        assert_eq!(
+            out.header.notes,
+            vec![
+                "NO_UPCOMING_DEADLINES",
+                "NO_SKILL_DATA",
+                "NO_AI_SUGGESTIONS",
+                "NO_CONTENT_ACTIVITY",
+                "NO_CATALOGUE_MATCH",
+            ]
+        );
+        assert!(out.personalized_insights.is_empty());
+        assert_eq!(out.career_alignment, None);
+        assert_eq!(out.learning_preferences.preferred_learning_style, None);
+    }
+
+    #[test]
+    fn unknown_learners_and_learners_without_records_are_not_found() {
+        let mut r = fixture();
+        user(&mut r, 99, &[Role::Learner], None);
+        let ds = Dataset::new(r);
+        for who in [id(99), id(12345)] {
+            assert!(matches!(
+                recommendations(&ds, who, &window(), &inputs()),
+                Err(AnalyticError::NotFound(_))
+            ));
+        }
+    }
+}
