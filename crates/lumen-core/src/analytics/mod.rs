@@ -16,9 +16,11 @@ use uuid::Uuid;
 pub mod common;
 pub mod dataset;
 pub mod dropoff;
+pub mod forecast;
 pub mod logistic;
 pub mod metrics;
 pub mod org;
+pub mod recommendations;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub mod trainer;
