@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 pub mod common;
 pub mod dataset;
+pub mod learner;
 #[cfg(test)]
 pub(crate) mod testkit;
 
