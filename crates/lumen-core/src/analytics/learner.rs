@@ -1507,7 +1507,7 @@ pub fn content_effectiveness(
             0.0,
         ));
     }
-    inter.sort_by(|a, b| a.0.occurred_at.cmp(&b.0.occurred_at));
+    inter.sort_by_key(|a| a.0.occurred_at);
     let mut header = Header::new(NAME, Some(learner), w);
     let time_measured = inter.iter().any(|(i, _, _)| i.time_spent_seconds.is_some());
     if !time_measured {
