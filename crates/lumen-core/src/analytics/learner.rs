@@ -1768,3 +1768,824 @@ impl Ord for ContentTypeKey {
         self.0.as_str().cmp(other.0.as_str())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Role;
+    use crate::analytics::TimeRange;
+    use crate::analytics::dataset::Records;
+    use crate::analytics::testkit::*;
+    use crate::model::{
+        AssessmentKind, CourseUnit, Skill, SkillLevel, SkillRequirement, SkillTarget,
+    };
+
+    const ME: u128 = 10;
+    const L: &[Role] = &[Role::Learner];
+
+    fn ds(r: Records) -> Dataset {
+        Dataset::new(r)
+    }
+
+    fn reason(e: AnalyticError) -> &'static str {
+        match e {
+            AnalyticError::InsufficientData { reason, .. } => reason,
+            AnalyticError::NotFound(_) => "NOT_FOUND",
+        }
+    }
+
+    fn w30(now: f64) -> Window {
+        Window::new(TimeRange::Days30, day(now))
+    }
+
+    fn w7(now: f64) -> Window {
+        Window::new(TimeRange::Days7, day(now))
+    }
+
+    fn hours(d: f64, h: f64) -> f64 {
+        d + h / 24.0
+    }
+
+    /// Every analytic answers 404 for an unknown user and for a user with
+    /// neither an enrolment nor an activity event.
+    #[test]
+    fn unknown_or_recordless_learners_are_not_found() {
+        let mut r = records();
+        user(&mut r, ME, L, None);
+        let d = ds(r);
+        let w = w30(70.0);
+        for who in [id(ME), id(99)] {
+            assert_eq!(reason(velocity(&d, who, &w).expect_err("404")), "NOT_FOUND");
+            assert_eq!(
+                reason(skill_gap(&d, who, &w).expect_err("404")),
+                "NOT_FOUND"
+            );
+            assert_eq!(
+                reason(engagement(&d, who, &w).expect_err("404")),
+                "NOT_FOUND"
+            );
+            assert_eq!(reason(mastery(&d, who, &w).expect_err("404")), "NOT_FOUND");
+            assert_eq!(
+                reason(performance(&d, who, &w).expect_err("404")),
+                "NOT_FOUND"
+            );
+            assert_eq!(
+                reason(content_effectiveness(&d, who, &w).expect_err("404")),
+                "NOT_FOUND"
+            );
+        }
+    }
+
+    // ---- velocity ----
+
+    fn velocity_fixture() -> Records {
+        let mut r = records();
+        user(&mut r, ME, L, None);
+        course(&mut r, 100, 0.0, Some(84)); // ends day 84
+        course(&mut r, 101, 0.0, None); // no deadline
+        for a in 300..304 {
+            assessment(&mut r, a, 100, 100.0, 25.0, None);
+        }
+        assessment(&mut r, 310, 101, 100.0, 50.0, None);
+        assessment(&mut r, 311, 101, 100.0, 50.0, None);
+        let e = enrol(&mut r, 1, ME, 100, 0.0);
+        r.enrolments[e].progress = 0.6;
+        enrol(&mut r, 2, ME, 101, 0.0);
+        attempt(&mut r, ME, 300, 1, 50.0, 60.0); // W' = (56, 63]
+        attempt(&mut r, ME, 301, 1, 50.0, 65.0); // W = (63, 70]
+        attempt(&mut r, ME, 302, 1, 50.0, 68.0);
+        attempt(&mut r, ME, 302, 2, 70.0, 69.0); // a second attempt is not a new step
+        r
+    }
+
+    #[test]
+    fn velocity_by_hand() {
+        // now = day 70, 7d: weeks(W) = 1.
+        // Course 100: 4 steps; 2 first done in W, 1 in W', 3 by now.
+        //   pace = 100 × 2 / 4 / 1 = 50; prevPace = 100 × 1 / 4 = 25
+        //   remaining = 100 × (1 − 3/4) = 25; weeksLeft = max(1, 14/7) = 2
+        //   targetPace = 25 / 2 = 12.5; r = 4 → on-track
+        //   estimatedCompletion = now + 25 / 50 × 7 d = day 73.5
+        // Course 101: 2 steps, none done: pace 0, no deadline, no estimate.
+        // D = {100}: currentPace = 50, targetPace = 12.5, status on-track;
+        // trend = 100 × (50 − 25) / 25 = 100 % → accelerating;
+        // learner estimatedCompletion null (course 101 has none).
+        let d = ds(velocity_fixture());
+        let v = velocity(&d, id(ME), &w7(70.0)).expect("velocity");
+        assert_eq!(v.current_pace, 50.0);
+        assert_eq!(v.target_pace, Some(12.5));
+        assert_eq!(v.status, "on-track");
+        assert_eq!(v.trend, "accelerating");
+        assert_eq!(v.trend_percentage, Some(100.0));
+        assert_eq!(v.estimated_completion, None);
+        assert_eq!(v.courses.len(), 2);
+        let c = v
+            .courses
+            .iter()
+            .find(|c| c.course_id == id(100))
+            .expect("course 100");
+        assert_eq!(c.progress, 60.0);
+        assert_eq!((c.steps_done, c.steps_total), (3, 4));
+        assert_eq!(c.pace, 50.0);
+        assert_eq!(c.target_pace, Some(12.5));
+        assert_eq!(c.course_end, Some(day(84.0)));
+        assert_eq!(c.estimated_completion, Some(day(73.5)));
+        assert_eq!(c.status, "on-track");
+        let c = v
+            .courses
+            .iter()
+            .find(|c| c.course_id == id(101))
+            .expect("course 101");
+        assert_eq!(
+            (c.pace, c.target_pace, c.status),
+            (0.0, None, "no-deadline")
+        );
+        assert_eq!(c.estimated_completion, None);
+    }
+
+    #[test]
+    fn velocity_behind_and_at_risk_and_deceleration() {
+        // Only course 100, now = day 77 (W = (70, 77], W' = (63, 70]).
+        // In W: 1 step (303 at day 75) → pace 25; in W': 2 → prevPace 50.
+        // Done by now 4 of 4 → remaining 0 → targetPace 0 → on-track.
+        let mut r = velocity_fixture();
+        r.enrolments.retain(|e| e.course_id == id(100));
+        attempt(&mut r, ME, 303, 1, 50.0, 75.0);
+        let v = velocity(&ds(r.clone()), id(ME), &w7(77.0)).expect("velocity");
+        assert_eq!(v.current_pace, 25.0);
+        assert_eq!(v.target_pace, Some(0.0));
+        assert_eq!(v.status, "on-track");
+        assert_eq!(v.trend_percentage, Some(-50.0));
+        assert_eq!(v.trend, "decelerating");
+        assert_eq!(v.estimated_completion, Some(day(77.0)));
+
+        // Without the step at day 75: pace 0 in W, remaining 25,
+        // weeksLeft = max(1, 7/7) = 1 → target 25, r = 0 → at-risk.
+        r.attempts.retain(|a| a.assessment_id != id(303));
+        let v = velocity(&ds(r), id(ME), &w7(77.0)).expect("velocity");
+        assert_eq!(v.current_pace, 0.0);
+        assert_eq!(v.target_pace, Some(25.0));
+        assert_eq!(v.status, "at-risk");
+        assert_eq!(v.estimated_completion, None);
+        assert_eq!(pace_status(true, 15.0, 20.0), "behind"); // r = 0.75
+    }
+
+    #[test]
+    fn velocity_needs_an_active_enrolment_with_steps() {
+        let mut r = records();
+        user(&mut r, ME, L, None);
+        course(&mut r, 100, 0.0, None);
+        let e = enrol(&mut r, 1, ME, 100, 0.0);
+        let w = w7(70.0);
+        assert_eq!(
+            reason(velocity(&ds(r.clone()), id(ME), &w).expect_err("422")),
+            "NO_STEPS"
+        );
+        r.enrolments[e].status = EnrolmentStatus::Withdrawn;
+        r.enrolments[e].withdrawn_at = Some(day(10.0));
+        assert_eq!(
+            reason(velocity(&ds(r), id(ME), &w).expect_err("422")),
+            "NO_ACTIVE_ENROLMENT"
+        );
+    }
+
+    // ---- skill-gap ----
+
+    fn skill_rec(r: &mut Records, n: u128, name: &str) {
+        r.skills.push(Skill {
+            id: id(n),
+            organization_id: Some(id(ORG)),
+            origin: None,
+            name: name.into(),
+            category: Some("tech".into()),
+        });
+    }
+
+    fn level(r: &mut Records, user: u128, skill: u128, level: f64, at: f64) {
+        r.skill_levels.push(SkillLevel {
+            user_id: id(user),
+            skill_id: id(skill),
+            level,
+            assessed_at: day(at),
+            source: None,
+        });
+    }
+
+    fn require(r: &mut Records, role: &str, skill: u128, level: f64) {
+        r.requirements.push(SkillRequirement {
+            organization_id: id(ORG),
+            job_role: role.into(),
+            skill_id: id(skill),
+            required_level: level,
+        });
+    }
+
+    fn skill_fixture() -> Records {
+        let mut r = records();
+        user(&mut r, ME, L, None);
+        r.users[0].job_role = Some("dev".into());
+        course(&mut r, 100, 0.0, None);
+        enrol(&mut r, 1, ME, 100, 0.0);
+        skill_rec(&mut r, 500, "Rust");
+        skill_rec(&mut r, 501, "SQL");
+        skill_rec(&mut r, 502, "Docker");
+        level(&mut r, ME, 500, 2.0, 10.0);
+        level(&mut r, ME, 500, 3.0, 20.0); // latest
+        level(&mut r, ME, 501, 4.0, 15.0);
+        level(&mut r, ME, 502, 5.0, 80.0); // after now: ignored
+        require(&mut r, "dev", 500, 4.0);
+        require(&mut r, "dev", 501, 3.0);
+        require(&mut r, "dev", 502, 2.0);
+        require(&mut r, "ops", 501, 5.0); // another role
+        r
+    }
+
+    #[test]
+    fn skill_gap_by_hand() {
+        // Rust: 3 vs 4 → gap 1 level, gapSize 0.2, medium, practice, ⌈2×1⌉ = 2 weeks.
+        // SQL: 4 vs 3 → met (none).
+        // Docker: never assessed (the day-80 level is after now), 0 vs 2 →
+        //   gap 2, gapSize 0.4, high, take_skill_assessment, 1 week.
+        // summary: 3 required, 1 met, coverage 33.33, averageGap (0.2+0+0.4)/3 = 0.2.
+        let g = skill_gap(&ds(skill_fixture()), id(ME), &w30(70.0)).expect("skill-gap");
+        assert_eq!(g.requirement_source, "job-role");
+        assert_eq!(g.current_skills.len(), 2);
+        assert_eq!(g.current_skills[0].skill_name, "Rust");
+        assert_eq!(g.current_skills[0].mastery_level, 0.6);
+        assert_eq!(g.current_skills[0].last_assessed, day(20.0));
+        assert_eq!(g.current_skills[1].mastery_level, 0.8);
+        let names: Vec<_> = g.gaps.iter().map(|x| x.skill_name.as_str()).collect();
+        assert_eq!(names, ["Docker", "Rust"]);
+        assert_eq!(
+            g.gaps[0],
+            Gap {
+                skill_id: id(502),
+                skill_name: "Docker".into(),
+                current_level: 0.0,
+                required_level: 0.4,
+                gap_size: 0.4,
+                priority: "high",
+                assessed: false,
+            }
+        );
+        assert_eq!(g.gaps[1].current_level, 0.6);
+        assert_eq!(g.gaps[1].gap_size, 0.2);
+        assert_eq!(g.gaps[1].priority, "medium");
+        let recs: Vec<_> = g
+            .recommendations
+            .iter()
+            .map(|x| (x.action, x.estimated_weeks, x.estimated_time.as_str()))
+            .collect();
+        assert_eq!(
+            recs,
+            [
+                ("take_skill_assessment", 1, "1 week"),
+                ("practice", 2, "2 weeks")
+            ]
+        );
+        let req: Vec<_> = g
+            .required_skills
+            .iter()
+            .map(|x| (x.skill_name.as_str(), x.required_level, x.priority))
+            .collect();
+        assert_eq!(
+            req,
+            [
+                ("Docker", 0.4, "high"),
+                ("Rust", 0.8, "medium"),
+                ("SQL", 0.6, "none")
+            ]
+        );
+        assert_eq!(
+            g.summary,
+            SkillGapSummary {
+                required_count: 3,
+                met_count: 1,
+                coverage_percent: 33.33,
+                average_gap: 0.2,
+            }
+        );
+    }
+
+    #[test]
+    fn skill_gap_falls_back_to_targets_and_complete_course_for_big_gaps() {
+        // No job role → organisation targets: Rust target 5, current 3 →
+        // gap 2 → high, complete_course, ⌈2×2⌉ = 4 weeks.
+        let mut r = skill_fixture();
+        r.users[0].job_role = None;
+        r.targets.push(SkillTarget {
+            organization_id: id(ORG),
+            skill_id: id(500),
+            target_level: 5.0,
+            priority: 1.0,
+            target_date: None,
+        });
+        let g = skill_gap(&ds(r), id(ME), &w30(70.0)).expect("skill-gap");
+        assert_eq!(g.requirement_source, "organization-targets");
+        assert_eq!(g.recommendations.len(), 1);
+        assert_eq!(g.recommendations[0].action, "complete_course");
+        assert_eq!(g.recommendations[0].estimated_weeks, 4);
+        assert_eq!(g.recommendations[0].priority, "high");
+        assert_eq!(g.summary.coverage_percent, 0.0);
+        assert_eq!(g.summary.average_gap, 0.4);
+    }
+
+    #[test]
+    fn skill_gap_needs_skill_data_and_a_required_skill() {
+        let mut r = records();
+        user(&mut r, ME, L, None);
+        course(&mut r, 100, 0.0, None);
+        enrol(&mut r, 1, ME, 100, 0.0);
+        let w = w30(70.0);
+        assert_eq!(
+            reason(skill_gap(&ds(r.clone()), id(ME), &w).expect_err("422")),
+            "NO_SKILL_DATA"
+        );
+        skill_rec(&mut r, 500, "Rust");
+        level(&mut r, ME, 500, 2.0, 10.0);
+        assert_eq!(
+            reason(skill_gap(&ds(r), id(ME), &w).expect_err("422")),
+            "NO_REQUIRED_SKILLS"
+        );
+    }
+
+    // ---- engagement ----
+
+    /// §5.7: now = 2025-03-15T12:00:00Z = day 73.5, 7d.
+    fn worked_example() -> Records {
+        let mut r = records();
+        course(&mut r, 100, 0.0, None);
+        item(&mut r, 200, 100, ContentType::Video);
+        item(&mut r, 201, 100, ContentType::Reading);
+        assessment(&mut r, 300, 100, 100.0, 50.0, Some(72.5)); // due in W, submitted
+        assessment(&mut r, 301, 100, 100.0, 50.0, Some(71.0)); // due in W, not submitted
+        for (n, clicks) in [(ME, 0), (11, 40), (12, 60), (13, 80), (14, 200)] {
+            user(&mut r, n, L, None);
+            enrol(&mut r, n, n, 100, 50.0);
+            if clicks > 0 {
+                interact(&mut r, n, 200, 72.0, clicks, None, false);
+            }
+        }
+        // The subject: slots 0, 1, 3, 6 (slot k = (now − (k+1)d, now − k·d]);
+        // 30 + 30 + 30 + 29 clicks + 1 attempt = 120.
+        interact(&mut r, ME, 200, 73.0, 30, None, false); // slot 0
+        interact(&mut r, ME, 201, 72.0, 30, None, false); // slot 1
+        interact(&mut r, ME, 200, 70.0, 30, None, false); // slot 3
+        interact(&mut r, ME, 201, 67.0, 29, None, false); // slot 6
+        attempt(&mut r, ME, 300, 1, 70.0, 73.0); // slot 0
+        r
+    }
+
+    #[test]
+    fn engagement_reproduces_the_worked_example() {
+        let w = w7(73.5);
+        assert_eq!(
+            w.now.to_rfc3339(),
+            "2025-03-15T12:00:00+00:00",
+            "fixture's now"
+        );
+        let e = engagement(&ds(worked_example()), id(ME), &w).expect("engagement");
+        assert_eq!(e.overall_score, 68.30);
+        assert_eq!(e.level, "medium");
+        assert_eq!(
+            e.components,
+            EngagementComponents {
+                regularity: Some(57.14),
+                activity: Some(100.0),
+                time_spent: None,
+                assessment_submission: Some(50.0),
+            }
+        );
+        assert_eq!(
+            e.weights,
+            EngagementComponents {
+                regularity: Some(0.375),
+                activity: Some(0.3125),
+                time_spent: None,
+                assessment_submission: Some(0.3125),
+            }
+        );
+        assert_eq!(e.header.notes, ["NO_TIME_SPENT_DATA"]);
+        assert_eq!(e.weekly_engagement.len(), 1);
+        let week = &e.weekly_engagement[0];
+        assert_eq!(
+            (week.active_days, week.activity_count, week.clicks),
+            (4, 120, 119)
+        );
+        assert_eq!(
+            (week.time_spent_seconds, week.assessment_attempts),
+            (None, 1)
+        );
+        let b = &e.activity_breakdown;
+        assert_eq!((b.active_days, b.activity_count, b.clicks), (4, 120, 119));
+        assert_eq!((b.content_interactions, b.assessment_attempts), (4, 1));
+        assert_eq!(b.by_content_type.get("video"), Some(&60));
+        assert_eq!(b.by_content_type.get("reading"), Some(&59));
+        // W' = (day 59.5, day 66.5]: enrolled (day 50), no activity by
+        // anyone, nothing due → regularity 0, activity 0 → previous 0.
+        assert_eq!(e.trends.previous_score, Some(0.0));
+        assert_eq!(e.trends.change, Some(68.30));
+        assert_eq!(e.trends.direction, "up");
+    }
+
+    #[test]
+    fn engagement_with_time_spent_and_no_due_work() {
+        // 30d, now = day 70, course 100; subject 10 and peers 11, 12.
+        // Subject: 2 interactions (days 65, 69.5: slots 4 and 0), 10 + 10
+        // clicks, 600 + 0 s. Peer 11: 40 clicks, 1800 s; peer 12: 0 events.
+        // regularity = 100 × 2 / 30 = 6.6667
+        // activity: counts 20, 40, 0 → m = 20 → 100 × min(1, 20/20) = 100
+        // time: 600, 1800, 0 → m_τ = 600 → 100
+        // nothing due → submission absent
+        // score = (0.3 × 6.6667 + 0.25 × 100 + 0.2 × 100) / 0.75
+        //       = (2 + 25 + 20) / 0.75 = 62.6667 → medium
+        let mut r = records();
+        course(&mut r, 100, 0.0, None);
+        item(&mut r, 200, 100, ContentType::Video);
+        for n in [ME, 11, 12] {
+            user(&mut r, n, L, None);
+            enrol(&mut r, n, n, 100, 10.0);
+        }
+        interact(&mut r, ME, 200, 65.0, 10, Some(600), false);
+        interact(&mut r, ME, 200, 69.5, 10, Some(0), false);
+        interact(&mut r, 11, 200, 66.0, 40, Some(1800), false);
+        let e = engagement(&ds(r), id(ME), &w30(70.0)).expect("engagement");
+        assert_eq!(e.components.regularity, Some(6.67));
+        assert_eq!(e.components.activity, Some(100.0));
+        assert_eq!(e.components.time_spent, Some(100.0));
+        assert_eq!(e.components.assessment_submission, None);
+        assert_eq!(e.overall_score, 62.67);
+        assert_eq!(e.level, "medium");
+        assert_eq!(e.weights.regularity, Some(0.4));
+        assert_eq!(e.weights.time_spent, Some(0.2667));
+        assert!(e.header.notes.is_empty());
+        assert_eq!(e.weekly_engagement.len(), 5);
+        let newest = &e.weekly_engagement[4];
+        assert_eq!(newest.week_end, day(70.0));
+        assert_eq!(newest.time_spent_seconds, Some(600));
+        assert_eq!(e.weekly_engagement[0].time_spent_seconds, Some(0));
+        assert_eq!(e.activity_breakdown.time_spent_seconds, Some(600));
+    }
+
+    #[test]
+    fn engagement_needs_an_enrolment_in_the_window() {
+        let mut r = worked_example();
+        for e in r.enrolments.iter_mut().filter(|e| e.user_id == id(ME)) {
+            e.status = EnrolmentStatus::Withdrawn;
+            e.withdrawn_at = Some(day(60.0));
+        }
+        assert_eq!(
+            reason(engagement(&ds(r), id(ME), &w7(73.5)).expect_err("422")),
+            "NO_ENROLMENT_IN_WINDOW"
+        );
+    }
+
+    // ---- mastery ----
+
+    fn mastery_fixture() -> Records {
+        let mut r = records();
+        user(&mut r, ME, L, None);
+        course(&mut r, 100, 0.0, None);
+        course(&mut r, 101, 0.0, None);
+        for (n, pos) in [(150, 1), (151, 2)] {
+            r.units.push(CourseUnit {
+                id: id(n),
+                course_id: id(100),
+                origin: None,
+                title: format!("Unit {n}"),
+                position: pos,
+            });
+        }
+        assessment(&mut r, 300, 100, 100.0, 60.0, None); // A, unit 150
+        assessment(&mut r, 301, 100, 50.0, 40.0, None); // B, unit 151
+        assessment(&mut r, 310, 101, 10.0, 0.0, None); // C
+        assessment(&mut r, 311, 101, 10.0, 0.0, None); // D
+        r.assessments[0].unit_id = Some(id(150));
+        r.assessments[1].unit_id = Some(id(151));
+        enrol(&mut r, 1, ME, 100, 0.0);
+        enrol(&mut r, 2, ME, 101, 0.0);
+        attempt(&mut r, ME, 300, 1, 70.0, 30.0);
+        attempt(&mut r, ME, 300, 2, 90.0, 50.0);
+        attempt(&mut r, ME, 301, 1, 20.0, 55.0); // 40 %
+        attempt(&mut r, ME, 310, 1, 8.0, 20.0); // 80 %
+        skill_rec(&mut r, 500, "Rust");
+        level(&mut r, ME, 500, 3.0, 35.0);
+        level(&mut r, ME, 500, 4.0, 60.0);
+        r
+    }
+
+    #[test]
+    fn mastery_by_hand() {
+        // now = day 70, 30d → comparison point day 40.
+        // Course 100: (60 × 90 + 40 × 40) / 100 = 70, assessedShare 100.
+        // Course 101: only C (80 %), all weights 0 → equal → 80, share 50.
+        // Skill Rust: 100 × 4 / 5 = 80.
+        // overall = 0.5 × mean(70, 80) + 0.5 × 80 = 37.5 + 40 = 77.5 → proficient.
+        // At day 40: course 100 = A's 70 (B not yet), course 101 = 80,
+        // skill 3 → 60: 0.5 × 75 + 0.5 × 60 = 67.5; change = 10.
+        // Path: course 100 unit 150 mastered (A 90 ≥ 80, all attempted) →
+        // left out; unit 151 in-progress (40); course 101 has no units →
+        // one entry, in-progress (80, D not attempted).
+        let m = mastery(&ds(mastery_fixture()), id(ME), &w30(70.0)).expect("mastery");
+        assert_eq!(m.overall_mastery, 77.5);
+        assert_eq!(m.level, "proficient");
+        assert_eq!(m.previous_overall_mastery, Some(67.5));
+        assert_eq!(m.change, Some(10.0));
+        assert_eq!(
+            m.course_mastery[0],
+            CourseMastery {
+                course_id: id(100),
+                course_title: "Course 100".into(),
+                mastery: Some(70.0),
+                level: Some("proficient"),
+                assessed_share: Some(100.0),
+                status: "active",
+            }
+        );
+        assert_eq!(m.course_mastery[1].mastery, Some(80.0));
+        assert_eq!(m.course_mastery[1].level, Some("mastered"));
+        assert_eq!(m.course_mastery[1].assessed_share, Some(50.0));
+        assert_eq!(m.skill_mastery.len(), 1);
+        assert_eq!(m.skill_mastery[0].mastery, 80.0);
+        assert_eq!(m.skill_mastery[0].last_assessed, day(60.0));
+        assert!(m.header.notes.is_empty());
+        let path: Vec<_> = m
+            .learning_path
+            .iter()
+            .map(|p| (p.course_id, p.unit_id, p.position, p.status, p.mastery))
+            .collect();
+        assert_eq!(
+            path,
+            [
+                (id(100), Some(id(151)), 2, "in-progress", Some(40.0)),
+                (id(101), None, 0, "in-progress", Some(80.0)),
+            ]
+        );
+        assert_eq!(m.learning_path[1].title, "Course 101");
+    }
+
+    #[test]
+    fn mastery_without_skills_and_withdrawn_courses() {
+        // Withdrawn course 101 is excluded; no skills → course part only:
+        // overall = 70; at day 40: 70 → change 0. Note NO_SKILL_DATA.
+        let mut r = mastery_fixture();
+        r.skill_levels.clear();
+        r.enrolments[1].status = EnrolmentStatus::Withdrawn;
+        r.enrolments[1].withdrawn_at = Some(day(30.0));
+        let m = mastery(&ds(r), id(ME), &w30(70.0)).expect("mastery");
+        assert_eq!(m.overall_mastery, 70.0);
+        assert_eq!(m.change, Some(0.0));
+        assert_eq!(m.course_mastery.len(), 1);
+        assert_eq!(m.header.notes, ["NO_SKILL_DATA"]);
+    }
+
+    #[test]
+    fn mastery_needs_assessed_work() {
+        let mut r = mastery_fixture();
+        r.skill_levels.clear();
+        r.attempts.clear();
+        // Nothing existed at day 40 either → both null (not reached: 422).
+        assert_eq!(
+            reason(mastery(&ds(r), id(ME), &w30(70.0)).expect_err("422")),
+            "NO_ASSESSED_WORK"
+        );
+    }
+
+    // ---- performance ----
+
+    fn performance_fixture() -> Records {
+        let mut r = records();
+        user(&mut r, ME, L, None);
+        course(&mut r, 100, 0.0, None);
+        assessment(&mut r, 300, 100, 100.0, 30.0, Some(50.0)); // A quiz
+        assessment(&mut r, 301, 100, 100.0, 30.0, Some(60.0)); // B exam, pass 50
+        assessment(&mut r, 302, 100, 20.0, 40.0, None); // C assignment
+        r.assessments[0].kind = AssessmentKind::Quiz;
+        r.assessments[1].kind = AssessmentKind::Exam;
+        r.assessments[1].pass_score = Some(50.0);
+        let e = enrol(&mut r, 1, ME, 100, 0.0);
+        r.enrolments[e].progress = 0.4;
+        item(&mut r, 200, 100, ContentType::Video);
+        attempt(&mut r, ME, 300, 1, 60.0, 20.0); // W'
+        attempt(&mut r, ME, 300, 2, 30.0, 45.0);
+        attempt(&mut r, ME, 300, 3, 80.0, 48.0);
+        attempt(&mut r, ME, 301, 1, 45.0, 62.0); // late (due 60)
+        attempt(&mut r, ME, 302, 1, 10.0, 65.0); // 50 %
+        interact(&mut r, ME, 200, 50.0, 3, Some(600), false);
+        interact(&mut r, ME, 200, 51.0, 3, None, false);
+        r
+    }
+
+    #[test]
+    fn performance_by_hand() {
+        // now = day 70, 30d: W = (40, 70], W' = (10, 40].
+        // Results: A 80 (passed, on time: first attempt day 20 ≤ 50),
+        //          B 45 (< pass 50: failed; first attempt 62 > 60: late),
+        //          C 50 (≥ 40 %: passed, no due date).
+        // averageScore = (80 + 45 + 50) / 3 = 58.3333
+        // passRate = 100 × 2 / 3 = 66.6667; onTimeRate = 100 × 1 / 2 = 50
+        // overall = 0.6 × 58.3333 + 0.25 × 66.6667 + 0.15 × 50
+        //         = 35 + 16.6667 + 7.5 = 59.1667
+        // W': A 60 → previous 60, change −1.6667.
+        let p = performance(&ds(performance_fixture()), id(ME), &w30(70.0)).expect("perf");
+        assert_eq!(p.average_score, 58.33);
+        assert_eq!(p.pass_rate, 66.67);
+        assert_eq!(p.on_time_rate, Some(50.0));
+        assert_eq!(p.overall_performance, 59.17);
+        assert_eq!(p.weights.average_score, Some(0.6));
+        assert_eq!(p.weights.pass_rate, Some(0.25));
+        assert_eq!(p.weights.on_time_rate, Some(0.15));
+        assert_eq!(p.components.pass_rate, Some(66.67));
+        let scores: Vec<_> = p
+            .assessment_scores
+            .iter()
+            .map(|s| (s.kind, s.score_percent, s.attempts, s.passed, s.late))
+            .collect();
+        assert_eq!(
+            scores,
+            [
+                ("quiz", 80.0, 2, true, false),
+                ("exam", 45.0, 1, false, true),
+                ("assignment", 50.0, 1, true, false),
+            ]
+        );
+        assert_eq!(p.assessment_scores[0].submitted_at, day(48.0));
+        assert_eq!(p.time_spent, Some(600));
+        assert_eq!(p.course_progress.len(), 1);
+        assert_eq!(p.course_progress[0].progress, 40.0);
+        assert_eq!(p.course_progress[0].status, "active");
+        assert_eq!(
+            p.strengths,
+            [AreaScore {
+                area: "quiz",
+                average_score: 80.0,
+                count: 1
+            }]
+        );
+        assert_eq!(p.areas_for_improvement.len(), 1);
+        assert_eq!(p.areas_for_improvement[0].area, "exam");
+        assert_eq!(p.trend.previous_average_score, Some(60.0));
+        assert_eq!(p.trend.change, Some(-1.67));
+        assert!(p.header.notes.is_empty());
+    }
+
+    #[test]
+    fn performance_needs_a_scored_attempt_in_the_window() {
+        // At day 100 (W = (70, 100]) nothing was submitted.
+        assert_eq!(
+            reason(performance(&ds(performance_fixture()), id(ME), &w30(100.0)).expect_err("422")),
+            "NO_SCORED_ATTEMPTS"
+        );
+    }
+
+    // ---- content-effectiveness ----
+
+    fn content_fixture() -> Records {
+        let mut r = records();
+        user(&mut r, ME, L, None);
+        course(&mut r, 100, 0.0, None);
+        enrol(&mut r, 1, ME, 100, 0.0);
+        item(&mut r, 200, 100, ContentType::Video);
+        item(&mut r, 210, 100, ContentType::Reading);
+        item(&mut r, 220, 100, ContentType::Quiz);
+        item(&mut r, 230, 100, ContentType::Forum);
+        item(&mut r, 231, 100, ContentType::Forum);
+        for a in 300..303 {
+            assessment(&mut r, a, 100, 100.0, 30.0, None);
+        }
+        interact(&mut r, ME, 200, hours(50.0, 6.0), 10, Some(600), true);
+        interact(
+            &mut r,
+            ME,
+            210,
+            hours(50.0, 6.0 + 20.0 / 60.0),
+            5,
+            Some(1200),
+            false,
+        );
+        interact(&mut r, ME, 200, hours(58.0, 19.0), 20, Some(1800), false);
+        interact(&mut r, ME, 210, hours(64.0, 13.0), 5, Some(600), true);
+        attempt(&mut r, ME, 300, 1, 80.0, 52.0);
+        attempt(&mut r, ME, 301, 1, 40.0, 60.0);
+        attempt(&mut r, ME, 302, 1, 100.0, 66.0);
+        r
+    }
+
+    #[test]
+    fn content_effectiveness_by_hand() {
+        // now = day 70, 30d. Results: A 80 (day 52), B 40 (day 60),
+        // C 100 (day 66); averageScore = 220 / 3 = 73.3333.
+        // Lead-in clicks (14 days before each result):
+        //   A: video 10, reading 5; B: video 30, reading 5; C: video 20, reading 5.
+        // video: evidence 3, (10×80 + 30×40 + 20×100) / 60 = 66.6667, lift −6.6667
+        // reading: evidence 3, (5×80 + 5×40 + 5×100) / 15 = 73.3333, lift 0
+        // overall = (15×80 + 35×40 + 25×100) / 75 = 5100 / 75 = 68
+        // Time: video 2400 s, reading 1800 s → video 57 % ≥ 40 % → visual.
+        // Completion recorded (course 100 has completed rows): 1/2 each = 50.
+        // Sessions: [06:00–06:40] 40 min (completed), [19:00–19:30] 30 min,
+        // [13:00–13:10] 10 min (completed) → median of 40, 10 = 25.
+        // Bands: morning 15, afternoon 5, evening 20 → evening.
+        // Recommendations: combine video; try forum (2 items), quiz (1).
+        let c = content_effectiveness(&ds(content_fixture()), id(ME), &w30(70.0)).expect("ce");
+        assert_eq!(c.content_effectiveness, Some(68.0));
+        assert_eq!(
+            c.content_types,
+            [
+                ContentTypeStats {
+                    content_type: "reading",
+                    interactions: 2,
+                    clicks: 10,
+                    time_spent_seconds: Some(1800),
+                    completion_rate: Some(50.0),
+                    effectiveness_score: Some(73.33),
+                    lift: Some(0.0),
+                    evidence: 3,
+                },
+                ContentTypeStats {
+                    content_type: "video",
+                    interactions: 2,
+                    clicks: 30,
+                    time_spent_seconds: Some(2400),
+                    completion_rate: Some(50.0),
+                    effectiveness_score: Some(66.67),
+                    lift: Some(-6.67),
+                    evidence: 3,
+                },
+            ]
+        );
+        assert_eq!(c.preferred_learning_style, "visual");
+        assert_eq!(c.optimal_session_length, Some(25.0));
+        assert_eq!(c.best_time_of_day, Some("evening"));
+        let recs: Vec<_> = c
+            .recommendations
+            .iter()
+            .map(|x| (x.content_type, x.action))
+            .collect();
+        assert_eq!(
+            recs,
+            [
+                ("video", "combine_with_practice"),
+                ("forum", "try"),
+                ("quiz", "try"),
+            ]
+        );
+        assert!(c.header.notes.is_empty());
+    }
+
+    #[test]
+    fn content_effectiveness_on_day_precision_click_logs() {
+        // OULAD-like: midnight timestamps, no time, no completion.
+        // Clicks: video 30, reading 10 → video 75 % → visual (by clicks).
+        // Single result (A 80): evidence 1 < 2 → effectivenessScore null;
+        // overall = 80 (all lead-in clicks precede A).
+        let mut r = records();
+        user(&mut r, ME, L, None);
+        r.users[0].time_zone = "Europe/Paris".into();
+        course(&mut r, 100, 0.0, None);
+        enrol(&mut r, 1, ME, 100, 0.0);
+        item(&mut r, 200, 100, ContentType::Video);
+        item(&mut r, 210, 100, ContentType::Reading);
+        assessment(&mut r, 300, 100, 100.0, 30.0, None);
+        interact(&mut r, ME, 200, 60.0, 30, None, false);
+        interact(&mut r, ME, 210, 61.0, 10, None, false);
+        attempt(&mut r, ME, 300, 1, 80.0, 62.0);
+        let c = content_effectiveness(&ds(r), id(ME), &w30(70.0)).expect("ce");
+        assert_eq!(c.content_effectiveness, Some(80.0));
+        assert_eq!(c.preferred_learning_style, "visual");
+        assert_eq!(c.optimal_session_length, None);
+        assert_eq!(c.best_time_of_day, None);
+        assert_eq!(
+            c.header.notes,
+            ["NO_TIME_SPENT_DATA", "DAY_PRECISION_TIMESTAMPS"]
+        );
+        assert!(c.content_types.iter().all(|t| t.completion_rate.is_none()
+            && t.effectiveness_score.is_none()
+            && t.evidence == 1));
+    }
+
+    #[test]
+    fn content_effectiveness_needs_an_interaction_in_the_window() {
+        assert_eq!(
+            reason(
+                content_effectiveness(&ds(content_fixture()), id(ME), &w30(120.0))
+                    .expect_err("422")
+            ),
+            "NO_CONTENT_ACTIVITY"
+        );
+    }
+
+    #[test]
+    fn fixed_offsets_need_no_time_zone_database() {
+        assert_eq!(fixed_offset("UTC"), Some(0));
+        assert_eq!(fixed_offset("Etc/GMT+5"), Some(-5 * 3600));
+        assert_eq!(fixed_offset("Etc/GMT-8"), Some(8 * 3600));
+        assert_eq!(fixed_offset("+05:30"), Some(5 * 3600 + 30 * 60));
+        assert_eq!(fixed_offset("-0100"), Some(-3600));
+        assert_eq!(fixed_offset("Europe/Paris"), None);
+        assert_eq!(fixed_offset("nonsense"), None);
+        assert_eq!(
+            (band(4), band(5), band(12), band(17), band(22)),
+            (3, 0, 1, 2, 3)
+        );
+    }
+}
