@@ -17,6 +17,7 @@ pub mod common;
 pub mod dataset;
 pub mod dropoff;
 pub mod forecast;
+pub mod learner;
 pub mod logistic;
 pub mod metrics;
 pub mod org;
