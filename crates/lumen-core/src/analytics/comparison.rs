@@ -268,10 +268,11 @@ fn histogram(values: &[f64], k: usize) -> Vec<HistogramBin> {
     let min = threshold(k);
     let mut shown: Vec<bool> = counts.iter().map(|&c| c >= min).collect();
     let hidden: Vec<usize> = (0..10).filter(|&i| !shown[i]).collect();
-    if hidden.len() == 1 && counts[hidden[0]] > 0 {
-        if let Some(smallest) = (0..10).filter(|&i| shown[i]).min_by_key(|&i| counts[i]) {
-            shown[smallest] = false;
-        }
+    if hidden.len() == 1
+        && counts[hidden[0]] > 0
+        && let Some(smallest) = (0..10).filter(|&i| shown[i]).min_by_key(|&i| counts[i])
+    {
+        shown[smallest] = false;
     }
     (0..10)
         .map(|i| HistogramBin {
@@ -784,11 +785,12 @@ pub fn skill_demand(
                         .map(|r| (u.id, r.required_level))
                 })
                 .collect();
-            if population.is_empty() {
-                if let Some(t) = target {
-                    population = learners.iter().map(|u| (u.id, t.target_level)).collect();
-                }
+            if population.is_empty()
+                && let Some(t) = target
+            {
+                population = learners.iter().map(|u| (u.id, t.target_level)).collect();
             }
+
             DemandSkill {
                 id,
                 name: skill.map_or_else(|| id.to_string(), |s| s.name.clone()),
@@ -925,4 +927,715 @@ pub fn skill_demand(
         geographic_distribution: None,
         salary_ranges: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::Role;
+    use crate::analytics::TimeRange;
+    use crate::analytics::dataset::Records;
+    use crate::analytics::testkit::*;
+    use crate::model::{Department, Skill, SkillLevel, SkillRequirement, SkillTarget};
+
+    // now = day 100, 30d: W = (day 70, day 100].
+    fn w() -> Window {
+        Window::new(TimeRange::Days30, day(100.0))
+    }
+
+    fn department(r: &mut Records, n: u128, name: &str) {
+        r.departments.push(Department {
+            id: id(n),
+            organization_id: id(ORG),
+            parent_id: None,
+            origin: None,
+            name: name.into(),
+            created_at: t0(),
+            updated_at: t0(),
+        });
+    }
+
+    fn skill(r: &mut Records, n: u128, name: &str) {
+        r.skills.push(Skill {
+            id: id(n),
+            organization_id: Some(id(ORG)),
+            origin: None,
+            name: name.into(),
+            category: Some("tech".into()),
+        });
+    }
+
+    fn level(r: &mut Records, user: u128, skill: u128, level: f64, at: f64) {
+        r.skill_levels.push(SkillLevel {
+            user_id: id(user),
+            skill_id: id(skill),
+            level,
+            assessed_at: day(at),
+            source: None,
+        });
+    }
+
+    /// A learner with an enrolment (so they have records) in course 900.
+    fn learner(r: &mut Records, n: u128, dept: Option<u128>) {
+        user(r, n, &[Role::Learner], dept);
+        enrol(r, 10_000 + n, n, 900, 60.0);
+    }
+
+    fn metrics_from(map: HashMap<u128, PeerMetrics>) -> impl Fn(Uuid) -> PeerMetrics {
+        move |u: Uuid| map.get(&u.as_u128()).copied().unwrap_or_default()
+    }
+
+    fn score(v: f64) -> PeerMetrics {
+        PeerMetrics {
+            performance: Some(v),
+            ..PeerMetrics::default()
+        }
+    }
+
+    fn row<'a>(p: &'a Peer, metric: &str, cohort: &str) -> &'a Comparison {
+        p.performance_comparisons
+            .iter()
+            .find(|c| c.metric == metric && c.cohort == cohort)
+            .expect("comparison row")
+    }
+
+    /// §8.3: subject 10 (averageScore 72) in an organisation of 7 learners
+    /// with the metric; department 500 holds the subject and 11, 12, 13;
+    /// course 100 "Data 101" holds 10, 11, 12, 15, 16 with course scores
+    /// 72, 55, 60, 80, 90.
+    fn worked_example() -> (Dataset, HashMap<u128, PeerMetrics>) {
+        let mut r = records();
+        course(&mut r, 900, 0.0, None);
+        course(&mut r, 100, 0.0, None);
+        r.courses[1].title = "Data 101".into();
+        assessment(&mut r, 200, 100, 100.0, 100.0, None);
+        department(&mut r, 500, "Analytics");
+        department(&mut r, 501, "Sales");
+        let scores = [
+            (10, 72.0),
+            (11, 55.0),
+            (12, 60.0),
+            (13, 64.0),
+            (14, 72.0),
+            (15, 80.0),
+            (16, 90.0),
+        ];
+        for (n, _) in scores {
+            learner(&mut r, n, Some(if n <= 13 { 500 } else { 501 }));
+        }
+        for (n, s) in [(10, 72.0), (11, 55.0), (12, 60.0), (15, 80.0), (16, 90.0)] {
+            enrol(&mut r, 20_000 + n, n, 100, 60.0);
+            attempt(&mut r, n, 200, 1, s, 90.0);
+        }
+        let map = scores.iter().map(|(n, s)| (*n, score(*s))).collect();
+        (Dataset::new(r), map)
+    }
+
+    #[test]
+    fn worked_example_8_3_is_reproduced() {
+        let (ds, map) = worked_example();
+        let p = peer(&ds, id(10), &w(), 5, &metrics_from(map)).expect("peer");
+        // Organisation: B = 3, E = 2 → 100 × 4 / 7 = 57.142857; mean 493 / 7 = 70.428571.
+        let org = row(&p, "averageScore", "organization");
+        assert_eq!(org.value, 72.0);
+        assert_eq!(org.percentile, Some(57.14));
+        assert_eq!(org.cohort_average, Some(70.43));
+        assert_eq!(org.cohort_size, Some(7));
+        assert!(!org.suppressed);
+        assert_eq!(org.cohort_name.as_deref(), Some("Org"));
+        // Department: 4 learners < k = 5.
+        let dept = row(&p, "averageScore", "department");
+        assert_eq!(
+            (dept.percentile, dept.cohort_average, dept.cohort_size),
+            (None, None, None)
+        );
+        assert!(dept.suppressed);
+        assert_eq!(dept.suppressed_reason, Some(COHORT_BELOW_K));
+        assert_eq!(dept.cohort_id, Some(id(500)));
+        // Course "Data 101": B = 2, E = 1 → 100 × 2.5 / 5 = 50; mean 357 / 5 = 71.4.
+        let course = row(&p, "courseScore", "course");
+        assert_eq!(course.cohort_name.as_deref(), Some("Data 101"));
+        assert_eq!(course.value, 72.0);
+        assert_eq!(course.percentile, Some(50.0));
+        assert_eq!(course.cohort_average, Some(71.4));
+        assert_eq!(course.cohort_size, Some(5));
+        assert!(!course.suppressed);
+        // Course 900 (everyone enrolled, nobody scored): no course score, no row.
+        assert_eq!(p.performance_comparisons.len(), 3);
+        // Only averageScore defined → ranking from its organisation percentile.
+        assert_eq!(p.user_ranking.overall_percentile, Some(57.14));
+        assert_eq!(p.user_ranking.band, Some("aboveAverage"));
+        assert_eq!(p.k, 5);
+        assert_eq!(p.header.analytic, "peer");
+        assert_eq!(p.header.subject_id, Some(id(10)));
+        assert!(p.insights.is_empty() && p.recommendations.is_empty());
+    }
+
+    #[test]
+    fn every_cohort_kind_is_suppressed_below_k() {
+        let (ds, map) = worked_example();
+        // k = 8: organisation (7), department (4) and course (5) all below.
+        let p = peer(&ds, id(10), &w(), 8, &metrics_from(map)).expect("peer");
+        for c in &p.performance_comparisons {
+            assert!(c.suppressed, "{c:?}");
+            assert_eq!(c.suppressed_reason, Some(COHORT_BELOW_K));
+            assert_eq!(
+                (c.percentile, c.cohort_average, c.cohort_size),
+                (None, None, None)
+            );
+            assert_eq!(c.value, 72.0);
+        }
+        assert_eq!(
+            p.performance_comparisons
+                .iter()
+                .map(|c| c.cohort)
+                .collect::<Vec<_>>(),
+            ["organization", "department", "course"]
+        );
+        assert_eq!(
+            p.user_ranking,
+            UserRanking {
+                overall_percentile: None,
+                band: None
+            }
+        );
+        assert!(p.anonymized_peer_data.is_empty());
+        assert!(p.insights.is_empty());
+    }
+
+    #[test]
+    fn department_and_course_cohorts_are_shown_at_k() {
+        let (ds, map) = worked_example();
+        // k = 4: department {72, 55, 60, 64}: B = 3, E = 1 → 100 × 3.5 / 4 = 87.5;
+        // mean 251 / 4 = 62.75. Organisation minus department = 3 learners.
+        let p = peer(&ds, id(10), &w(), 4, &metrics_from(map)).expect("peer");
+        let dept = row(&p, "averageScore", "department");
+        assert_eq!(dept.percentile, Some(87.5));
+        assert_eq!(dept.cohort_average, Some(62.75));
+        assert_eq!(dept.cohort_size, Some(4));
+        assert_eq!(dept.cohort_name.as_deref(), Some("Analytics"));
+        // Course vs department differ by 13, 15, 16: shown.
+        assert!(!row(&p, "courseScore", "course").suppressed);
+    }
+
+    #[test]
+    fn a_cohort_one_member_away_from_another_is_suppressed() {
+        let (mut ds, mut map) = worked_example();
+        // Move 14 and 15 into department 500: department = {10..15} (6),
+        // organisation = 7; the difference is learner 16 alone.
+        for u in &mut ds.records.users {
+            if u.id == id(14) || u.id == id(15) {
+                u.department_id = Some(id(500));
+            }
+        }
+        let ds = Dataset::new(ds.records);
+        map.insert(99, score(1.0)); // not a learner of the dataset: ignored
+        let p = peer(&ds, id(10), &w(), 5, &metrics_from(map)).expect("peer");
+        assert!(!row(&p, "averageScore", "organization").suppressed);
+        let dept = row(&p, "averageScore", "department");
+        assert!(dept.suppressed);
+        assert_eq!(dept.suppressed_reason, Some(COMPLEMENT_BELOW_K));
+        assert_eq!(dept.cohort_size, None);
+    }
+
+    #[test]
+    fn k_of_two_still_needs_two_peers() {
+        let mut r = records();
+        course(&mut r, 900, 0.0, None);
+        learner(&mut r, 10, None);
+        learner(&mut r, 11, None);
+        let map = HashMap::from([(10, score(50.0)), (11, score(70.0))]);
+        let p = peer(&Dataset::new(r), id(10), &w(), 2, &metrics_from(map)).expect("peer");
+        // A mean of 2 with the subject's own value would reveal the peer's 70.
+        let org = row(&p, "averageScore", "organization");
+        assert!(org.suppressed);
+        assert_eq!(org.cohort_average, None);
+    }
+
+    /// Six learners, no departments. Subject 10: engagement 85 (peers 40,
+    /// 50, 60, 70, 80), averageScore 30 (peers 35, 45, 55, 65, 97.31),
+    /// pace 10 (only 3 peers have one), no mastery. Skills: Rust levels
+    /// 3 (subject), 1, 2, 3, 4, 5; Go: subject and one peer only.
+    fn fixture() -> (Dataset, HashMap<u128, PeerMetrics>) {
+        let mut r = records();
+        course(&mut r, 900, 0.0, None);
+        course(&mut r, 100, 0.0, None);
+        assessment(&mut r, 200, 100, 100.0, 100.0, None);
+        skill(&mut r, 300, "Rust");
+        skill(&mut r, 301, "Go");
+        let engagement = [85.0, 40.0, 50.0, 60.0, 70.0, 80.0];
+        let scores = [30.0, 35.0, 45.0, 55.0, 65.0, 97.31];
+        let pace = [Some(10.0), Some(8.0), Some(12.0), Some(20.0), None, None];
+        let mut map = HashMap::new();
+        for i in 0..6 {
+            let n = 10 + i as u128;
+            learner(&mut r, n, None);
+            map.insert(
+                n,
+                PeerMetrics {
+                    engagement: Some(engagement[i]),
+                    performance: Some(scores[i]),
+                    velocity: pace[i],
+                    mastery: None,
+                },
+            );
+        }
+        // Course 100 with four members; 15 has a distinctive course score.
+        for (n, s) in [(10, 50.0), (11, 60.0), (12, 70.0), (15, 93.7)] {
+            enrol(&mut r, 20_000 + n, n, 100, 60.0);
+            attempt(&mut r, n, 200, 1, s, 90.0);
+        }
+        level(&mut r, 10, 300, 1.0, 10.0); // superseded
+        level(&mut r, 10, 300, 3.0, 50.0);
+        for (n, l) in [(11, 1.0), (12, 2.0), (13, 3.0), (14, 4.0), (15, 5.0)] {
+            level(&mut r, n, 300, l, 50.0);
+        }
+        level(&mut r, 10, 301, 2.0, 50.0);
+        level(&mut r, 15, 301, 4.37, 50.0);
+        level(&mut r, 11, 301, 1.0, 150.0); // after now: ignored
+        (Dataset::new(r), map)
+    }
+
+    #[test]
+    fn peer_fixture_by_hand() {
+        let (ds, map) = fixture();
+        let p = peer(&ds, id(10), &w(), 5, &metrics_from(map)).expect("peer");
+        // engagement 85 among {85, 40, 50, 60, 70, 80}: B = 5, E = 1 →
+        // 100 × 5.5 / 6 = 91.666667; mean 385 / 6 = 64.166667.
+        let e = row(&p, "engagementScore", "organization");
+        assert_eq!(
+            (e.value, e.percentile, e.cohort_average, e.cohort_size),
+            (85.0, Some(91.67), Some(64.17), Some(6))
+        );
+        // averageScore 30 among {30, 35, 45, 55, 65, 97.31}: B = 0, E = 1 →
+        // 100 × 0.5 / 6 = 8.333333; mean 327.31 / 6 = 54.551667.
+        let s = row(&p, "averageScore", "organization");
+        assert_eq!((s.percentile, s.cohort_average), (Some(8.33), Some(54.55)));
+        // pace: 4 learners have one (< 5).
+        let v = row(&p, "currentPace", "organization");
+        assert!(v.suppressed);
+        assert_eq!(v.value, 10.0);
+        // No mastery for the subject: no rows.
+        assert!(
+            !p.performance_comparisons
+                .iter()
+                .any(|c| c.metric == "overallMastery")
+        );
+        // No department: rows say so, and a note.
+        let d = row(&p, "engagementScore", "department");
+        assert_eq!(
+            (d.suppressed, d.suppressed_reason, d.cohort_id),
+            (true, Some(NO_DEPARTMENT), None)
+        );
+        assert_eq!(p.header.notes, vec![NO_DEPARTMENT]);
+        // Course 100: 4 members < 5.
+        assert!(row(&p, "courseScore", "course").suppressed);
+        // Ranking: mean(91.666667, 8.333333) = 50 → aboveAverage.
+        assert_eq!(p.user_ranking.overall_percentile, Some(50.0));
+        assert_eq!(p.user_ranking.band, Some("aboveAverage"));
+        // Insights and recommendations.
+        assert_eq!(
+            p.insights
+                .iter()
+                .map(|i| (i.code, i.metric, i.percentile))
+                .collect::<Vec<_>>(),
+            [
+                ("IMPROVEMENT_AREA", "averageScore", 8.33),
+                ("STRENGTH", "engagementScore", 91.67)
+            ]
+        );
+        assert_eq!(
+            p.recommendations,
+            [PeerRecommendation {
+                metric: "averageScore",
+                message: "review the feedback on your recent assessments"
+            }]
+        );
+        // Histograms for the two shown 0–100 metrics; every bin holds < 5.
+        assert_eq!(
+            p.anonymized_peer_data
+                .iter()
+                .map(|h| h.metric)
+                .collect::<Vec<_>>(),
+            ["averageScore", "engagementScore"]
+        );
+        for h in &p.anonymized_peer_data {
+            assert_eq!(h.bins.len(), 10);
+            assert!(h.bins.iter().all(|b| b.count.is_none()));
+            assert_eq!((h.bins[9].from, h.bins[9].to), (90.0, 100.0));
+        }
+        // Skills, ordered by name: Go (2 members < 5), Rust.
+        // Rust 3 among {3, 1, 2, 3, 4, 5}: B = 2, E = 2 → 100 × 3 / 6 = 50; mean 18 / 6 = 3.
+        let names: Vec<&str> = p
+            .skill_comparisons
+            .iter()
+            .map(|s| s.skill_name.as_str())
+            .collect();
+        assert_eq!(names, ["Go", "Rust"]);
+        let go = &p.skill_comparisons[0].comparison;
+        assert!(go.suppressed);
+        assert_eq!(go.value, 2.0);
+        let rust = &p.skill_comparisons[1];
+        assert_eq!(rust.skill_id, id(300));
+        assert_eq!(rust.comparison.metric, "skillLevel");
+        assert_eq!(
+            (
+                rust.comparison.value,
+                rust.comparison.percentile,
+                rust.comparison.cohort_average,
+                rust.comparison.cohort_size
+            ),
+            (3.0, Some(50.0), Some(3.0), Some(6))
+        );
+    }
+
+    #[test]
+    fn no_peer_value_id_or_name_appears() {
+        let (ds, map) = fixture();
+        for k in [2, 3, 5] {
+            let p = peer(&ds, id(10), &w(), k, &metrics_from(map.clone())).expect("peer");
+            let text = format!("{p:?}");
+            // Peer 15's averageScore 97.31, course score 93.7, Go level 4.37.
+            for secret in ["97.31", "93.7", "4.37"] {
+                assert!(!text.contains(secret), "k = {k}: {secret} in {text}");
+            }
+            for n in 11..=15u128 {
+                assert!(!text.contains(&id(n).to_string()), "k = {k}: id of {n}");
+                assert!(!text.contains(&format!("User {n}")), "k = {k}: name of {n}");
+                assert!(!text.contains(&format!("u{n}@")), "k = {k}: email of {n}");
+            }
+        }
+    }
+
+    #[test]
+    fn histograms_hide_small_bins_and_a_lone_hidden_bin() {
+        // 5 values in [50, 60), 1 in [90, 100]; every other bin empty.
+        let h = histogram(&[50.0, 51.0, 52.0, 53.0, 59.9, 100.0], 5);
+        let counts: Vec<Option<usize>> = h.iter().map(|b| b.count).collect();
+        let mut expected = vec![None; 10];
+        expected[5] = Some(5);
+        assert_eq!(counts, expected);
+        // Nine full bins and one bin with a single member: that bin alone
+        // would be n − Σ shown, so the smallest shown bin is hidden too.
+        let mut values: Vec<f64> = (0..9)
+            .flat_map(|b| (0..5).map(move |i| 10.0 * b as f64 + i as f64))
+            .collect();
+        values.push(95.0);
+        let h = histogram(&values, 5);
+        assert_eq!(h[0].count, None);
+        assert_eq!(h[9].count, None);
+        assert!(h[1..9].iter().all(|b| b.count == Some(5)));
+    }
+
+    #[test]
+    fn peer_errors() {
+        let (ds, map) = fixture();
+        let m = metrics_from(map);
+        // Unknown user.
+        assert!(matches!(
+            peer(&ds, id(77), &w(), 5, &m),
+            Err(AnalyticError::NotFound(_))
+        ));
+        // A trainer is not a learner.
+        let mut r = ds.records.clone();
+        user(&mut r, 40, &[Role::Trainer], None);
+        // A learner with no enrolment and no activity.
+        user(&mut r, 41, &[Role::Learner], None);
+        // A learner with records but no metric.
+        learner(&mut r, 42, None);
+        let ds = Dataset::new(r);
+        assert!(matches!(
+            peer(&ds, id(40), &w(), 5, &m),
+            Err(AnalyticError::NotFound(_))
+        ));
+        assert!(matches!(
+            peer(&ds, id(41), &w(), 5, &m),
+            Err(AnalyticError::NotFound(_))
+        ));
+        match peer(&ds, id(42), &w(), 5, &m) {
+            Err(AnalyticError::InsufficientData {
+                analytic,
+                reason,
+                found,
+                ..
+            }) => {
+                assert_eq!((analytic, reason), ("peer", "NO_COMPARABLE_METRIC"));
+                assert_eq!(found.get("comparableMetrics"), Some(&0.0));
+            }
+            other => panic!("expected 422, got {other:?}"),
+        }
+    }
+
+    // ---- skill-demand ----
+
+    /// N = 12 learners: department A (500) 10..15, department B (501)
+    /// 16..20, 21 unassigned. Job roles: dev 10..16, ops 17..21.
+    /// Requirements: dev → Rust (300) 3; ops → Kubernetes (301) 4;
+    /// analyst → SQL (303) 2 (nobody is an analyst). Targets: Leadership
+    /// (302) 2, priority 3; Rust 4, priority 5.
+    fn demand_fixture() -> Dataset {
+        let mut r = records();
+        course(&mut r, 900, 0.0, None);
+        department(&mut r, 500, "A");
+        department(&mut r, 501, "B");
+        for n in 10..=21u128 {
+            let dept = match n {
+                10..=15 => Some(500),
+                16..=20 => Some(501),
+                _ => None,
+            };
+            learner(&mut r, n, dept);
+            let last = r.users.len() - 1;
+            r.users[last].job_role = Some(if n <= 16 { "dev" } else { "ops" }.into());
+        }
+        skill(&mut r, 300, "Rust");
+        skill(&mut r, 301, "Kubernetes");
+        skill(&mut r, 302, "Leadership");
+        skill(&mut r, 303, "SQL");
+        for (role, s, l) in [("dev", 300, 3.0), ("ops", 301, 4.0), ("analyst", 303, 2.0)] {
+            r.requirements.push(SkillRequirement {
+                organization_id: id(ORG),
+                job_role: role.into(),
+                skill_id: id(s),
+                required_level: l,
+            });
+        }
+        for (s, l, p) in [(302, 2.0, 3.0), (300, 4.0, 5.0)] {
+            r.targets.push(SkillTarget {
+                organization_id: id(ORG),
+                skill_id: id(s),
+                target_level: l,
+                priority: p,
+                target_date: None,
+            });
+        }
+        // Rust (W starts at day 70).
+        level(&mut r, 10, 300, 4.0, 50.0);
+        level(&mut r, 11, 300, 3.0, 80.0);
+        level(&mut r, 12, 300, 2.0, 50.0);
+        level(&mut r, 14, 300, 1.0, 50.0);
+        level(&mut r, 14, 300, 3.0, 90.0);
+        level(&mut r, 15, 300, 5.0, 50.0);
+        level(&mut r, 16, 300, 0.0, 50.0);
+        // Kubernetes.
+        for (n, l) in [(17, 4.0), (18, 5.0), (19, 3.0), (21, 4.5)] {
+            level(&mut r, n, 301, l, 50.0);
+        }
+        // Leadership.
+        level(&mut r, 10, 302, 2.0, 50.0);
+        level(&mut r, 11, 302, 3.0, 75.0);
+        level(&mut r, 17, 302, 1.0, 50.0);
+        Dataset::new(r)
+    }
+
+    #[test]
+    fn skill_demand_fixture_by_hand() {
+        let ds = demand_fixture();
+        let d = skill_demand(&ds, id(ORG), &w(), 5).expect("skill-demand");
+        assert_eq!(d.header.analytic, "skill-demand");
+        assert_eq!(d.header.subject_id, None);
+        assert_eq!(d.header.notes, vec!["NO_LABOUR_MARKET_DATA"]);
+        assert_eq!(d.market_insights, None);
+        assert_eq!(d.salary_ranges, None);
+        let names: Vec<&str> = d
+            .skill_demand
+            .iter()
+            .map(|s| s.skill_name.as_str())
+            .collect();
+        // Shown by demandScore (83.33, 25, 16.67), then suppressed by priority, name.
+        assert_eq!(names, ["Leadership", "Rust", "Kubernetes", "SQL"]);
+
+        // Leadership: target-only → all 12 learners, required 2. Met: 10 (2),
+        // 11 (3). Gaps 10 → gapShare = demandScore = 100 × 10 / 12 = 83.333333.
+        // averageGap = (0 + 0 + 1 (17 at 1) + 9 × 2) / 12 = 19 / 12 = 1.583333.
+        // As of day 70, 11 had no level: 11 gaps, change −1.
+        let l = &d.skill_demand[0];
+        assert_eq!(l.required_by, 12);
+        assert_eq!(l.gap_learners, Some(10));
+        assert_eq!(l.gap_share, Some(83.33));
+        assert_eq!(l.demand_score, Some(83.33));
+        assert_eq!(l.demand_level, Some("high"));
+        assert_eq!(l.average_gap, Some(1.58));
+        assert_eq!((l.target_level, l.priority), (Some(2.0), Some(3.0)));
+        assert_eq!(
+            l.trend,
+            Some(DemandTrend {
+                previous_gap_learners: 11,
+                change: -1
+            })
+        );
+        assert_eq!(l.category.as_deref(), Some("tech"));
+
+        // Rust: devs 10..16, required 3 (the role's, not the target's 4).
+        // Gaps now: 12 (2), 13 (never), 16 (0) = 3; gapShare 100 × 3 / 7 =
+        // 42.857143; demandScore 100 × 3 / 12 = 25 → medium; averageGap =
+        // (1 + 3 + 3) / 7 = 1. As of day 70 also 11 (none yet) and 14 (1): 5.
+        let rust = &d.skill_demand[1];
+        assert_eq!(rust.required_by, 7);
+        assert_eq!(rust.gap_learners, Some(3));
+        assert_eq!(rust.gap_share, Some(42.86));
+        assert_eq!(rust.demand_score, Some(25.0));
+        assert_eq!(rust.demand_level, Some("medium"));
+        assert_eq!(rust.average_gap, Some(1.0));
+        assert_eq!((rust.target_level, rust.priority), (Some(4.0), Some(5.0)));
+        assert_eq!(
+            rust.trend,
+            Some(DemandTrend {
+                previous_gap_learners: 5,
+                change: -2
+            })
+        );
+
+        // Kubernetes: ops 17..21 (5), required 4. Gaps: 19 (3), 20 (never) → 2;
+        // gapShare 40; demandScore 100 × 2 / 12 = 16.666667; averageGap (1 + 4) / 5 = 1.
+        let k8s = &d.skill_demand[2];
+        assert!(!k8s.suppressed);
+        assert_eq!(
+            (
+                k8s.gap_learners,
+                k8s.gap_share,
+                k8s.demand_score,
+                k8s.demand_level,
+                k8s.average_gap
+            ),
+            (Some(2), Some(40.0), Some(16.67), Some("medium"), Some(1.0))
+        );
+        assert_eq!(
+            k8s.trend,
+            Some(DemandTrend {
+                previous_gap_learners: 2,
+                change: 0
+            })
+        );
+        assert_eq!((k8s.target_level, k8s.priority), (None, None));
+
+        // SQL: nobody holds the role and there is no target: requiredBy 0.
+        let sql = &d.skill_demand[3];
+        assert_eq!(
+            (sql.required_by, sql.suppressed, sql.suppressed_reason),
+            (0, true, Some(COHORT_BELOW_K))
+        );
+        assert_eq!(
+            (sql.gap_learners, sql.demand_score, sql.trend.clone()),
+            (None, None, None)
+        );
+    }
+
+    #[test]
+    fn skill_demand_departments_with_complementary_suppression() {
+        let ds = demand_fixture();
+        let d = skill_demand(&ds, id(ORG), &w(), 5).expect("skill-demand");
+        let depts: Vec<(&str, usize, bool)> = d
+            .department_breakdown
+            .iter()
+            .map(|x| (x.department_name.as_str(), x.learners, x.suppressed))
+            .collect();
+        assert_eq!(
+            depts,
+            [("A", 6, false), ("B", 5, false), ("unassigned", 1, true)]
+        );
+        let a = &d.department_breakdown[0];
+        let b = &d.department_breakdown[1];
+        let u = &d.department_breakdown[2];
+        assert_eq!(
+            (u.department_id, u.suppressed_reason),
+            (None, Some(COHORT_BELOW_K))
+        );
+        assert!(u.skill_demand.is_empty());
+
+        // A, Leadership: 10..15, required 2: gaps 12, 13, 14, 15 = 4 →
+        // 100 × 4 / 6 = 66.666667 (share and demand, N_A = 6); averageGap
+        // 8 / 6 = 1.333333; as of day 70 also 11: 5, change −1.
+        // (Unassigned's 1 member is hidden; B's 5 are hidden with it so that
+        // organisation − A − B cannot reveal one person.)
+        let names: Vec<(&str, bool)> = a
+            .skill_demand
+            .iter()
+            .map(|s| (s.skill_name.as_str(), s.suppressed))
+            .collect();
+        assert_eq!(names, [("Leadership", false), ("Rust", true)]);
+        let l = &a.skill_demand[0];
+        assert_eq!(
+            (
+                l.required_by,
+                l.gap_learners,
+                l.gap_share,
+                l.demand_score,
+                l.average_gap
+            ),
+            (6, Some(4), Some(66.67), Some(66.67), Some(1.33))
+        );
+        assert_eq!(
+            l.trend,
+            Some(DemandTrend {
+                previous_gap_learners: 5,
+                change: -1
+            })
+        );
+        // A, Rust: 6 members, but B's single dev (16) would be Rust − A.
+        let rust = &a.skill_demand[1];
+        assert_eq!(
+            (rust.required_by, rust.suppressed_reason, rust.gap_learners),
+            (6, Some(COMPLEMENT_BELOW_K), None)
+        );
+
+        // B: every row hidden; ordered by priority (Rust 5, Leadership 3, none), then name.
+        let rows: Vec<(&str, usize, Option<&str>)> = b
+            .skill_demand
+            .iter()
+            .map(|s| (s.skill_name.as_str(), s.required_by, s.suppressed_reason))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                ("Rust", 1, Some(COHORT_BELOW_K)),
+                ("Leadership", 5, Some(COMPLEMENT_BELOW_K)),
+                ("Kubernetes", 4, Some(COHORT_BELOW_K)),
+            ]
+        );
+        assert!(
+            b.skill_demand
+                .iter()
+                .all(|s| s.gap_learners.is_none() && s.average_gap.is_none())
+        );
+    }
+
+    #[test]
+    fn skill_demand_errors() {
+        let ds = demand_fixture();
+        assert!(matches!(
+            skill_demand(&ds, id(2), &w(), 5),
+            Err(AnalyticError::NotFound(_))
+        ));
+        // No learner.
+        let mut r = records();
+        skill(&mut r, 300, "Rust");
+        let empty = Dataset::new(r);
+        assert!(matches!(
+            skill_demand(&empty, id(ORG), &w(), 5),
+            Err(AnalyticError::NotFound(_))
+        ));
+        // Learners but no requirement or target (OULAD-like).
+        let mut r = ds.records.clone();
+        r.requirements.clear();
+        r.targets.clear();
+        match skill_demand(&Dataset::new(r), id(ORG), &w(), 5) {
+            Err(AnalyticError::InsufficientData {
+                analytic, reason, ..
+            }) => {
+                assert_eq!((analytic, reason), ("skill-demand", "NO_SKILL_DATA"));
+            }
+            other => panic!("expected 422, got {other:?}"),
+        }
+        // Everything below k: rows show requiredBy only.
+        let d = skill_demand(&ds, id(ORG), &w(), 13).expect("skill-demand");
+        assert!(
+            d.skill_demand
+                .iter()
+                .all(|s| s.suppressed && s.demand_score.is_none())
+        );
+        assert!(d.department_breakdown.iter().all(|x| x.suppressed));
+    }
 }
