@@ -14,6 +14,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 pub mod common;
+pub mod comparison;
 pub mod dataset;
 pub mod dropoff;
 pub mod forecast;
