@@ -15,6 +15,8 @@ pub enum Access {
     Public,
     /// Any valid access token.
     Authenticated,
+    /// A valid token, acting in this role (the caller's own bundle of analytics).
+    ActingAs(Role),
     /// A route about one subject, named by the path parameter `param`.
     Subject {
         rule: SubjectRule,
@@ -106,6 +108,7 @@ pub fn active_role(
     }
     let required = match access {
         Access::Subject { rule, .. } => rule.required_role(),
+        Access::ActingAs(role) => Some(role),
         _ => None,
     };
     if let Some(role) = required.filter(|r| caller.roles.contains(r)) {
@@ -113,8 +116,17 @@ pub fn active_role(
     }
     match (caller.roles.as_slice(), access) {
         ([only], _) => Ok(Some(*only)),
-        (_, Access::Subject { .. }) => Err(Denial::ActiveRoleRequired),
+        (_, Access::Subject { .. } | Access::ActingAs(_)) => Err(Denial::ActiveRoleRequired),
         _ => Ok(None),
+    }
+}
+
+/// Decides a route that needs the caller to act in `required`.
+pub fn decide_acting_as(active: Option<Role>, required: Role) -> Result<(), Denial> {
+    match active {
+        Some(active) if active == required => Ok(()),
+        Some(active) => Err(Denial::WrongRole { required, active }),
+        None => Err(Denial::ActiveRoleRequired),
     }
 }
 

@@ -92,6 +92,8 @@ pub struct Config {
     pub mock_fallback: bool,
     /// How often `lumen serve` collects from the upstreams; zero: never.
     pub collect_interval: Duration,
+    /// Smallest cohort comparison analytics may show (k-anonymity), ≥ 2.
+    pub k_anonymity: usize,
 }
 
 /// Where one upstream service is and how Lumen authenticates to it.
@@ -162,6 +164,7 @@ impl Default for Config {
             upstream_timeout: Duration::from_secs(5),
             mock_fallback: false,
             collect_interval: Duration::from_secs(900),
+            k_anonymity: 5,
         }
     }
 }
@@ -198,6 +201,7 @@ struct FileConfig {
     upstream_timeout_secs: Option<toml::Value>,
     mock_fallback: Option<bool>,
     collect_interval_secs: Option<toml::Value>,
+    k_anonymity: Option<toml::Value>,
     /// `[upstreams.course-builder]` with `url` and `token`.
     upstreams: Option<BTreeMap<String, FileUpstream>>,
 }
@@ -446,6 +450,13 @@ impl Config {
             val(&file_cfg.collect_interval_secs),
         ) {
             cfg.collect_interval = Duration::from_secs(parse_num(&raw, 0, 7 * 86_400)?);
+        }
+        if let Some(raw) = pick(
+            "LUMEN_K_ANONYMITY",
+            "k_anonymity",
+            val(&file_cfg.k_anonymity),
+        ) {
+            cfg.k_anonymity = parse_num(&raw, 2, 1000)? as usize;
         }
         let mut file_upstreams = file_cfg.upstreams.unwrap_or_default();
         if let Some(unknown) = file_upstreams

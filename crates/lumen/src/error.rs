@@ -40,6 +40,12 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0}")]
     NotFound(String),
+    /// 422: the subject has records, but fewer than the analytic needs.
+    #[error("{message}")]
+    InsufficientData {
+        message: String,
+        details: Map<String, Value>,
+    },
     #[error("method not allowed")]
     MethodNotAllowed,
     #[error("request body too large")]
@@ -77,6 +83,7 @@ impl ApiError {
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::InsufficientData { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -94,6 +101,7 @@ impl ApiError {
             Self::Forbidden(_) => "FORBIDDEN",
             Self::RateLimited { .. } => "RATE_LIMIT_EXCEEDED",
             Self::NotFound(_) => "NOT_FOUND",
+            Self::InsufficientData { .. } => "INSUFFICIENT_DATA",
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
@@ -143,6 +151,10 @@ impl ApiError {
             }
             Self::ServiceUnavailable { details, .. } => {
                 extra.extend(details.clone());
+                self.to_string()
+            }
+            Self::InsufficientData { details, .. } => {
+                extra.insert("details".into(), Value::Object(details.clone()));
                 self.to_string()
             }
             Self::RateLimited {

@@ -2,11 +2,13 @@
 //! `lumen` binary wires together. The pure domain lives in `lumen-core`.
 
 pub mod accounts;
+pub mod analytics;
 pub mod auth;
 pub mod collector;
 pub mod config;
 pub mod error;
 pub mod http;
+pub mod learner_ai;
 pub mod metrics;
 pub mod ratelimit;
 pub mod simulate;

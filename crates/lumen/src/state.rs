@@ -23,6 +23,10 @@ pub struct AppState {
     pub limiter: Option<Arc<RateLimiter>>,
     /// Clients of the configured upstream services.
     pub upstreams: Arc<Upstreams>,
+    /// Drop-off models per organisation.
+    pub models: Arc<crate::analytics::Models>,
+    /// Cached Learner AI suggestions.
+    pub learner_ai: Arc<crate::learner_ai::LearnerAi>,
     pub started_at: DateTime<Utc>,
     started: Instant,
 }
@@ -59,6 +63,8 @@ impl AppState {
             auth: Arc::new(auth),
             limiter,
             upstreams,
+            models: Arc::default(),
+            learner_ai: Arc::default(),
             config: Arc::new(config),
             store,
             redis,

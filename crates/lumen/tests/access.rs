@@ -73,6 +73,13 @@ fn documented(access: Access, role: Role, subject: Subject) -> Expect {
     use Expect::{Allowed, Forbidden};
     match access {
         Access::Public | Access::Authenticated => Allowed,
+        Access::ActingAs(required) => {
+            if role == required {
+                Allowed
+            } else {
+                Forbidden
+            }
+        }
         Access::Subject { rule, .. } => match rule {
             SubjectRule::OwnLearnerData => match (role, subject) {
                 (Role::Learner, Subject::Own) => Allowed,
@@ -82,8 +89,10 @@ fn documented(access: Access, role: Role, subject: Subject) -> Expect {
                 (Role::Trainer, Subject::Own) => Allowed,
                 _ => Forbidden,
             },
+            // For organisation routes every same-organisation subject is the caller's own organisation.
             SubjectRule::OwnOrganization => match (role, subject) {
-                (Role::OrgAdmin, Subject::Own) => Allowed,
+                (Role::OrgAdmin, Subject::OtherOrg) => Forbidden,
+                (Role::OrgAdmin, _) => Allowed,
                 _ => Forbidden,
             },
             SubjectRule::Learner => match (role, subject) {
@@ -299,7 +308,10 @@ async fn run_matrix(db: &TestDb) {
                     let wrong_role = other_role(caller);
                     if matches!(credential, Credential::WrongActiveRole) {
                         call = call.role(wrong_role);
-                    } else if matches!(route.guard.access, Access::Subject { .. }) {
+                    } else if matches!(
+                        route.guard.access,
+                        Access::Subject { .. } | Access::ActingAs(_)
+                    ) {
                         call = call.role(role.as_str());
                     }
                     let expect = match (route.guard.access, credential) {

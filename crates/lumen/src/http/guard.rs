@@ -152,6 +152,10 @@ async fn check(
         _ => None,
     };
 
+    if let (Access::ActingAs(required), Some(user)) = (route.access, &current) {
+        authz::decide_acting_as(user.active_role, required)
+            .map_err(|d| ApiError::Forbidden(d.to_string()))?;
+    }
     if let (Access::Subject { rule, param }, Some(user)) = (route.access, &current) {
         let params = RawPathParams::from_request_parts(parts, state)
             .await

@@ -17,8 +17,10 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use crate::error::ApiError;
 use crate::ratelimit::LimitClass;
 use crate::state::AppState;
+use lumen_core::Role;
 use lumen_core::authz::{Access, SubjectRule};
 
+mod analytics;
 mod auth;
 pub mod guard;
 pub mod json;
@@ -61,86 +63,182 @@ impl RouteDef {
     }
 }
 
+fn get<H, T>(path: &'static str, access: Access, limit: Option<LimitClass>, handler: H) -> RouteDef
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    RouteDef::new(Method::GET, path, access, limit, handler)
+}
+
+fn post<H, T>(path: &'static str, access: Access, limit: Option<LimitClass>, handler: H) -> RouteDef
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    RouteDef::new(Method::POST, path, access, limit, handler)
+}
+
 /// Every route of the service except the docs UI's static assets. Each
 /// names its access rule (decided by `lumen_core::authz`) and rate limit.
 pub fn route_table() -> Vec<RouteDef> {
-    use Access::{Authenticated, Public};
-    use LimitClass as L;
-    let learner = Access::Subject {
-        rule: SubjectRule::Learner,
-        param: "userId",
-    };
+    use Access::{ActingAs, Authenticated, Public};
+    use analytics as an;
+    let subject = |rule, param| Access::Subject { rule, param };
+    let learner = subject(SubjectRule::Learner, "userId");
+    let own_learner = subject(SubjectRule::OwnLearnerData, "userId");
+    let own_trainer = subject(SubjectRule::OwnTrainerData, "trainerId");
+    let own_org = subject(SubjectRule::OwnOrganization, "orgId");
+    let (system, a) = (Some(LimitClass::System), Some(LimitClass::Analytics));
+    let session = Some(LimitClass::Session);
     vec![
-        RouteDef::new(
-            Method::GET,
-            "/api/health",
-            Public,
-            Some(L::System),
-            system::health,
-        ),
-        RouteDef::new(
-            Method::GET,
-            "/api/status",
-            Public,
-            Some(L::System),
-            system::status,
-        ),
-        RouteDef::new(
-            Method::GET,
-            "/api/v1/health/live",
-            Public,
-            Some(L::System),
-            system::live,
-        ),
-        RouteDef::new(
-            Method::GET,
-            "/api/v1/health/ready",
-            Public,
-            Some(L::System),
-            system::ready,
-        ),
-        RouteDef::new(Method::GET, "/metrics", Public, None, system::metrics),
-        RouteDef::new(
-            Method::GET,
-            "/api/openapi.json",
-            Public,
-            None,
-            openapi::serve_spec,
-        ),
-        RouteDef::new(
-            Method::POST,
+        get("/api/health", Public, system, system::health),
+        get("/api/status", Public, system, system::status),
+        get("/api/v1/health/live", Public, system, system::live),
+        get("/api/v1/health/ready", Public, system, system::ready),
+        get("/metrics", Public, None, system::metrics),
+        get("/api/openapi.json", Public, None, openapi::serve_spec),
+        post(
             "/api/v1/auth/login",
             Public,
-            Some(L::Login),
+            Some(LimitClass::Login),
             auth::login,
         ),
-        RouteDef::new(
-            Method::POST,
+        post(
             "/api/v1/auth/refresh",
             Public,
-            Some(L::Refresh),
+            Some(LimitClass::Refresh),
             auth::refresh,
         ),
-        RouteDef::new(
-            Method::GET,
-            "/api/v1/auth/me",
-            Authenticated,
-            Some(L::Session),
-            auth::me,
+        get("/api/v1/auth/me", Authenticated, session, auth::me),
+        post("/api/v1/auth/logout", Authenticated, session, auth::logout),
+        get("/api/v1/users/{userId}", learner, a, auth::user_profile),
+        get(
+            "/api/v1/learner/analytics/velocity/{userId}",
+            own_learner,
+            a,
+            an::velocity,
         ),
-        RouteDef::new(
-            Method::POST,
-            "/api/v1/auth/logout",
-            Authenticated,
-            Some(L::Session),
-            auth::logout,
+        get(
+            "/api/v1/learner/analytics/skill-gap/{userId}",
+            own_learner,
+            a,
+            an::skill_gap,
         ),
-        RouteDef::new(
-            Method::GET,
-            "/api/v1/users/{userId}",
+        get(
+            "/api/v1/learner/analytics/engagement/{userId}",
+            own_learner,
+            a,
+            an::engagement,
+        ),
+        get(
+            "/api/v1/learner/analytics/mastery/{userId}",
+            own_learner,
+            a,
+            an::mastery,
+        ),
+        get(
+            "/api/v1/learner/analytics/performance/{userId}",
+            own_learner,
+            a,
+            an::performance,
+        ),
+        get(
+            "/api/v1/learner/analytics/content-effectiveness/{userId}",
+            own_learner,
+            a,
+            an::content_effectiveness,
+        ),
+        get(
+            "/api/v1/trainer/analytics/course-performance/{trainerId}",
+            own_trainer,
+            a,
+            an::course_performance,
+        ),
+        get(
+            "/api/v1/trainer/analytics/course-health/{trainerId}",
+            own_trainer,
+            a,
+            an::course_health,
+        ),
+        get(
+            "/api/v1/trainer/analytics/student-distribution/{trainerId}",
+            own_trainer,
+            a,
+            an::student_distribution,
+        ),
+        get(
+            "/api/v1/trainer/analytics/teaching-effectiveness/{trainerId}",
+            own_trainer,
+            a,
+            an::teaching_effectiveness,
+        ),
+        get(
+            "/api/v1/org-admin/analytics/learning-velocity/{orgId}",
+            own_org,
+            a,
+            an::learning_velocity,
+        ),
+        get(
+            "/api/v1/org-admin/analytics/strategic-alignment/{orgId}",
+            own_org,
+            a,
+            an::strategic_alignment,
+        ),
+        get(
+            "/api/v1/org-admin/analytics/learning-culture/{orgId}",
+            own_org,
+            a,
+            an::learning_culture,
+        ),
+        get(
+            "/api/v1/org-admin/analytics/org-performance/{orgId}",
+            own_org,
+            a,
+            an::org_performance,
+        ),
+        get("/api/v1/comparison/peer/{userId}", learner, a, an::peer),
+        get(
+            "/api/v1/comparison/skill-demand",
+            Authenticated,
+            a,
+            an::skill_demand,
+        ),
+        get(
+            "/api/v1/predictive/drop-off-risk/{userId}",
             learner,
-            Some(L::Analytics),
-            auth::user_profile,
+            a,
+            an::drop_off_risk,
+        ),
+        get(
+            "/api/v1/predictive/forecast/{userId}",
+            learner,
+            a,
+            an::forecast,
+        ),
+        get(
+            "/api/v1/predictive/recommendations/{userId}",
+            learner,
+            a,
+            an::recommendations,
+        ),
+        get(
+            "/api/v1/analytics/learner",
+            ActingAs(Role::Learner),
+            a,
+            an::learner_bundle,
+        ),
+        get(
+            "/api/v1/analytics/trainer",
+            ActingAs(Role::Trainer),
+            a,
+            an::trainer_bundle,
+        ),
+        get(
+            "/api/v1/analytics/organization",
+            ActingAs(Role::OrgAdmin),
+            a,
+            an::organization_bundle,
         ),
     ]
 }

@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
-use super::{auth, system};
+use super::{analytics, auth, system};
 use crate::error::ErrorBody;
 
 struct BearerAuth;
@@ -50,12 +50,40 @@ impl utoipa::Modify for BearerAuth {
         auth::me,
         auth::logout,
         auth::user_profile,
+        analytics::velocity,
+        analytics::skill_gap,
+        analytics::engagement,
+        analytics::mastery,
+        analytics::performance,
+        analytics::content_effectiveness,
+        analytics::course_performance,
+        analytics::course_health,
+        analytics::student_distribution,
+        analytics::teaching_effectiveness,
+        analytics::learning_velocity,
+        analytics::strategic_alignment,
+        analytics::learning_culture,
+        analytics::org_performance,
+        analytics::peer,
+        analytics::skill_demand,
+        analytics::drop_off_risk,
+        analytics::forecast,
+        analytics::recommendations,
+        analytics::learner_bundle,
+        analytics::trainer_bundle,
+        analytics::organization_bundle,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
     tags(
         (name = "system", description = "Health, status, metrics and this document"),
         (name = "auth", description = "Login, tokens and accounts"),
+        (name = "learner", description = "Learner analytics: own data, acting as learner"),
+        (name = "trainer", description = "Trainer analytics: own courses, acting as trainer"),
+        (name = "organization", description = "Organisation analytics: own organisation, acting as org admin"),
+        (name = "comparison", description = "Peer comparison (k-anonymous) and skill demand"),
+        (name = "predictive", description = "Drop-off risk, forecast, recommendations"),
+        (name = "bundles", description = "Every analytic of a role in one response"),
     )
 )]
 pub struct ApiDoc;
