@@ -1058,7 +1058,23 @@ impl Gen {
                 .collect();
             let mut chosen: Vec<usize> = Vec::new();
             if spec.demo && li == 0 {
-                chosen.extend(org_courses.iter().take(3));
+                // The demo learner is part-way through two running courses, so
+                // every learner analytic (pace, drop-off risk, forecast) has an
+                // active enrolment to show, and has finished others.
+                let running = |c: usize| {
+                    let ctx = &self.courses[c];
+                    ctx.starts_at.is_some_and(|s| {
+                        s < self.now - 14 * DAY && self.now + 7 * DAY < s + ctx.length_days * DAY
+                    })
+                };
+                chosen.extend(org_courses.iter().copied().filter(|&c| running(c)).take(2));
+                let finished: Vec<usize> = org_courses
+                    .iter()
+                    .copied()
+                    .filter(|c| !chosen.contains(c))
+                    .take(3usize.saturating_sub(chosen.len()))
+                    .collect();
+                chosen.extend(finished);
             }
             let want = if spec.demo && li == 0 {
                 5.min(org_courses.len())
