@@ -396,6 +396,50 @@ async fn a_trainer_sees_drop_off_risk_of_their_learners_only(w: &World) {
     }
 }
 
+/// No learner-facing or organisation-level response names another person:
+/// the learner's own analytics and peer comparison (k-anonymous), and the
+/// organisation's analytics (department aggregates only).
+async fn no_response_reveals_another_individual(w: &World) {
+    let store = w.db.store();
+    let lt = token_for(store.as_ref(), &w.learner).await;
+    let at = token_for(store.as_ref(), &w.admin).await;
+    let users = store
+        .users(Some(w.learner.organization_id))
+        .await
+        .expect("users");
+    let others: Vec<&User> = users.iter().filter(|u| u.id != w.learner.id).collect();
+    let mut texts = Vec::new();
+    for (uri, token) in [
+        ("/api/v1/analytics/learner".to_owned(), &lt),
+        (
+            format!("/api/v1/comparison/peer/{}?timeRange=90d", w.learner.id),
+            &lt,
+        ),
+        ("/api/v1/analytics/organization".to_owned(), &at),
+    ] {
+        let reply = Call::get(uri.clone()).token(token).send(&w.app).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.body);
+        texts.push((uri, reply.body.to_string()));
+    }
+    for (uri, text) in &texts {
+        for other in &others {
+            if other.roles.contains(&lumen_core::Role::Learner) {
+                assert!(
+                    !text.contains(&other.id.to_string()),
+                    "{uri} names learner {}",
+                    other.id
+                );
+                assert!(!text.contains(&other.email), "{uri} shows {}", other.email);
+                assert!(
+                    !text.contains(&other.full_name),
+                    "{uri} shows {}",
+                    other.full_name
+                );
+            }
+        }
+    }
+}
+
 macro_rules! on_both_databases {
     ($($test:ident),+ $(,)?) => {
         mod sqlite {
@@ -421,4 +465,5 @@ on_both_databases!(
     bundles_report_every_analytic_of_the_role,
     time_ranges_are_validated,
     a_trainer_sees_drop_off_risk_of_their_learners_only,
+    no_response_reveals_another_individual,
 );

@@ -157,6 +157,17 @@ pub struct Status {
     upstreams: Vec<ServiceStatus>,
     /// Upstream records rejected, by service, feed and reason.
     rejections: Vec<RejectionCount>,
+    /// The drop-off model of each organisation trained since start-up, with
+    /// its evaluation (`null` when there was too little history to train).
+    dropoff_models: Vec<ModelStatus>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ModelStatus {
+    organization_id: uuid::Uuid,
+    #[schema(value_type = Option<Object>)]
+    evaluation: Option<lumen_core::analytics::dropoff::Evaluation>,
 }
 
 /// Service status for operators: version, uptime, dependencies, records held.
@@ -193,6 +204,16 @@ pub async fn status(State(state): State<AppState>) -> ApiJson<Status> {
         records,
         upstreams,
         rejections,
+        dropoff_models: state
+            .models
+            .evaluations()
+            .await
+            .into_iter()
+            .map(|(organization_id, evaluation)| ModelStatus {
+                organization_id,
+                evaluation,
+            })
+            .collect(),
     })
 }
 
