@@ -938,43 +938,11 @@ mod tests {
     use crate::analytics::TimeRange;
     use crate::analytics::dataset::Records;
     use crate::analytics::testkit::*;
-    use crate::model::{Department, Skill, SkillLevel, SkillRequirement, SkillTarget};
+    use crate::model::{SkillRequirement, SkillTarget};
 
     // now = day 100, 30d: W = (day 70, day 100].
     fn w() -> Window {
         Window::new(TimeRange::Days30, day(100.0))
-    }
-
-    fn department(r: &mut Records, n: u128, name: &str) {
-        r.departments.push(Department {
-            id: id(n),
-            organization_id: id(ORG),
-            parent_id: None,
-            origin: None,
-            name: name.into(),
-            created_at: t0(),
-            updated_at: t0(),
-        });
-    }
-
-    fn skill(r: &mut Records, n: u128, name: &str) {
-        r.skills.push(Skill {
-            id: id(n),
-            organization_id: Some(id(ORG)),
-            origin: None,
-            name: name.into(),
-            category: Some("tech".into()),
-        });
-    }
-
-    fn level(r: &mut Records, user: u128, skill: u128, level: f64, at: f64) {
-        r.skill_levels.push(SkillLevel {
-            user_id: id(user),
-            skill_id: id(skill),
-            level,
-            assessed_at: day(at),
-            source: None,
-        });
     }
 
     /// A learner with an enrolment (so they have records) in course 900.

@@ -1775,10 +1775,8 @@ mod tests {
     use crate::Role;
     use crate::analytics::TimeRange;
     use crate::analytics::dataset::Records;
-    use crate::analytics::testkit::*;
-    use crate::model::{
-        AssessmentKind, CourseUnit, Skill, SkillLevel, SkillRequirement, SkillTarget,
-    };
+    use crate::analytics::testkit::{self, *};
+    use crate::model::{AssessmentKind, CourseUnit, SkillRequirement, SkillTarget};
 
     const ME: u128 = 10;
     const L: &[Role] = &[Role::Learner];
@@ -1951,31 +1949,11 @@ mod tests {
 
     // ---- skill-gap ----
 
-    fn skill_rec(r: &mut Records, n: u128, name: &str) {
-        r.skills.push(Skill {
-            id: id(n),
-            organization_id: Some(id(ORG)),
-            origin: None,
-            name: name.into(),
-            category: Some("tech".into()),
-        });
-    }
-
-    fn level(r: &mut Records, user: u128, skill: u128, level: f64, at: f64) {
-        r.skill_levels.push(SkillLevel {
-            user_id: id(user),
-            skill_id: id(skill),
-            level,
-            assessed_at: day(at),
-            source: None,
-        });
-    }
-
-    fn require(r: &mut Records, role: &str, skill: u128, level: f64) {
+    fn require(r: &mut Records, role: &str, skill_n: u128, level: f64) {
         r.requirements.push(SkillRequirement {
             organization_id: id(ORG),
             job_role: role.into(),
-            skill_id: id(skill),
+            skill_id: id(skill_n),
             required_level: level,
         });
     }
@@ -1986,9 +1964,9 @@ mod tests {
         r.users[0].job_role = Some("dev".into());
         course(&mut r, 100, 0.0, None);
         enrol(&mut r, 1, ME, 100, 0.0);
-        skill_rec(&mut r, 500, "Rust");
-        skill_rec(&mut r, 501, "SQL");
-        skill_rec(&mut r, 502, "Docker");
+        testkit::skill(&mut r, 500, "Rust");
+        testkit::skill(&mut r, 501, "SQL");
+        testkit::skill(&mut r, 502, "Docker");
         level(&mut r, ME, 500, 2.0, 10.0);
         level(&mut r, ME, 500, 3.0, 20.0); // latest
         level(&mut r, ME, 501, 4.0, 15.0);
@@ -2101,7 +2079,7 @@ mod tests {
             reason(skill_gap(&ds(r.clone()), id(ME), &w).expect_err("422")),
             "NO_SKILL_DATA"
         );
-        skill_rec(&mut r, 500, "Rust");
+        testkit::skill(&mut r, 500, "Rust");
         level(&mut r, ME, 500, 2.0, 10.0);
         assert_eq!(
             reason(skill_gap(&ds(r), id(ME), &w).expect_err("422")),
@@ -2268,7 +2246,7 @@ mod tests {
         attempt(&mut r, ME, 300, 2, 90.0, 50.0);
         attempt(&mut r, ME, 301, 1, 20.0, 55.0); // 40 %
         attempt(&mut r, ME, 310, 1, 8.0, 20.0); // 80 %
-        skill_rec(&mut r, 500, "Rust");
+        testkit::skill(&mut r, 500, "Rust");
         level(&mut r, ME, 500, 3.0, 35.0);
         level(&mut r, ME, 500, 4.0, 60.0);
         r

@@ -1610,9 +1610,7 @@ mod tests {
     use crate::analytics::TimeRange;
     use crate::analytics::dataset::Records;
     use crate::analytics::testkit::*;
-    use crate::model::{
-        AssistantQuestion, Department, Enrolment, Skill, SkillLevel, SkillRequirement,
-    };
+    use crate::model::{AssistantQuestion, SkillRequirement};
 
     const A: u128 = 100;
     const B: u128 = 200;
@@ -1626,35 +1624,8 @@ mod tests {
         Window::new(TimeRange::Days30, day(60.0))
     }
 
-    fn dept(r: &mut Records, n: u128, name: &str) {
-        r.departments.push(Department {
-            id: id(n),
-            organization_id: org(),
-            parent_id: None,
-            origin: None,
-            name: name.into(),
-            created_at: t0(),
-            updated_at: t0(),
-        });
-    }
-
     fn learner(r: &mut Records, n: u128, department: Option<u128>) {
         user(r, n, &[Role::Learner], department);
-    }
-
-    fn complete(r: &mut Records, e: usize, at: f64, outcome: Outcome) {
-        let e: &mut Enrolment = &mut r.enrolments[e];
-        e.status = EnrolmentStatus::Completed;
-        e.outcome = Some(outcome);
-        e.completed_at = Some(day(at));
-        e.updated_at = day(at);
-    }
-
-    fn withdraw(r: &mut Records, e: usize, at: f64) {
-        let e: &mut Enrolment = &mut r.enrolments[e];
-        e.status = EnrolmentStatus::Withdrawn;
-        e.withdrawn_at = Some(day(at));
-        e.updated_at = day(at);
     }
 
     fn question(r: &mut Records, user: u128, at: f64) {
@@ -1666,26 +1637,6 @@ mod tests {
             asked_at: day(at),
             topic: None,
             resolved: true,
-        });
-    }
-
-    fn skill(r: &mut Records, n: u128, name: &str) {
-        r.skills.push(Skill {
-            id: id(n),
-            organization_id: Some(org()),
-            origin: None,
-            name: name.into(),
-            category: None,
-        });
-    }
-
-    fn level(r: &mut Records, user: u128, skill: u128, level: f64, at: f64) {
-        r.skill_levels.push(SkillLevel {
-            user_id: id(user),
-            skill_id: id(skill),
-            level,
-            assessed_at: day(at),
-            source: None,
         });
     }
 
@@ -1745,8 +1696,8 @@ mod tests {
     /// Dept A = {11, 12, 14}, dept B = {13}.
     fn velocity_fixture() -> Records {
         let mut r = records();
-        dept(&mut r, A, "A");
-        dept(&mut r, B, "B");
+        department(&mut r, A, "A");
+        department(&mut r, B, "B");
         for (u, d) in [(11, A), (12, A), (14, A), (13, B)] {
             learner(&mut r, u, Some(d));
         }
@@ -1871,8 +1822,8 @@ mod tests {
     /// Dept A = {11 dev, 12 dev, 13}, dept B = {14}.
     fn alignment_fixture() -> Records {
         let mut r = records();
-        dept(&mut r, A, "A");
-        dept(&mut r, B, "B");
+        department(&mut r, A, "A");
+        department(&mut r, B, "B");
         for (u, d) in [(11, A), (12, A), (13, A), (14, B)] {
             learner(&mut r, u, Some(d));
         }
@@ -1990,8 +1941,8 @@ mod tests {
     /// week buckets (53, 60], (46, 53], (39, 46], (32, 39], (30, 32].
     fn culture_fixture() -> Records {
         let mut r = records();
-        dept(&mut r, A, "A");
-        dept(&mut r, B, "B");
+        department(&mut r, A, "A");
+        department(&mut r, B, "B");
         course(&mut r, 1, 0.0, None);
         course(&mut r, 2, 0.0, None);
         item(&mut r, 801, 1, ContentType::Video);
@@ -2170,8 +2121,8 @@ mod tests {
     /// no pass score (pass ≥ 40 %).
     fn performance_fixture() -> Records {
         let mut r = records();
-        dept(&mut r, A, "A");
-        dept(&mut r, B, "B");
+        department(&mut r, A, "A");
+        department(&mut r, B, "B");
         for (u, d) in [(11, A), (12, A), (13, B)] {
             learner(&mut r, u, Some(d));
         }

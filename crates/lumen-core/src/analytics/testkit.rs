@@ -153,3 +153,52 @@ pub fn attempt(r: &mut Records, user: u128, assessment: u128, number: i32, score
         submitted_at: day(at),
     });
 }
+
+pub fn department(r: &mut Records, n: u128, name: &str) {
+    r.departments.push(Department {
+        id: id(n),
+        organization_id: id(ORG),
+        parent_id: None,
+        origin: None,
+        name: name.into(),
+        created_at: t0(),
+        updated_at: t0(),
+    });
+}
+
+pub fn skill(r: &mut Records, n: u128, name: &str) {
+    r.skills.push(Skill {
+        id: id(n),
+        organization_id: Some(id(ORG)),
+        origin: None,
+        name: name.into(),
+        category: Some("tech".into()),
+    });
+}
+
+pub fn level(r: &mut Records, user: u128, skill: u128, level: f64, at: f64) {
+    r.skill_levels.push(SkillLevel {
+        user_id: id(user),
+        skill_id: id(skill),
+        level,
+        assessed_at: day(at),
+        source: None,
+    });
+}
+
+/// Ends enrolment `i` (an index returned by `enrol`) with `outcome` at `at`.
+pub fn complete(r: &mut Records, i: usize, at: f64, outcome: Outcome) {
+    let e = &mut r.enrolments[i];
+    e.status = EnrolmentStatus::Completed;
+    e.outcome = Some(outcome);
+    e.completed_at = Some(day(at));
+    e.updated_at = day(at);
+}
+
+/// Withdraws enrolment `i` at `at`.
+pub fn withdraw(r: &mut Records, i: usize, at: f64) {
+    let e = &mut r.enrolments[i];
+    e.status = EnrolmentStatus::Withdrawn;
+    e.withdrawn_at = Some(day(at));
+    e.updated_at = day(at);
+}

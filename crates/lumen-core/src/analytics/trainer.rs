@@ -1351,12 +1351,6 @@ mod tests {
         }
     }
 
-    fn withdraw(r: &mut Records, i: usize, at: f64) {
-        r.enrolments[i].status = EnrolmentStatus::Withdrawn;
-        r.enrolments[i].withdrawn_at = Some(day(at));
-        r.enrolments[i].updated_at = day(at);
-    }
-
     fn complete(r: &mut Records, i: usize, at: f64, grade: Grade) {
         r.enrolments[i].status = EnrolmentStatus::Completed;
         r.enrolments[i].outcome = Some(grade);
