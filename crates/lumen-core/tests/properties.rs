@@ -1527,3 +1527,288 @@ proptest! {
         prop_assert!(errors.is_empty(), "{}", errors.join("\n"));
     }
 }
+
+// ------------------------------------------------------------ monotonicity
+
+/// One extra event of a learner inside the window.
+#[derive(Debug, Clone)]
+enum Extra {
+    /// A content interaction: (item, clicks, time spent, completed).
+    Interaction(usize, i32, Option<i32>, bool),
+    /// A submitted assessment attempt: (assessment, score share).
+    Attempt(usize, f64),
+}
+
+fn extra() -> impl Strategy<Value = Extra> {
+    prop_oneof![
+        (
+            0usize..64,
+            0i32..=40,
+            prop::option::of(0i32..=3600),
+            any::<bool>()
+        )
+            .prop_map(|(i, c, t, done)| Extra::Interaction(i, c, t, done)),
+        (0usize..64, 0.0..=1.0f64).prop_map(|(a, s)| Extra::Attempt(a, s)),
+    ]
+}
+
+/// `r` with one more event of `user` at `t`, or `None` when the dataset has
+/// nothing to attach it to (no item or no assessment).
+fn with_extra(r: &Records, user: Uuid, t: DateTime<Utc>, e: &Extra) -> Option<Records> {
+    let mut r = r.clone();
+    match *e {
+        Extra::Interaction(item, clicks, time_spent, completed) => {
+            let n = r.content_items.len();
+            let item = r.content_items.get(item % n.max(1))?.id;
+            r.interactions.push(ContentInteraction {
+                id: id(INTERACTION, 10_000),
+                user_id: user,
+                content_item_id: item,
+                origin: None,
+                occurred_at: t,
+                time_spent_seconds: time_spent,
+                clicks,
+                completed,
+            });
+        }
+        Extra::Attempt(assessment, share) => {
+            let n = r.assessments.len();
+            let a = r.assessments.get(assessment % n.max(1))?.clone();
+            let number = r
+                .attempts
+                .iter()
+                .filter(|x| x.user_id == user && x.assessment_id == a.id)
+                .count() as i32
+                + 1;
+            r.attempts.push(AssessmentAttempt {
+                id: id(ATTEMPT, 10_000),
+                assessment_id: a.id,
+                user_id: user,
+                origin: None,
+                attempt_number: number,
+                score: share * a.max_score,
+                started_at: None,
+                submitted_at: t,
+            });
+        }
+    }
+    Some(r)
+}
+
+fn number(v: &Value, pointer: &str) -> f64 {
+    v.pointer(pointer)
+        .and_then(Value::as_f64)
+        .unwrap_or_else(|| panic!("{pointer} is a number in {v}"))
+}
+
+fn steps_done(v: &Value) -> Vec<(String, f64)> {
+    v["courses"]
+        .as_array()
+        .map(|cs| {
+            cs.iter()
+                .map(|c| (c["enrolmentId"].to_string(), number(c, "/stepsDone")))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Property 3. For any learner L of the dataset and one extra event of L
+    /// inside W (timestamp in (now − R, now]):
+    ///
+    /// (a) engagement (§5.3, activity of §2.6): the subject's own counts
+    ///     `activityBreakdown.{activityCount, clicks, contentInteractions,
+    ///     assessmentAttempts, activeDays}` never go down, and an answer
+    ///     stays an answer (its minimum is about enrolments, not events);
+    /// (b) velocity (§5.1, steps of §2.6): a completed content interaction or
+    ///     a submitted attempt never lowers any enrolment's `stepsDone`
+    ///     (steps done by now; an extra completion can only mark a step done
+    ///     earlier, or make a course's items steps, which the learner then
+    ///     has done at least one of), and an answer stays an answer (courses
+    ///     can only gain steps);
+    /// (c) learning-culture (§7.3): `engagementMetrics.activeLearners` (N_a)
+    ///     and the `participation` dimension (100 × N_a / N, N unchanged)
+    ///     never go down.
+    #[test]
+    fn one_more_event_never_lowers_activity_or_steps(
+        s in spec(),
+        who in any::<prop::sample::Index>(),
+        range in prop::sample::select(RANGES.to_vec()),
+        when in 0.0..1.0f64,
+        e in extra(),
+    ) {
+        let before = build(&s);
+        prop_assume!(!before.users.is_empty());
+        let user = who.get(&before.users).id;
+        let w = window(range);
+        // An instant in (now − R, now].
+        let back = (when * (range.days() * DAY - 1) as f64) as i64;
+        let t = now() - Duration::seconds(back);
+        prop_assert!(w.contains(t));
+        let Some(after) = with_extra(&before, user, t, &e) else {
+            return Ok(());
+        };
+        assert_valid(&after);
+        let (b, a) = (Dataset::new(before), Dataset::new(after));
+
+        // (a)
+        let eb = json(learner::engagement(&b, user, &w));
+        let ea = json(learner::engagement(&a, user, &w));
+        if let Ok(eb) = eb {
+            let ea = ea.expect("engagement still answers");
+            for f in ["activityCount", "clicks", "contentInteractions", "assessmentAttempts", "activeDays"] {
+                let p = format!("/activityBreakdown/{f}");
+                prop_assert!(
+                    number(&ea, &p) >= number(&eb, &p),
+                    "engagement {f} fell from {} to {} ({e:?})", number(&eb, &p), number(&ea, &p)
+                );
+            }
+        }
+
+        // (b)
+        let completes = matches!(e, Extra::Attempt(..) | Extra::Interaction(_, _, _, true));
+        if completes && let Ok(vb) = json(learner::velocity(&b, user, &w)) {
+            let va = json(learner::velocity(&a, user, &w)).expect("velocity still answers");
+            let after = steps_done(&va);
+            for (enrolment, done) in steps_done(&vb) {
+                let now_done = after
+                    .iter()
+                    .find(|(x, _)| *x == enrolment)
+                    .map(|(_, d)| *d);
+                prop_assert!(
+                    now_done.is_some_and(|d| d >= done),
+                    "velocity stepsDone of {enrolment} went from {done} to {now_done:?} ({e:?})"
+                );
+            }
+        }
+
+        // (c)
+        if let Ok(cb) = json(org::learning_culture(&b, org_id(), &w, K)) {
+            let ca = json(org::learning_culture(&a, org_id(), &w, K)).expect("culture still answers");
+            for p in ["/engagementMetrics/activeLearners", "/cultureDimensions/participation"] {
+                prop_assert!(
+                    number(&ca, p) >= number(&cb, p),
+                    "learning-culture {p} fell from {} to {}", number(&cb, p), number(&ca, p)
+                );
+            }
+        }
+    }
+}
+
+// ------------------------------------------------------ empty and tiny data
+
+/// Every analytic (and `train`) answers with an error for every subject.
+fn all_fail(r: Records) -> Result<(), TestCaseError> {
+    let ds = Dataset::new(r);
+    prop_assert!(dropoff::train(&ds, now()).is_err(), "train answered");
+    let mut ids = subjects(&ds, Uuid::from_u128(u128::MAX));
+    ids.extend(ds.records.enrolments.iter().map(|e| e.user_id));
+    for range in RANGES {
+        let w = window(range);
+        for &subject in &ids {
+            for (name, r) in run_all(&ds, subject, &w, None, &Some(Vec::new())) {
+                prop_assert!(
+                    matches!(
+                        r,
+                        Err(AnalyticError::NotFound(_) | AnalyticError::InsufficientData { .. })
+                    ),
+                    "{name} of {subject} ({range}) answered {r:?}"
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn an_empty_dataset_answers_not_found() -> Result<(), TestCaseError> {
+    all_fail(Records::default())?;
+    all_fail(Records {
+        organization: Some(organization()),
+        ..Records::default()
+    })
+}
+
+/// The organisation and one record of the kind `kind` (the `i`-th of its
+/// kind in `full`), or `None` when `full` has none of that kind.
+fn single(full: &Records, kind: usize, i: usize) -> Option<Records> {
+    fn pick<T: Clone>(v: &[T], i: usize) -> Option<Vec<T>> {
+        (!v.is_empty()).then(|| vec![v[i % v.len()].clone()])
+    }
+    let mut r = Records {
+        organization: Some(organization()),
+        ..Records::default()
+    };
+    match kind {
+        0 => r.users = pick(&full.users, i)?,
+        1 => r.departments = pick(&full.departments, i)?,
+        2 => r.courses = pick(&full.courses, i)?,
+        3 => r.units = pick(&full.units, i)?,
+        4 => r.course_trainers = pick(&full.course_trainers, i)?,
+        5 => r.trainer_learners = pick(&full.trainer_learners, i)?,
+        6 => r.enrolments = pick(&full.enrolments, i)?,
+        7 => r.content_items = pick(&full.content_items, i)?,
+        8 => r.interactions = pick(&full.interactions, i)?,
+        9 => r.assessments = pick(&full.assessments, i)?,
+        10 => r.attempts = pick(&full.attempts, i)?,
+        11 => r.skills = pick(&full.skills, i)?,
+        12 => r.skill_levels = pick(&full.skill_levels, i)?,
+        13 => r.requirements = pick(&full.requirements, i)?,
+        14 => r.targets = pick(&full.targets, i)?,
+        15 => r.feedback = pick(&full.feedback, i)?,
+        16 => r.lab_sessions = pick(&full.lab_sessions, i)?,
+        _ => r.questions = pick(&full.questions, i)?,
+    }
+    Some(r)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// Property 4. The organisation with a single record of any kind (a
+    /// user of any roles, a course, an enrolment of a user who is not
+    /// there, …) gives NotFound / InsufficientData for every analytic and
+    /// subject, never an answer and never a panic.
+    #[test]
+    fn a_single_record_answers_with_errors(s in spec(), kind in 0usize..18, i in 0usize..64) {
+        if let Some(r) = single(&build(&s), kind, i) {
+            all_fail(r)?;
+        }
+    }
+
+    /// Property 4, second half: one user of any roles with one record of
+    /// their own that is not an enrolment and not an activity event (a skill
+    /// level, feedback about them, a link to a trainer) is still NotFound
+    /// for the learner analytics (§5: no enrolment and no activity event).
+    #[test]
+    fn a_user_without_enrolment_or_activity_is_not_found(u in user_spec(), level in level()) {
+        let user = make_user(0, &u, 0);
+        let uid = user.id;
+        let records = Records {
+            organization: Some(organization()),
+            users: vec![user],
+            skill_levels: vec![SkillLevel {
+                user_id: uid,
+                skill_id: id(SKILL, 0),
+                level,
+                assessed_at: at(-DAY),
+                source: None,
+            }],
+            ..Records::default()
+        };
+        let ds = Dataset::new(records);
+        let w = window(TimeRange::Days30);
+        let learner_analytics = [
+            "velocity", "skill-gap", "engagement", "mastery", "performance",
+            "content-effectiveness", "peer", "drop-off-risk", "forecast", "recommendations",
+        ];
+        for (name, r) in run_all(&ds, uid, &w, None, &None) {
+            if !learner_analytics.contains(&name) {
+                continue;
+            }
+            prop_assert!(matches!(r, Err(AnalyticError::NotFound(_))), "{name}: {r:?}");
+        }
+    }
+}
