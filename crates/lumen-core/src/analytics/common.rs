@@ -65,9 +65,10 @@ pub fn level_label(score: f64) -> &'static str {
 
 // ---- scores (§2.5) ----
 
-/// 100 × min(score, max) / max.
+/// 100 × min(score, max) / max. Capped at 100: for some `max`, 100 × max /
+/// max rounds to 100.00000000000001.
 pub fn score_percent(attempt: &AssessmentAttempt, assessment: &Assessment) -> f64 {
-    100.0 * attempt.score.min(assessment.max_score) / assessment.max_score
+    (100.0 * attempt.score.min(assessment.max_score) / assessment.max_score).min(100.0)
 }
 
 /// The learner's best attempt on an assessment among those whose
