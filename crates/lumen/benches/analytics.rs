@@ -95,9 +95,18 @@ impl Fixture {
 
     /// Every analytic of a role's bundle, as `compute_with` runs them.
     fn run_set(&self, role: Role) -> Vec<Result<Value, lumen_core::analytics::AnalyticError>> {
+        self.run_set_except(role, None)
+    }
+
+    fn run_set_except(
+        &self,
+        role: Role,
+        except: Option<Kind>,
+    ) -> Vec<Result<Value, lumen_core::analytics::AnalyticError>> {
         let ctx = self.ctx();
         Kind::bundle(role)
             .iter()
+            .filter(|&&kind| Some(kind) != except)
             .map(|&kind| run(kind, self.subject(kind), &ctx))
             .collect()
     }
@@ -198,6 +207,10 @@ fn build(scale: Scale) -> Fixture {
     for role in [Role::Learner, Role::Trainer, Role::OrgAdmin] {
         let ctx = fx.ctx();
         for &kind in Kind::bundle(role) {
+            if scale == Scale::Large && kind == Kind::Peer {
+                eprintln!("[fixture {scale}] {role:?}/peer: skipped (see peer_member_metrics)");
+                continue;
+            }
             let t = Instant::now();
             let result = run(kind, fx.subject(kind), &ctx);
             let took = t.elapsed();
@@ -213,8 +226,17 @@ fn build(scale: Scale) -> Fixture {
         }
     }
 
-    // Which learners the per-learner closures are called for.
-    fx.peer_calls = peer_calls(&fx);
+    // Which learners the per-learner closures are called for. At Large,
+    // running `peer` once takes too long (see docs/performance.md): its
+    // calls are every learner of the organisation, of which the benchmark
+    // times a sample.
+    fx.peer_calls = if scale == Scale::Large {
+        let mut all: Vec<Uuid> = fx.ds.learners().map(|u| u.id).collect();
+        all.sort();
+        all
+    } else {
+        peer_calls(&fx)
+    };
     fx.signal_calls = signal_calls(&fx);
     eprintln!(
         "[fixture {scale}] peer asks metrics of {} learners ({} distinct); \
@@ -442,29 +464,38 @@ fn signal_calls(fx: &Fixture) -> Vec<Uuid> {
 
 const SCALES: [Scale; 2] = [Scale::Medium, Scale::Large];
 
-/// (a) The learner bundle for learner@demo.lumen.test.
-#[divan::bench(args = SCALES, sample_size = 1, sample_count = 30, max_time = 120)]
+/// (a) The learner bundle for learner@demo.lumen.test. Medium only: at
+/// Large one run of `peer` alone takes tens of minutes (see
+/// `peer_member_metrics`).
+#[divan::bench(args = [Scale::Medium], sample_size = 1, sample_count = 20, max_time = 60)]
 fn set_learner(bencher: Bencher, scale: Scale) {
     let fx = fixture(scale);
     bencher.bench(|| black_box(fx.run_set(Role::Learner)));
 }
 
+/// (a') The learner bundle without `peer`, at both scales.
+#[divan::bench(args = SCALES, sample_size = 1, sample_count = 20, max_time = 60)]
+fn set_learner_without_peer(bencher: Bencher, scale: Scale) {
+    let fx = fixture(scale);
+    bencher.bench(|| black_box(fx.run_set_except(Role::Learner, Some(Kind::Peer))));
+}
+
 /// (b) The trainer bundle for trainer@demo.lumen.test.
-#[divan::bench(args = SCALES, sample_size = 1, sample_count = 30, max_time = 120)]
+#[divan::bench(args = SCALES, sample_size = 1, sample_count = 20, max_time = 60)]
 fn set_trainer(bencher: Bencher, scale: Scale) {
     let fx = fixture(scale);
     bencher.bench(|| black_box(fx.run_set(Role::Trainer)));
 }
 
 /// (c) The organisation bundle for the main organisation.
-#[divan::bench(args = SCALES, sample_size = 1, sample_count = 30, max_time = 120)]
+#[divan::bench(args = SCALES, sample_size = 1, sample_count = 20, max_time = 60)]
 fn set_organization(bencher: Bencher, scale: Scale) {
     let fx = fixture(scale);
     bencher.bench(|| black_box(fx.run_set(Role::OrgAdmin)));
 }
 
 /// Training the drop-off model on the whole organisation.
-#[divan::bench(args = SCALES, sample_size = 1, sample_count = 5, max_time = 120)]
+#[divan::bench(args = SCALES, sample_size = 1, sample_count = 5, max_time = 60)]
 fn train_dropoff(bencher: Bencher, scale: Scale) {
     let fx = fixture(scale);
     bencher.bench(|| black_box(dropoff::train(&fx.ds, fx.w.now)));
@@ -489,7 +520,8 @@ fn every_analytic() -> Vec<One> {
     for scale in SCALES {
         for role in [Role::Learner, Role::Trainer, Role::OrgAdmin] {
             for &kind in Kind::bundle(role) {
-                if seen.insert((scale, kind.name())) {
+                let too_slow = scale == Scale::Large && kind == Kind::Peer;
+                if !too_slow && seen.insert((scale, kind.name())) {
                     out.push(One { scale, kind });
                 }
             }
@@ -499,7 +531,7 @@ fn every_analytic() -> Vec<One> {
 }
 
 /// Each analytic of the three sets alone (same subject and inputs).
-#[divan::bench(args = every_analytic(), sample_size = 1, sample_count = 15, max_time = 30)]
+#[divan::bench(args = every_analytic(), sample_size = 1, sample_count = 10, max_time = 15)]
 fn analytic(bencher: Bencher, one: One) {
     let fx = fixture(one.scale);
     let ctx = fx.ctx();
@@ -508,8 +540,8 @@ fn analytic(bencher: Bencher, one: One) {
 }
 
 /// Only the per-member metrics `peer` computes (the same learners, in the
-/// same order), without the rest of `peer`.
-#[divan::bench(args = SCALES, sample_size = 1, sample_count = 15, max_time = 30)]
+/// same order), without the rest of `peer`. Medium only (all members).
+#[divan::bench(args = [Scale::Medium], sample_size = 1, sample_count = 10, max_time = 30)]
 fn peer_member_metrics_only(bencher: Bencher, scale: Scale) {
     let fx = fixture(scale);
     bencher.bench(|| {
@@ -520,8 +552,27 @@ fn peer_member_metrics_only(bencher: Bencher, scale: Scale) {
     });
 }
 
+/// Members whose metrics `peer_member_metrics` times per scale.
+const MEMBER_SAMPLE: usize = 20;
+
+/// The peer metrics of `MEMBER_SAMPLE` cohort members (evenly spread over
+/// the cohort): `peer`'s cost is about cohort size / MEMBER_SAMPLE times
+/// this.
+#[divan::bench(args = SCALES, sample_size = 1, sample_count = 10, max_time = 60)]
+fn peer_member_metrics(bencher: Bencher, scale: Scale) {
+    let fx = fixture(scale);
+    let step = (fx.peer_calls.len() / MEMBER_SAMPLE).max(1);
+    let sample: Vec<Uuid> = fx.peer_calls.iter().step_by(step).take(MEMBER_SAMPLE).copied().collect();
+    bencher.bench(|| {
+        sample
+            .iter()
+            .map(|&l| black_box(peer_metrics(&fx.ds, &fx.w, l)))
+            .count()
+    });
+}
+
 /// Only the per-learner signals `student-distribution` computes.
-#[divan::bench(args = SCALES, sample_size = 1, sample_count = 15, max_time = 30)]
+#[divan::bench(args = SCALES, sample_size = 1, sample_count = 10, max_time = 30)]
 fn distribution_signals_only(bencher: Bencher, scale: Scale) {
     let fx = fixture(scale);
     bencher.bench(|| {
