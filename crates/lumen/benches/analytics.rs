@@ -136,7 +136,10 @@ fn build(scale: Scale) -> Fixture {
         scale,
         now,
     });
-    eprintln!("[fixture {scale}] simulator generated in {}", secs(t.elapsed()));
+    eprintln!(
+        "[fixture {scale}] simulator generated in {}",
+        secs(t.elapsed())
+    );
 
     let t = Instant::now();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -177,7 +180,10 @@ fn build(scale: Scale) -> Fixture {
     let t = Instant::now();
     let trained = dropoff::train(&ds, w.now);
     let train_time = t.elapsed();
-    eprintln!("[fixture {scale}] drop-off model trained in {}", secs(train_time));
+    eprintln!(
+        "[fixture {scale}] drop-off model trained in {}",
+        secs(train_time)
+    );
     let model = match trained {
         Ok(m) => {
             eprintln!(
@@ -269,7 +275,11 @@ async fn collect(sim: &SimHandle) -> (Vec<Organization>, Records, usize, usize) 
     let (mut served, mut rejected) = (0, 0);
     for feed in &FEEDS {
         if feed.name == "assessment-attempts" {
-            ctx.assessment_max = all.assessments.iter().map(|a| (a.id, a.max_score)).collect();
+            ctx.assessment_max = all
+                .assessments
+                .iter()
+                .map(|a| (a.id, a.max_score))
+                .collect();
         }
         let mut cursor: Option<String> = None;
         loop {
@@ -562,7 +572,13 @@ const MEMBER_SAMPLE: usize = 20;
 fn peer_member_metrics(bencher: Bencher, scale: Scale) {
     let fx = fixture(scale);
     let step = (fx.peer_calls.len() / MEMBER_SAMPLE).max(1);
-    let sample: Vec<Uuid> = fx.peer_calls.iter().step_by(step).take(MEMBER_SAMPLE).copied().collect();
+    let sample: Vec<Uuid> = fx
+        .peer_calls
+        .iter()
+        .step_by(step)
+        .take(MEMBER_SAMPLE)
+        .copied()
+        .collect();
     bencher.bench(|| {
         sample
             .iter()

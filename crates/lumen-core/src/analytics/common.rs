@@ -249,15 +249,14 @@ pub struct Steps {
 impl Steps {
     pub fn of(ds: &Dataset, course: Uuid) -> Steps {
         let assessments = ds.assessments_of_course(course).map(|a| a.id).collect();
-        let items: Vec<Uuid> = ds.content_of_course(course).map(|c| c.id).collect();
-        let tracks_completion = ds
-            .records
-            .interactions
-            .iter()
-            .any(|i| i.completed && items.contains(&i.content_item_id));
+        let content_items = if ds.course_records_completion(course) {
+            ds.content_of_course(course).map(|c| c.id).collect()
+        } else {
+            Vec::new()
+        };
         Steps {
             assessments,
-            content_items: if tracks_completion { items } else { Vec::new() },
+            content_items,
         }
     }
 

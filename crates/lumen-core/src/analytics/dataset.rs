@@ -59,6 +59,10 @@ pub struct Dataset {
     levels_by_user: HashMap<Uuid, Vec<usize>>,
     trainers_by_course: HashMap<Uuid, Vec<Uuid>>,
     courses_by_trainer: HashMap<Uuid, Vec<Uuid>>,
+    assessments_by_course: HashMap<Uuid, Vec<usize>>,
+    items_by_course: HashMap<Uuid, Vec<usize>>,
+    /// Per course, the earliest completed content interaction.
+    first_completion: HashMap<Uuid, DateTime<Utc>>,
 }
 
 fn index<T>(items: &[T], key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, usize> {
@@ -81,7 +85,22 @@ impl Dataset {
             trainers_by_course.entry(course).or_default().push(trainer);
             courses_by_trainer.entry(trainer).or_default().push(course);
         }
+        let item_course: HashMap<Uuid, Uuid> = records
+            .content_items
+            .iter()
+            .map(|c| (c.id, c.course_id))
+            .collect();
+        let mut first_completion: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+        for i in records.interactions.iter().filter(|i| i.completed) {
+            if let Some(course) = item_course.get(&i.content_item_id) {
+                let first = first_completion.entry(*course).or_insert(i.occurred_at);
+                *first = (*first).min(i.occurred_at);
+            }
+        }
         Self {
+            assessments_by_course: group(&records.assessments, |a| a.course_id),
+            items_by_course: group(&records.content_items, |c| c.course_id),
+            first_completion,
             users: index(&records.users, |u| u.id),
             courses: index(&records.courses, |c| c.id),
             items: index(&records.content_items, |c| c.id),
@@ -175,16 +194,22 @@ impl Dataset {
             .map_or(&[], Vec::as_slice)
     }
     pub fn assessments_of_course(&self, course: Uuid) -> impl Iterator<Item = &Assessment> {
-        self.records
-            .assessments
-            .iter()
-            .filter(move |a| a.course_id == course)
+        self.pick(
+            &self.records.assessments,
+            &self.assessments_by_course,
+            course,
+        )
     }
     pub fn content_of_course(&self, course: Uuid) -> impl Iterator<Item = &ContentItem> {
-        self.records
-            .content_items
-            .iter()
-            .filter(move |c| c.course_id == course)
+        self.pick(&self.records.content_items, &self.items_by_course, course)
+    }
+    /// Some learner completed some content item of the course (at any time).
+    pub fn course_records_completion(&self, course: Uuid) -> bool {
+        self.first_completion.contains_key(&course)
+    }
+    /// When a content item of the course was first completed by anyone.
+    pub fn first_completion_in(&self, course: Uuid) -> Option<DateTime<Utc>> {
+        self.first_completion.get(&course).copied()
     }
 
     /// The latest level of each skill of a user assessed at or before `at`.

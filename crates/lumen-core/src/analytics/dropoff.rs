@@ -197,13 +197,7 @@ impl<'a> CourseContext<'a> {
     fn new(ds: &'a Dataset, course_id: Uuid, extra_user: Option<Uuid>) -> Self {
         let assessments: Vec<&Assessment> = ds.assessments_of_course(course_id).collect();
         let items: HashSet<Uuid> = ds.content_of_course(course_id).map(|c| c.id).collect();
-        let tracks_completion_from = ds
-            .records
-            .interactions
-            .iter()
-            .filter(|i| i.completed && items.contains(&i.content_item_id))
-            .map(|i| i.occurred_at)
-            .min();
+        let tracks_completion_from = ds.first_completion_in(course_id);
         let enrolments: Vec<&Enrolment> = ds.enrolments_in(course_id).collect();
         let mut users: Vec<Uuid> = enrolments.iter().map(|e| e.user_id).collect();
         users.extend(extra_user);
