@@ -677,7 +677,7 @@ pub struct StrategicGoal {
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct SkillGap {
+pub struct OrgSkillGap {
     pub skill_id: Uuid,
     pub skill_name: String,
     pub weighted_gap: f64,
@@ -714,7 +714,7 @@ pub struct StrategicAlignment {
     pub overall_alignment: f64,
     pub change: f64,
     pub strategic_goals: Vec<StrategicGoal>,
-    pub skill_gaps: Vec<SkillGap>,
+    pub skill_gaps: Vec<OrgSkillGap>,
     /// Always null: needs a course↔skill link (§11, `NO_COURSE_SKILL_LINK`).
     pub resource_allocation: Option<f64>,
     pub recommendations: Vec<AlignmentRecommendation>,
@@ -819,7 +819,7 @@ pub fn strategic_alignment(
         .collect();
     let skill_gaps = gaps
         .into_iter()
-        .map(|(wg, name, skill, g)| SkillGap {
+        .map(|(wg, name, skill, g)| OrgSkillGap {
             skill_id: skill,
             skill_name: name,
             weighted_gap: r2(wg),
@@ -1403,7 +1403,7 @@ pub struct PerformanceBenchmarks {
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct PerformanceTrends {
+pub struct OrgPerformanceTrends {
     pub previous_overall_performance: Option<f64>,
     pub change: Option<f64>,
 }
@@ -1419,7 +1419,7 @@ pub struct OrgPerformance {
     pub key_performance_indicators: KeyPerformanceIndicators,
     pub business_impact: BusinessImpact,
     pub benchmarks: PerformanceBenchmarks,
-    pub trends: PerformanceTrends,
+    pub trends: OrgPerformanceTrends,
     pub recommendations: Vec<OrgRecommendation>,
 }
 
@@ -1595,7 +1595,7 @@ pub fn org_performance(
             worst_department: worst,
             department_average: average,
         },
-        trends: PerformanceTrends {
+        trends: OrgPerformanceTrends {
             previous_overall_performance: previous.map(r2),
             change: previous.map(|p| r2(overall - p)),
         },

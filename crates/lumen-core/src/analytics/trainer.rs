@@ -201,7 +201,7 @@ pub struct CoursePerformance {
     pub header: Header,
     pub overall_performance: Option<f64>,
     pub courses: Vec<CoursePerformanceRow>,
-    pub trends: PerformanceTrends,
+    pub trends: CoursePerformanceTrends,
     pub insights: Vec<Insight>,
 }
 
@@ -224,7 +224,7 @@ pub struct CoursePerformanceRow {
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
-pub struct PerformanceTrends {
+pub struct CoursePerformanceTrends {
     pub previous_overall_performance: Option<f64>,
     pub change: Option<f64>,
 }
@@ -423,7 +423,7 @@ pub fn course_performance(
         header: Header::new("course-performance", Some(trainer), w),
         overall_performance: opt_r2(overall),
         courses: out_rows,
-        trends: PerformanceTrends {
+        trends: CoursePerformanceTrends {
             previous_overall_performance: opt_r2(previous_overall),
             change: opt_r2(difference(overall, previous_overall)),
         },
