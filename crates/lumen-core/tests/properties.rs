@@ -866,110 +866,29 @@ fn run_all(
 ) -> Vec<(&'static str, Result<Value, AnalyticError>)> {
     let drop_off = |l: Uuid| dropoff::drop_off_risk(ds, l, w, model);
     let signals = |l: Uuid| {
-        let risk = drop_off(l).ok();
-        trainer::LearnerSignals {
-            engagement_level: learner::engagement(ds, l, w).ok().map(|e| e.level),
-            risk_score: risk.as_ref().map(|r| r.risk_score),
-            enrolment_risks: risk
-                .as_ref()
-                .map(|r| {
-                    r.enrolments
-                        .iter()
-                        .map(|e| (e.enrolment_id, e.risk_score))
-                        .collect()
-                })
-                .unwrap_or_default(),
-            model: risk.as_ref().map(|r| r.model),
-        }
+        trainer::LearnerSignals::new(
+            learner::engagement(ds, l, w).ok().as_ref(),
+            drop_off(l).ok().as_ref(),
+        )
     };
-    let metrics = |l: Uuid| comparison::PeerMetrics {
-        engagement: learner::engagement(ds, l, w).ok().map(|e| e.overall_score),
-        performance: learner::performance(ds, l, w).ok().map(|p| p.average_score),
-        velocity: learner::velocity(ds, l, w).ok().map(|v| v.current_pace),
-        mastery: learner::mastery(ds, l, w).ok().map(|m| m.overall_mastery),
-    };
+    let metrics = |l: Uuid| comparison::PeerMetrics::of(ds, l, w);
     let forecast_inputs = forecast::ForecastInputs {
-        drop_off: drop_off(subject).ok().map(|r| forecast::DropOffInput {
-            model: r.model.to_owned(),
-            enrolments: r
-                .enrolments
-                .iter()
-                .map(|e| forecast::EnrolmentRiskInput {
-                    enrolment_id: e.enrolment_id,
-                    risk_score: e.risk_score,
-                    risk_factors: e
-                        .risk_factors
-                        .iter()
-                        .map(|f| forecast::RiskFactorInput {
-                            factor: f.factor.to_owned(),
-                            value: f.value,
-                            contribution: f.contribution,
-                            description: f.description.clone(),
-                        })
-                        .collect(),
-                    interventions: e
-                        .interventions
-                        .iter()
-                        .map(|i| forecast::InterventionInput {
-                            code: i.code.to_owned(),
-                            text: i.text.clone(),
-                            factor: i.factor.to_owned(),
-                        })
-                        .collect(),
-                })
-                .collect(),
-        }),
+        drop_off: drop_off(subject).ok().as_ref().map(Into::into),
     };
     let rec_inputs = recs::RecommendationInputs {
         k_anonymity: K,
         skill_gap: learner::skill_gap(ds, subject, w)
             .ok()
-            .map(|g| recs::SkillGapInput {
-                requirement_source: g.requirement_source.to_owned(),
-                coverage_percent: Some(g.summary.coverage_percent),
-                gaps: g
-                    .gaps
-                    .iter()
-                    .filter(|x| x.gap_size > 0.0)
-                    .map(|x| recs::GapInput {
-                        skill_id: x.skill_id,
-                        skill_name: x.skill_name.clone(),
-                        gap_levels: (x.required_level - x.current_level) * 5.0,
-                        required_level: x.required_level * 5.0,
-                        assessed: x.assessed,
-                        action: if x.assessed {
-                            "complete_course"
-                        } else {
-                            "take_skill_assessment"
-                        }
-                        .to_owned(),
-                    })
-                    .collect(),
-            }),
+            .as_ref()
+            .map(Into::into),
         content: learner::content_effectiveness(ds, subject, w)
             .ok()
-            .map(|c| recs::ContentInput {
-                types: c
-                    .content_types
-                    .iter()
-                    .filter_map(|t| {
-                        Some(recs::ContentTypeInput {
-                            content_type: t.content_type.parse().ok()?,
-                            lift: t.lift,
-                            evidence: t.evidence as u32,
-                        })
-                    })
-                    .collect(),
-                preferred_learning_style: Some(c.preferred_learning_style.to_owned()),
-                best_time_of_day: c.best_time_of_day.map(str::to_owned),
-                optimal_session_length: c.optimal_session_length,
-            }),
+            .as_ref()
+            .map(Into::into),
         engagement: learner::engagement(ds, subject, w)
             .ok()
-            .map(|e| recs::EngagementInput {
-                change: e.trends.change,
-                direction: e.trends.direction.to_owned(),
-            }),
+            .as_ref()
+            .map(Into::into),
         ai_suggestions: ai.clone(),
     };
     vec![

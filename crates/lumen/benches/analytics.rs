@@ -423,31 +423,17 @@ fn sizes(r: &Records) -> BTreeMap<&'static str, usize> {
 
 /// The closure `run` gives `comparison::peer`.
 fn peer_metrics(ds: &Dataset, w: &Window, l: Uuid) -> comparison::PeerMetrics {
-    comparison::PeerMetrics {
-        engagement: learner::engagement(ds, l, w).ok().map(|e| e.overall_score),
-        performance: learner::performance(ds, l, w).ok().map(|p| p.average_score),
-        velocity: learner::velocity(ds, l, w).ok().map(|v| v.current_pace),
-        mastery: learner::mastery(ds, l, w).ok().map(|m| m.overall_mastery),
-    }
+    comparison::PeerMetrics::of(ds, l, w)
 }
 
 /// The closure `run` gives `trainer::student_distribution`.
 fn learner_signals(fx: &Fixture, l: Uuid) -> trainer::LearnerSignals {
-    let risk = dropoff::drop_off_risk(&fx.ds, l, &fx.w, fx.model.as_ref()).ok();
-    trainer::LearnerSignals {
-        engagement_level: learner::engagement(&fx.ds, l, &fx.w).ok().map(|e| e.level),
-        risk_score: risk.as_ref().map(|r| r.risk_score),
-        enrolment_risks: risk
-            .as_ref()
-            .map(|r| {
-                r.enrolments
-                    .iter()
-                    .map(|e| (e.enrolment_id, e.risk_score))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        model: risk.as_ref().map(|r| r.model),
-    }
+    trainer::LearnerSignals::new(
+        learner::engagement(&fx.ds, l, &fx.w).ok().as_ref(),
+        dropoff::drop_off_risk(&fx.ds, l, &fx.w, fx.model.as_ref())
+            .ok()
+            .as_ref(),
+    )
 }
 
 fn peer_calls(fx: &Fixture) -> Vec<Uuid> {

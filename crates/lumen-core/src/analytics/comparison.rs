@@ -44,6 +44,19 @@ pub struct PeerMetrics {
     pub mastery: Option<f64>,
 }
 
+impl PeerMetrics {
+    /// The learner's metrics from the learner analytics, as `peer` compares them.
+    pub fn of(ds: &Dataset, learner: Uuid, w: &Window) -> Self {
+        use super::learner as l;
+        PeerMetrics {
+            engagement: l::engagement(ds, learner, w).ok().map(|e| e.overall_score),
+            performance: l::performance(ds, learner, w).ok().map(|p| p.average_score),
+            velocity: l::velocity(ds, learner, w).ok().map(|v| v.current_pace),
+            mastery: l::mastery(ds, learner, w).ok().map(|m| m.overall_mastery),
+        }
+    }
+}
+
 /// The compared metrics, in output order: (name, accessor, on 0–100,
 /// recommendation).
 type Metric = (

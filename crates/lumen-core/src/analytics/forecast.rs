@@ -54,6 +54,41 @@ pub struct DropOffInput {
     pub enrolments: Vec<EnrolmentRiskInput>,
 }
 
+impl From<&super::dropoff::DropoffRisk> for DropOffInput {
+    fn from(r: &super::dropoff::DropoffRisk) -> Self {
+        DropOffInput {
+            model: r.model.to_owned(),
+            enrolments: r
+                .enrolments
+                .iter()
+                .map(|e| EnrolmentRiskInput {
+                    enrolment_id: e.enrolment_id,
+                    risk_score: e.risk_score,
+                    risk_factors: e
+                        .risk_factors
+                        .iter()
+                        .map(|f| RiskFactorInput {
+                            factor: f.factor.to_owned(),
+                            value: f.value,
+                            contribution: f.contribution,
+                            description: f.description.clone(),
+                        })
+                        .collect(),
+                    interventions: e
+                        .interventions
+                        .iter()
+                        .map(|i| InterventionInput {
+                            code: i.code.to_owned(),
+                            text: i.text.clone(),
+                            factor: i.factor.to_owned(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct EnrolmentRiskInput {
     pub enrolment_id: Uuid,

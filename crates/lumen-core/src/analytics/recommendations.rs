@@ -81,6 +81,34 @@ pub struct SkillGapInput {
     pub gaps: Vec<GapInput>,
 }
 
+impl From<&super::learner::SkillGap> for SkillGapInput {
+    fn from(g: &super::learner::SkillGap) -> Self {
+        SkillGapInput {
+            requirement_source: g.requirement_source.to_owned(),
+            coverage_percent: Some(g.summary.coverage_percent),
+            gaps: g
+                .gaps
+                .iter()
+                .filter(|x| x.gap_size > 0.0)
+                .map(|x| GapInput {
+                    skill_id: x.skill_id,
+                    skill_name: x.skill_name.clone(),
+                    // skill-gap reports levels on 0–1 (level / 5).
+                    gap_levels: (x.required_level - x.current_level) * 5.0,
+                    required_level: x.required_level * 5.0,
+                    assessed: x.assessed,
+                    action: if x.assessed {
+                        "complete_course"
+                    } else {
+                        "take_skill_assessment"
+                    }
+                    .to_owned(),
+                })
+                .collect(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct GapInput {
     pub skill_id: Uuid,
@@ -103,6 +131,27 @@ pub struct ContentInput {
     pub optimal_session_length: Option<f64>,
 }
 
+impl From<&super::learner::ContentEffectiveness> for ContentInput {
+    fn from(c: &super::learner::ContentEffectiveness) -> Self {
+        ContentInput {
+            types: c
+                .content_types
+                .iter()
+                .filter_map(|t| {
+                    Some(ContentTypeInput {
+                        content_type: t.content_type.parse().ok()?,
+                        lift: t.lift,
+                        evidence: t.evidence as u32,
+                    })
+                })
+                .collect(),
+            preferred_learning_style: Some(c.preferred_learning_style.to_owned()),
+            best_time_of_day: c.best_time_of_day.map(str::to_owned),
+            optimal_session_length: c.optimal_session_length,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct ContentTypeInput {
     pub content_type: ContentType,
@@ -118,6 +167,15 @@ pub struct EngagementInput {
     pub change: Option<f64>,
     /// `up` | `down` | `stable`.
     pub direction: String,
+}
+
+impl From<&super::learner::Engagement> for EngagementInput {
+    fn from(e: &super::learner::Engagement) -> Self {
+        EngagementInput {
+            change: e.trends.change,
+            direction: e.trends.direction.to_owned(),
+        }
+    }
 }
 
 /// One stored Learner AI suggestion (§11 item 4).

@@ -698,6 +698,28 @@ pub struct LearnerSignals {
     pub model: Option<&'static str>,
 }
 
+impl LearnerSignals {
+    /// From the learner's engagement and drop-off risk answers, when they have them.
+    pub fn new(
+        engagement: Option<&super::learner::Engagement>,
+        risk: Option<&super::dropoff::DropoffRisk>,
+    ) -> Self {
+        LearnerSignals {
+            engagement_level: engagement.map(|e| e.level),
+            risk_score: risk.map(|r| r.risk_score),
+            enrolment_risks: risk
+                .map(|r| {
+                    r.enrolments
+                        .iter()
+                        .map(|e| (e.enrolment_id, e.risk_score))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            model: risk.map(|r| r.model),
+        }
+    }
+}
+
 /// riskLevel `high` (§9.1).
 pub const HIGH_RISK: f64 = 0.6;
 
