@@ -361,7 +361,11 @@ pub async fn refresh_stale_at_login(state: &AppState, user: Uuid, org: Uuid, rol
         let subject = if role == Role::OrgAdmin { org } else { user };
         let mut stale = Vec::new();
         for &kind in Kind::bundle(role) {
-            match state.store.stored_result(kind.name(), subject, range.as_str()).await {
+            match state
+                .store
+                .stored_result(kind.name(), subject, range.as_str())
+                .await
+            {
                 Ok(Some(r)) if now - r.computed_at <= STALE_AFTER => {}
                 Ok(_) => stale.push(kind),
                 Err(err) => {
@@ -396,7 +400,10 @@ pub async fn serve_many(
         match state.l1.get(&key).await {
             Some(entry) => {
                 state.metrics.cache_lookup("l1", true);
-                found.push((kind, after_hit(state, kind, subject, caller_org, range, entry).await));
+                found.push((
+                    kind,
+                    after_hit(state, kind, subject, caller_org, range, entry).await,
+                ));
             }
             None => missing.push((key, kind)),
         }
@@ -414,7 +421,10 @@ pub async fn serve_many(
         if let Some(entry) = state.l1.get(&key).await {
             // Computed by the request we waited for.
             state.metrics.cache_lookup("l1", true);
-            found.push((kind, after_hit(state, kind, subject, caller_org, range, entry).await));
+            found.push((
+                kind,
+                after_hit(state, kind, subject, caller_org, range, entry).await,
+            ));
             continue;
         }
         state.metrics.cache_lookup("l1", false);
@@ -429,7 +439,10 @@ pub async fn serve_many(
             state.metrics.cache_lookup("l2", true);
             let entry = Arc::new(entry);
             state.l1.put(&key, entry.clone()).await;
-            found.push((kind, after_hit(state, kind, subject, caller_org, range, entry).await));
+            found.push((
+                kind,
+                after_hit(state, kind, subject, caller_org, range, entry).await,
+            ));
             continue;
         }
         state.metrics.cache_lookup("l2", false);
@@ -447,7 +460,10 @@ pub async fn serve_many(
                 if let Err(err) = state.store.put_result(&l2).await {
                     tracing::warn!(error = %err, "writing L2 failed");
                 }
-                found.push((kind, after_hit(state, kind, subject, caller_org, range, entry).await));
+                found.push((
+                    kind,
+                    after_hit(state, kind, subject, caller_org, range, entry).await,
+                ));
                 continue;
             }
         }
@@ -461,9 +477,17 @@ pub async fn serve_many(
         let org = organization_of(state, first.subject(), subject, caller_org).await?;
         let subject = keyed_subject(first, subject, caller_org);
         let ds = dataset(state, org).await?;
-        let computed =
-            compute_and_store(state, &to_compute, subject, org, &ds, window(range), None, None)
-                .await?;
+        let computed = compute_and_store(
+            state,
+            &to_compute,
+            subject,
+            org,
+            &ds,
+            window(range),
+            None,
+            None,
+        )
+        .await?;
         results.extend(computed.into_iter().map(|(kind, r)| {
             (
                 kind,
@@ -503,7 +527,12 @@ pub async fn compute_and_store(
             Ok(envelope) => {
                 let data = serde_json::to_string(&envelope.data)
                     .map_err(|e| ApiError::Internal(e.into()))?;
-                Arc::new(Entry::new(data, envelope.data_source, envelope.last_updated, org))
+                Arc::new(Entry::new(
+                    data,
+                    envelope.data_source,
+                    envelope.last_updated,
+                    org,
+                ))
             }
             Err(err) => {
                 out.push((kind, Err(err)));

@@ -32,7 +32,6 @@ pub const L1_TTL: Duration = Duration::from_secs(24 * 3600);
 /// With Redis, a local copy is trusted this long even if an invalidation
 /// was missed (pub/sub is at-most-once); Redis itself keeps it for `L1_TTL`.
 const LOCAL_TTL_SHARED: Duration = Duration::from_secs(30);
-const CHANNEL: &str = "lumen:cache:invalidate";
 
 /// One analytic's result, as every layer stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,17 +128,21 @@ pub struct L1 {
 struct Shared {
     client: redis::Client,
     conn: OnceCell<redis::aio::ConnectionManager>,
+    /// `LUMEN_CACHE_REDIS_PREFIX`.
+    prefix: String,
     /// This instance, so it ignores its own invalidations.
     instance: String,
 }
 
 impl L1 {
-    /// `max_bytes` bounds the in-process layer; `redis_url` adds the shared one.
-    pub fn new(max_bytes: u64, redis_url: Option<&str>) -> anyhow::Result<L1> {
-        let shared = match redis_url {
-            Some(url) => Some(Shared {
+    /// `max_bytes` bounds the in-process layer; `redis` (URL and key
+    /// prefix) adds the shared one.
+    pub fn new(max_bytes: u64, redis: Option<(&str, &str)>) -> anyhow::Result<L1> {
+        let shared = match redis {
+            Some((url, prefix)) => Some(Shared {
                 client: redis::Client::open(url)?,
                 conn: OnceCell::new(),
+                prefix: prefix.to_owned(),
                 instance: Uuid::new_v4().simple().to_string(),
             }),
             None => None,
@@ -187,7 +190,7 @@ impl L1 {
             Ok(mut conn) => tokio::time::timeout(
                 Duration::from_secs(1),
                 redis::cmd("GET")
-                    .arg(shared_key(key))
+                    .arg(shared.key(key))
                     .query_async(&mut conn),
             )
             .await
@@ -218,13 +221,13 @@ impl L1 {
         };
         let mut pipe = redis::pipe();
         pipe.cmd("SET")
-            .arg(shared_key(key))
+            .arg(shared.key(key))
             .arg(text)
             .arg("EX")
             .arg(L1_TTL.as_secs())
             .ignore()
             .cmd("PUBLISH")
-            .arg(CHANNEL)
+            .arg(shared.channel())
             .arg(format!("{} {key}", shared.instance))
             .ignore();
         let write = pipe.query_async::<()>(&mut conn);
@@ -264,7 +267,7 @@ impl L1 {
         loop {
             match shared.client.get_async_pubsub().await {
                 Ok(mut pubsub) => {
-                    if pubsub.subscribe(CHANNEL).await.is_ok() {
+                    if pubsub.subscribe(shared.channel()).await.is_ok() {
                         let mut messages = pubsub.on_message();
                         while let Some(msg) = messages.next().await {
                             let Ok(payload) = msg.get_payload::<String>() else {
@@ -287,6 +290,14 @@ impl L1 {
 }
 
 impl Shared {
+    fn key(&self, key: &str) -> String {
+        format!("{}:l1:{key}", self.prefix)
+    }
+
+    /// Where instances announce new results, so others drop their copies.
+    fn channel(&self) -> String {
+        format!("{}:cache:invalidate", self.prefix)
+    }
     async fn conn(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
         Ok(self
             .conn
@@ -302,10 +313,6 @@ impl Shared {
             .await?
             .clone())
     }
-}
-
-fn shared_key(key: &str) -> String {
-    format!("lumen:l1:{key}")
 }
 
 /// Held while one key is being looked up or computed.

@@ -96,6 +96,9 @@ pub struct Config {
     pub k_anonymity: usize,
     /// Bound of the in-process L1 cache, in bytes.
     pub cache_l1_bytes: u64,
+    /// Prefix of Lumen's keys and channel in Redis (deployments sharing one
+    /// Redis need different prefixes).
+    pub cache_redis_prefix: String,
     /// Jobs this process runs at once; 0: it runs none (API only).
     pub workers: usize,
     /// A worker's hold on a job, renewed by heartbeat; a job whose worker
@@ -177,6 +180,7 @@ impl Default for Config {
             collect_interval: Duration::from_secs(900),
             k_anonymity: 5,
             cache_l1_bytes: 256 * 1024 * 1024,
+            cache_redis_prefix: "lumen".to_owned(),
             workers: 2,
             job_lease: Duration::from_secs(60),
             batch_cron: Some("0 2 * * *".to_owned()),
@@ -220,6 +224,7 @@ struct FileConfig {
     collect_interval_secs: Option<toml::Value>,
     k_anonymity: Option<toml::Value>,
     cache_l1_mb: Option<toml::Value>,
+    cache_redis_prefix: Option<String>,
     workers: Option<toml::Value>,
     job_lease_secs: Option<toml::Value>,
     batch_cron: Option<String>,
@@ -434,7 +439,10 @@ impl Config {
             (LimitClass::Session, file_cfg.rate_limit_session),
             (LimitClass::Analytics, file_cfg.rate_limit_analytics),
             (LimitClass::System, file_cfg.rate_limit_system),
-            (LimitClass::ManualRefresh, file_cfg.rate_limit_manual_refresh),
+            (
+                LimitClass::ManualRefresh,
+                file_cfg.rate_limit_manual_refresh,
+            ),
         ];
         for (class, file_value) in file_limits {
             let file_key = format!("rate_limit_{}", class.name());
@@ -481,8 +489,23 @@ impl Config {
         ) {
             cfg.k_anonymity = parse_num(&raw, 2, 1000)? as usize;
         }
-        if let Some(raw) = pick("LUMEN_CACHE_L1_MB", "cache_l1_mb", val(&file_cfg.cache_l1_mb)) {
+        if let Some(raw) = pick(
+            "LUMEN_CACHE_L1_MB",
+            "cache_l1_mb",
+            val(&file_cfg.cache_l1_mb),
+        ) {
             cfg.cache_l1_bytes = parse_num(&raw, 1, 1024 * 1024)? * 1024 * 1024;
+        }
+        if let Some(raw) = pick(
+            "LUMEN_CACHE_REDIS_PREFIX",
+            "cache_redis_prefix",
+            file_cfg.cache_redis_prefix,
+        ) {
+            let prefix = raw.value.trim();
+            if prefix.is_empty() || prefix.contains(char::is_whitespace) {
+                return Err(ConfigError::new(raw.name, "must be a non-empty word"));
+            }
+            cfg.cache_redis_prefix = prefix.to_owned();
         }
         if let Some(raw) = pick("LUMEN_WORKERS", "workers", val(&file_cfg.workers)) {
             cfg.workers = parse_num(&raw, 0, 256)? as usize;

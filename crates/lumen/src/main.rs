@@ -238,7 +238,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Worker(args) => {
             let config = Config::from_env(args.config.as_deref())?;
             telemetry::init(&config);
-            anyhow::ensure!(config.workers > 0, "LUMEN_WORKERS is 0: this worker would run nothing");
+            anyhow::ensure!(
+                config.workers > 0,
+                "LUMEN_WORKERS is 0: this worker would run nothing"
+            );
             let store = open_store(&config).await?;
             let state = AppState::new(config, store.clone())?;
             let shutdown = tokio_util::sync::CancellationToken::new();
@@ -462,11 +465,9 @@ async fn batch_command(args: BatchArgs) -> anyhow::Result<()> {
         shutdown.clone(),
     ));
     let started = std::time::Instant::now();
-    let bar = indicatif::ProgressBar::new(0).with_style(
-        indicatif::ProgressStyle::with_template(
-            "{spinner} batch [{elapsed_precise}] {bar:40} {pos}/{len} chunks {msg}",
-        )?,
-    );
+    let bar = indicatif::ProgressBar::new(0).with_style(indicatif::ProgressStyle::with_template(
+        "{spinner} batch [{elapsed_precise}] {bar:40} {pos}/{len} chunks {msg}",
+    )?);
     let finished = loop {
         let Some(current) = store.job(job).await? else {
             anyhow::bail!("batch job {job} disappeared");
@@ -479,7 +480,11 @@ async fn batch_command(args: BatchArgs) -> anyhow::Result<()> {
             .sum();
         bar.set_length(total.max(0) as u64);
         bar.set_position(done.max(0) as u64);
-        bar.set_message(if total == 0 { "collecting and planning" } else { "" });
+        bar.set_message(if total == 0 {
+            "collecting and planning"
+        } else {
+            ""
+        });
         if current.state.finished() {
             break current;
         }
@@ -512,7 +517,10 @@ async fn batch_command(args: BatchArgs) -> anyhow::Result<()> {
         result
     );
     store.close().await;
-    anyhow::ensure!(finished.state == JobState::Completed, "the batch did not complete");
+    anyhow::ensure!(
+        finished.state == JobState::Completed,
+        "the batch did not complete"
+    );
     Ok(())
 }
 

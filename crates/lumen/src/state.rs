@@ -65,7 +65,10 @@ impl AppState {
         )?);
         let l1 = Arc::new(crate::cache::L1::new(
             config.cache_l1_bytes,
-            config.redis_url.as_ref().map(|u| u.expose().as_str()),
+            config
+                .redis_url
+                .as_ref()
+                .map(|u| (u.expose().as_str(), config.cache_redis_prefix.as_str())),
         )?);
         Ok(Self {
             auth: Arc::new(auth),

@@ -8,9 +8,9 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use sha2::Digest;
 use serde::Serialize;
 use serde_json::Value;
+use sha2::Digest;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -88,7 +88,10 @@ fn http_cached(headers: &HeaderMap, etag: &str, max_age: i64, body: String) -> R
         StatusCode::NOT_MODIFIED.into_response()
     } else {
         (
-            [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
             body,
         )
             .into_response()
@@ -376,9 +379,11 @@ async fn bundle(
         let entry = match result.and_then(|served| Ok((served.envelope(now)?, served))) {
             Ok((envelope, served)) => {
                 ok += 1;
-                oldest = Some(oldest.map_or(envelope.last_updated, |o: chrono::DateTime<Utc>| {
-                    o.min(envelope.last_updated)
-                }));
+                oldest = Some(
+                    oldest.map_or(envelope.last_updated, |o: chrono::DateTime<Utc>| {
+                        o.min(envelope.last_updated)
+                    }),
+                );
                 source = source.max(envelope.data_source);
                 all_cached &= served.cached;
                 stale |= envelope.stale;

@@ -224,7 +224,10 @@ pub async fn cancel(
 ) -> Result<ApiJson<JobStatus>, ApiError> {
     let job = own_job(&state, &current, id).await?;
     if !state.store.cancel_job(job.id, Utc::now()).await? {
-        return Err(ApiError::Conflict(format!("the job is already {}", job.state.as_str())));
+        return Err(ApiError::Conflict(format!(
+            "the job is already {}",
+            job.state.as_str()
+        )));
     }
     Ok(ApiJson(own_job(&state, &current, id).await?.into()))
 }

@@ -92,7 +92,9 @@ async fn retention(ctx: &JobContext) -> anyhow::Result<Value> {
         .checked_sub_months(chrono::Months::new(7 * 12))
         .unwrap_or(now);
     let months = store.purge_rollups(month_of(cutoff)).await?;
-    let next = now.checked_add_months(chrono::Months::new(1)).unwrap_or(now);
+    let next = now
+        .checked_add_months(chrono::Months::new(1))
+        .unwrap_or(now);
     store
         .prepare_rollup_months(&[month_of(now), month_of(next)])
         .await?;

@@ -246,7 +246,13 @@ async fn execute(state: AppState, worker: String, job: Job, lease: Duration) {
     if job.attempts > job.max_attempts {
         // Its lease ran out more often than it may be attempted.
         let _ = store
-            .fail_job(id, &worker, "lease expired on its last attempt", None, Utc::now())
+            .fail_job(
+                id,
+                &worker,
+                "lease expired on its last attempt",
+                None,
+                Utc::now(),
+            )
             .await;
         state.metrics.job_finished(&kind, "dead", 0.0);
         return;
@@ -295,8 +301,11 @@ async fn execute(state: AppState, worker: String, job: Job, lease: Duration) {
             .map(|_| "completed"),
         Err(err) if err.is::<Cancelled>() => return,
         Err(err) if err.is::<Snooze>() => {
-            let wait = err.downcast_ref::<Snooze>().map_or(Duration::from_secs(1), |s| s.0);
-            let until = now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(1));
+            let wait = err
+                .downcast_ref::<Snooze>()
+                .map_or(Duration::from_secs(1), |s| s.0);
+            let until =
+                now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(1));
             store
                 .snooze_job(id, &worker, until)
                 .await
@@ -312,7 +321,13 @@ async fn execute(state: AppState, worker: String, job: Job, lease: Duration) {
             store
                 .fail_job(id, &worker, &message, retry_at, now)
                 .await
-                .map(|_| if retry_at.is_some() { "retrying" } else { "dead" })
+                .map(|_| {
+                    if retry_at.is_some() {
+                        "retrying"
+                    } else {
+                        "dead"
+                    }
+                })
         }
     };
     match result {
@@ -326,13 +341,29 @@ async fn execute(state: AppState, worker: String, job: Job, lease: Duration) {
 pub async fn register_schedules(state: &AppState) -> Result<(), ApiError> {
     match &state.config.batch_cron {
         Some(cron) => {
-            upsert_schedule(state, "daily-batch", cron, "batch", serde_json::json!({}), None).await?
+            upsert_schedule(
+                state,
+                "daily-batch",
+                cron,
+                "batch",
+                serde_json::json!({}),
+                None,
+            )
+            .await?
         }
         None => {
             delete_schedule(state, "daily-batch").await?;
         }
     }
-    upsert_schedule(state, "retention", "30 3 * * *", "retention", Value::Null, None).await
+    upsert_schedule(
+        state,
+        "retention",
+        "30 3 * * *",
+        "retention",
+        Value::Null,
+        None,
+    )
+    .await
 }
 
 /// Starts this process's background work: the scheduler, `LUMEN_WORKERS`

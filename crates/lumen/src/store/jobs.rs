@@ -193,7 +193,11 @@ impl TryFrom<JobRow> for Job {
             worker: r.worker,
             progress_done: r.progress_done,
             progress_total: r.progress_total,
-            result: r.result.as_deref().map(|t| json_column("result", t)).transpose()?,
+            result: r
+                .result
+                .as_deref()
+                .map(|t| json_column("result", t))
+                .transpose()?,
             last_error: r.last_error,
             created_at: r.created_at,
             started_at: r.started_at,

@@ -31,7 +31,11 @@ impl PostgresStore {
 
 /// The L3 partition of `month` (its first day).
 fn partition_name(month: NaiveDate) -> String {
-    format!("analytics_rollups_y{:04}m{:02}", month.year(), month.month())
+    format!(
+        "analytics_rollups_y{:04}m{:02}",
+        month.year(),
+        month.month()
+    )
 }
 
 impl PostgresStore {
@@ -47,7 +51,10 @@ impl PostgresStore {
                  FOR VALUES FROM ('{month}') TO ('{next}')",
                 partition_name(month)
             );
-            if let Err(err) = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&self.pool).await {
+            if let Err(err) = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&self.pool)
+                .await
+            {
                 // Another instance created it at the same moment.
                 let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
                     .bind(partition_name(month))

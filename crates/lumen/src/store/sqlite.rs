@@ -43,11 +43,12 @@ impl SqliteStore {
     /// Deletes the L3 rows of months before `month`; how many months.
     async fn drop_months_before(&self, month: chrono::NaiveDate) -> super::StoreResult<u64> {
         let mut tx = self.pool.begin().await?;
-        let months: i64 =
-            sqlx::query_scalar("SELECT COUNT(DISTINCT month) FROM analytics_rollups WHERE month < $1")
-                .bind(month)
-                .fetch_one(&mut *tx)
-                .await?;
+        let months: i64 = sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT month) FROM analytics_rollups WHERE month < $1",
+        )
+        .bind(month)
+        .fetch_one(&mut *tx)
+        .await?;
         sqlx::query("DELETE FROM analytics_rollups WHERE month < $1")
             .bind(month)
             .execute(&mut *tx)

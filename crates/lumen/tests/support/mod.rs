@@ -246,6 +246,7 @@ pub mod client {
         pub role: Option<&'a str>,
         pub body: Option<Value>,
         pub peer: SocketAddr,
+        pub headers: Vec<(&'a str, &'a str)>,
     }
 
     impl<'a> Call<'a> {
@@ -257,6 +258,7 @@ pub mod client {
                 role: None,
                 body: None,
                 peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
+                headers: Vec::new(),
             }
         }
         pub fn get(uri: impl Into<String>) -> Self {
@@ -276,6 +278,10 @@ pub mod client {
             self.role = Some(role);
             self
         }
+        pub fn header(mut self, name: &'a str, value: &'a str) -> Self {
+            self.headers.push((name, value));
+            self
+        }
         pub fn peer(mut self, peer: SocketAddr) -> Self {
             self.peer = peer;
             self
@@ -288,6 +294,9 @@ pub mod client {
             }
             if let Some(role) = self.role {
                 req = req.header("x-active-role", role);
+            }
+            for (name, value) in self.headers {
+                req = req.header(name, value);
             }
             let body = match self.body {
                 Some(v) => {
