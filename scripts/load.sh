@@ -11,7 +11,11 @@ LUMEN_PORT=18080
 BARE_PORT=18081
 cargo build --release --locked --bin lumen --example bare_server
 DIR=$(mktemp -d)
-cleanup() { kill "${LUMEN_PID:-}" "${BARE_PID:-}" 2>/dev/null || true; rm -rf "$DIR"; }
+cleanup() {
+  kill -0 "${LUMEN_PID:-0}" 2>/dev/null || { echo "lumen exited; its log:"; tail -20 "$DIR/lumen.log"; }
+  kill "${LUMEN_PID:-}" "${BARE_PID:-}" 2>/dev/null || true
+  rm -rf "$DIR"
+}
 trap cleanup EXIT
 # No workers (no background batch during the run); the analytics limit is
 # raised so it does not trip, but the limiter still runs on every request.

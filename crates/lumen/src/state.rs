@@ -12,8 +12,19 @@ use crate::ratelimit::{MemoryStore, RateLimitStore, RateLimiter, RedisStore};
 use crate::store::Store;
 use crate::upstream::{Resilience, Upstreams};
 
+/// Cloned for every request by each layer that holds it: one reference
+/// count for the whole state, not one per part.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<State>);
+
+impl std::ops::Deref for AppState {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
+    }
+}
+
+pub struct State {
     pub config: Arc<Config>,
     pub store: Arc<dyn Store>,
     pub redis: Option<RedisProbe>,
@@ -70,7 +81,7 @@ impl AppState {
                 .as_ref()
                 .map(|u| (u.expose().as_str(), config.cache_redis_prefix.as_str())),
         )?);
-        Ok(Self {
+        Ok(Self(Arc::new(State {
             auth: Arc::new(auth),
             l1,
             queue: Arc::default(),
@@ -84,9 +95,11 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             started_at: Utc::now(),
             started: Instant::now(),
-        })
+        })))
     }
+}
 
+impl State {
     pub fn uptime(&self) -> Duration {
         self.started.elapsed()
     }

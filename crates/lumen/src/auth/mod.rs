@@ -23,8 +23,15 @@ pub const REFRESH_TOKEN_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 /// An unknown `kid` refetches the platform JWKS at most this often.
 pub const JWKS_MIN_REFETCH: Duration = Duration::from_secs(30);
 
+/// A session found active is trusted this long before the database is asked
+/// again. Revocation in this process takes effect at once; on another
+/// instance within this time.
+pub const SESSION_CHECK_TTL: Duration = Duration::from_secs(5);
+
 pub struct Auth {
     verifier: tokens::Verifier,
+    /// Sessions recently found active, with when that was checked.
+    active_sessions: quick_cache::sync::Cache<Uuid, std::time::Instant>,
 }
 
 /// A new pair of tokens.
@@ -56,6 +63,7 @@ impl Auth {
             .transpose()?;
         Ok(Self {
             verifier: tokens::Verifier { local, platform },
+            active_sessions: quick_cache::sync::Cache::new(100_000),
         })
     }
 
@@ -88,12 +96,20 @@ impl Auth {
                 }
             }
         })?;
-        if let Some(session) = verified.session
-            && !store.session_active(session).await?
-        {
-            return Err(ApiError::Unauthorized(
-                "session has ended; log in again".into(),
-            ));
+        if let Some(session) = verified.session {
+            let recently = self
+                .active_sessions
+                .get(&session)
+                .is_some_and(|at| at.elapsed() < SESSION_CHECK_TTL);
+            if !recently {
+                if !store.session_active(session).await? {
+                    return Err(ApiError::Unauthorized(
+                        "session has ended; log in again".into(),
+                    ));
+                }
+                self.active_sessions
+                    .insert(session, std::time::Instant::now());
+            }
         }
         Ok(verified)
     }
@@ -159,6 +175,7 @@ impl Auth {
             }
             TokenUse::Spent { session_id } => {
                 store.revoke_session(session_id, now).await?;
+                self.active_sessions.remove(&session_id);
                 tracing::warn!(session = %session_id, "refresh token reused: session revoked");
                 Err(ApiError::InvalidRefreshToken)
             }
@@ -169,6 +186,7 @@ impl Auth {
     pub async fn logout(&self, store: &dyn Store, verified: &Verified) -> Result<(), ApiError> {
         if let Some(session) = verified.session {
             store.revoke_session(session, now()).await?;
+            self.active_sessions.remove(&session);
         }
         Ok(())
     }
