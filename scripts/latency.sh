@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PORT=18090
-cargo build --release --locked --bin lumen
+cargo build --release --locked --bin lumen --example bare_server
 DIR=$(mktemp -d)
 cleanup() { kill "${PID:-}" 2>/dev/null || true; rm -rf "$DIR"; }
 trap cleanup EXIT
