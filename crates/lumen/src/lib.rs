@@ -7,6 +7,7 @@ pub mod auth;
 pub mod collector;
 pub mod config;
 pub mod error;
+pub mod gamification;
 pub mod http;
 pub mod learner_ai;
 pub mod metrics;

@@ -23,9 +23,7 @@ use crate::model::{EnrolmentStatus, Outcome, User};
 mod tests;
 
 /// A learning action that earns points.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
     /// First completion of a content item.
@@ -339,9 +337,7 @@ pub fn level(points: u32) -> Level {
         .unwrap_or(0);
     let (min, name) = LEVELS[i];
     let next = LEVELS.get(i + 1).map(|&(m, _)| m);
-    let progress = next.map_or(1.0, |n| {
-        r4(f64::from(points - min) / f64::from(n - min))
-    });
+    let progress = next.map_or(1.0, |n| r4(f64::from(points - min) / f64::from(n - min)));
     Level {
         number: i as u32 + 1,
         name,
@@ -578,10 +574,7 @@ pub struct Achievements {
 
 fn badge(l: &Ledger, def: &BadgeDef, longest: u32) -> Badge {
     let (current, earned_at) = match def.metric {
-        Metric::Actions(action) => (
-            l.count(action) as u32,
-            l.nth(action, def.target as usize),
-        ),
+        Metric::Actions(action) => (l.count(action) as u32, l.nth(action, def.target as usize)),
         Metric::Streak => (longest, streak_reached(l, def.target)),
         Metric::Points => {
             let mut sum = 0;
@@ -674,10 +667,7 @@ pub fn stats(l: &Ledger) -> Stats {
         points_last_30_days: l.points_since(l.now - Duration::days(30)),
         level: level(total),
         by_action,
-        badges_earned: badges(l)
-            .iter()
-            .filter(|b| b.earned_at.is_some())
-            .count() as u32,
+        badges_earned: badges(l).iter().filter(|b| b.earned_at.is_some()).count() as u32,
         badges_total: BADGES.len() as u32,
         current_streak: st.current,
         longest_streak: st.longest,
@@ -792,7 +782,10 @@ pub fn leaderboard(
     let points = |u: &User| {
         let l = ledger(ds, u.id, now);
         let total = l.total_points();
-        (period.since(now).map_or(total, |from| l.points_since(from)), total)
+        (
+            period.since(now).map_or(total, |from| l.points_since(from)),
+            total,
+        )
     };
     let mut ranked: Vec<((u32, u32), &User)> = ds
         .learners()

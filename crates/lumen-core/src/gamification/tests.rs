@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use uuid::Uuid;
 
-use super::*;
 use super::level;
+use super::*;
 use crate::Role;
 use crate::analytics::Dataset;
 use crate::analytics::dataset::Records;
@@ -158,7 +158,15 @@ fn daily_caps_stop_points_not_progress() {
     course(&mut r, 100, 0.0, None);
     for n in 0..25 {
         item(&mut r, 1000 + n, 100, ContentType::Reading);
-        interact(&mut r, L, 1000 + n, 0.1 + n as f64 * 0.01, 1, Some(60), true);
+        interact(
+            &mut r,
+            L,
+            1000 + n,
+            0.1 + n as f64 * 0.01,
+            1,
+            Some(60),
+            true,
+        );
     }
     let l = ledger(&Dataset::new(r), id(L), day(2.0));
     let s = stats(&l);
@@ -212,9 +220,15 @@ fn streak_days_are_the_learners_local_days() {
         .filter(|d| d.active)
         .map(|d| d.date)
         .collect();
-    assert_eq!(active, vec![date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 3)]);
+    assert_eq!(
+        active,
+        vec![date(2025, 1, 1), date(2025, 1, 2), date(2025, 1, 3)]
+    );
     assert_eq!(s.calendar.len(), 28);
-    assert_eq!(s.calendar.last().map(|d| (d.date, d.points)), Some((date(2025, 1, 3), 5)));
+    assert_eq!(
+        s.calendar.last().map(|d| (d.date, d.points)),
+        Some((date(2025, 1, 3), 5))
+    );
 
     // At 12:00 local on 4 January the streak is alive (yesterday counts) …
     let l = ledger(&ds, id(L), utc(2025, 1, 4, 17, 0));
@@ -285,7 +299,10 @@ fn levels_have_fixed_thresholds() {
     assert_eq!(level(100).progress, 0.0);
     assert_eq!(level(11_999).number, 9);
     let top = level(20_000);
-    assert_eq!((top.number, top.name, top.next_level_at, top.progress), (10, "Legend", None, 1.0));
+    assert_eq!(
+        (top.number, top.name, top.next_level_at, top.progress),
+        (10, "Legend", None, 1.0)
+    );
 }
 
 /// Learners 11–14 in department 50 (except 14 in 51), a trainer 20.
@@ -318,7 +335,15 @@ fn board() -> Records {
 fn leaderboards_rank_with_ties_and_hide_other_names() {
     let ds = Dataset::new(board());
     let none = HashMap::new();
-    let lb = leaderboard(&ds, id(12), Scope::Organization, Period::AllTime, 10, &none, day(5.0));
+    let lb = leaderboard(
+        &ds,
+        id(12),
+        Scope::Organization,
+        Period::AllTime,
+        10,
+        &none,
+        day(5.0),
+    );
     // Points: 14 → 30, 11 → 20, 12 → 20, 13 → 10 (5 per item + 5 streak day).
     let rows: Vec<(u32, u32, bool, Option<Uuid>, Option<String>)> = lb
         .entries
@@ -343,7 +368,15 @@ fn leaderboards_rank_with_ties_and_hide_other_names() {
     if let Some(o) = r.organization.as_mut() {
         o.leaderboard_names = true;
     }
-    let lb = leaderboard(&Dataset::new(r), id(12), Scope::Organization, Period::AllTime, 10, &none, day(5.0));
+    let lb = leaderboard(
+        &Dataset::new(r),
+        id(12),
+        Scope::Organization,
+        Period::AllTime,
+        10,
+        &none,
+        day(5.0),
+    );
     assert_eq!(lb.entries[0].name.as_deref(), Some("User 14"));
 }
 
@@ -351,22 +384,57 @@ fn leaderboards_rank_with_ties_and_hide_other_names() {
 fn opted_out_learners_are_not_ranked_but_see_their_own_points() {
     let ds = Dataset::new(board());
     let overrides = HashMap::from([(id(14), true)]);
-    let lb = leaderboard(&ds, id(11), Scope::Organization, Period::AllTime, 10, &overrides, day(5.0));
+    let lb = leaderboard(
+        &ds,
+        id(11),
+        Scope::Organization,
+        Period::AllTime,
+        10,
+        &overrides,
+        day(5.0),
+    );
     assert_eq!(lb.participants, 3);
     assert_eq!(lb.entries[0].points, 20);
     assert_eq!(lb.me.rank, Some(1));
     // Learner 14 asks: not ranked, own points still shown.
-    let lb = leaderboard(&ds, id(14), Scope::Organization, Period::AllTime, 10, &overrides, day(5.0));
-    assert_eq!((lb.me.rank, lb.me.points, lb.me.opted_out), (None, 30, true));
+    let lb = leaderboard(
+        &ds,
+        id(14),
+        Scope::Organization,
+        Period::AllTime,
+        10,
+        &overrides,
+        day(5.0),
+    );
+    assert_eq!(
+        (lb.me.rank, lb.me.points, lb.me.opted_out),
+        (None, 30, true)
+    );
     assert!(lb.entries.iter().all(|e| !e.is_you));
     // The Directory's flag holds unless the learner chose in Lumen.
     let mut r = board();
     r.users[3].leaderboard_opt_out = true;
     let ds = Dataset::new(r);
-    let lb = leaderboard(&ds, id(11), Scope::Organization, Period::AllTime, 10, &none(), day(5.0));
+    let lb = leaderboard(
+        &ds,
+        id(11),
+        Scope::Organization,
+        Period::AllTime,
+        10,
+        &none(),
+        day(5.0),
+    );
     assert_eq!(lb.participants, 3);
     let back_in = HashMap::from([(id(14), false)]);
-    let lb = leaderboard(&ds, id(11), Scope::Organization, Period::AllTime, 10, &back_in, day(5.0));
+    let lb = leaderboard(
+        &ds,
+        id(11),
+        Scope::Organization,
+        Period::AllTime,
+        10,
+        &back_in,
+        day(5.0),
+    );
     assert_eq!(lb.participants, 4);
 }
 
@@ -377,18 +445,61 @@ fn none() -> HashMap<Uuid, bool> {
 #[test]
 fn scopes_periods_and_limits() {
     let ds = Dataset::new(board());
-    let dept = leaderboard(&ds, id(11), Scope::Department(id(50)), Period::AllTime, 10, &none(), day(5.0));
+    let dept = leaderboard(
+        &ds,
+        id(11),
+        Scope::Department(id(50)),
+        Period::AllTime,
+        10,
+        &none(),
+        day(5.0),
+    );
     assert_eq!(dept.participants, 3);
-    let course = leaderboard(&ds, id(11), Scope::Course(id(100)), Period::AllTime, 10, &none(), day(5.0));
+    let course = leaderboard(
+        &ds,
+        id(11),
+        Scope::Course(id(100)),
+        Period::AllTime,
+        10,
+        &none(),
+        day(5.0),
+    );
     assert_eq!(course.participants, 2);
     assert_eq!(course.me.rank, Some(2));
     // 13 is not in course 100: shown unranked, with their points.
-    let lb = leaderboard(&ds, id(13), Scope::Course(id(100)), Period::AllTime, 10, &none(), day(5.0));
-    assert_eq!((lb.me.rank, lb.me.in_scope, lb.me.points), (None, false, 10));
+    let lb = leaderboard(
+        &ds,
+        id(13),
+        Scope::Course(id(100)),
+        Period::AllTime,
+        10,
+        &none(),
+        day(5.0),
+    );
+    assert_eq!(
+        (lb.me.rank, lb.me.in_scope, lb.me.points),
+        (None, false, 10)
+    );
     // A week after day 1.2, nothing is in the rolling week.
-    let week = leaderboard(&ds, id(11), Scope::Organization, Period::Week, 10, &none(), day(9.0));
+    let week = leaderboard(
+        &ds,
+        id(11),
+        Scope::Organization,
+        Period::Week,
+        10,
+        &none(),
+        day(9.0),
+    );
     assert!(week.entries.iter().all(|e| e.points == 0 && e.rank == 1));
-    let top = leaderboard(&ds, id(13), Scope::Organization, Period::Month, 1, &none(), day(9.0));
+    let top = leaderboard(
+        &ds,
+        id(13),
+        Scope::Organization,
+        Period::Month,
+        1,
+        &none(),
+        day(9.0),
+    );
     assert_eq!(top.entries.len(), 1);
     assert_eq!(top.me.rank, Some(4));
 }
@@ -403,7 +514,11 @@ fn another_organisations_people_are_never_listed() {
     item(&mut r, 9000, 100, ContentType::Reading);
     interact(&mut r, 90, 9000, 1.0, 1, Some(60), true);
     let ds = Dataset::new(r);
-    for scope in [Scope::Organization, Scope::Department(id(50)), Scope::Course(id(100))] {
+    for scope in [
+        Scope::Organization,
+        Scope::Department(id(50)),
+        Scope::Course(id(100)),
+    ] {
         let lb = leaderboard(&ds, id(11), scope, Period::AllTime, 100, &none(), day(5.0));
         assert!(lb.entries.iter().all(|e| e.user_id != Some(id(90))));
         assert!(lb.participants <= 4);

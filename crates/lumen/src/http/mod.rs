@@ -22,6 +22,7 @@ use lumen_core::authz::{Access, SubjectRule};
 
 mod analytics;
 mod auth;
+mod gamification;
 pub mod guard;
 pub mod json;
 pub mod middleware;
@@ -77,6 +78,27 @@ where
     T: 'static,
 {
     RouteDef::new(Method::POST, path, access, limit, handler)
+}
+
+fn put<H, T>(path: &'static str, access: Access, limit: Option<LimitClass>, handler: H) -> RouteDef
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    RouteDef::new(Method::PUT, path, access, limit, handler)
+}
+
+fn delete<H, T>(
+    path: &'static str,
+    access: Access,
+    limit: Option<LimitClass>,
+    handler: H,
+) -> RouteDef
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    RouteDef::new(Method::DELETE, path, access, limit, handler)
 }
 
 /// Every route of the service except the docs UI's static assets. Each
@@ -240,6 +262,42 @@ pub fn route_table() -> Vec<RouteDef> {
             a,
             an::organization_bundle,
         ),
+        get(
+            "/api/v1/gamification/stats/{userId}",
+            learner,
+            a,
+            gamification::stats,
+        ),
+        get(
+            "/api/v1/gamification/achievements/{userId}",
+            learner,
+            a,
+            gamification::achievements,
+        ),
+        get(
+            "/api/v1/gamification/streak/{userId}",
+            learner,
+            a,
+            gamification::streak,
+        ),
+        get(
+            "/api/v1/gamification/leaderboard",
+            Authenticated,
+            a,
+            gamification::leaderboard,
+        ),
+        get(
+            "/api/v1/gamification/preferences",
+            Authenticated,
+            a,
+            gamification::preferences,
+        ),
+        put(
+            "/api/v1/gamification/preferences",
+            Authenticated,
+            a,
+            gamification::set_preferences,
+        ),
     ]
 }
 
@@ -331,7 +389,13 @@ fn cors(origins: &[String]) -> CorsLayer {
         .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
-        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

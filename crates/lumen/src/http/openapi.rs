@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
-use super::{analytics, auth, system};
+use super::{analytics, auth, gamification, system};
 use crate::error::ErrorBody;
 
 struct BearerAuth;
@@ -72,6 +72,12 @@ impl utoipa::Modify for BearerAuth {
         analytics::learner_bundle,
         analytics::trainer_bundle,
         analytics::organization_bundle,
+        gamification::stats,
+        gamification::achievements,
+        gamification::streak,
+        gamification::leaderboard,
+        gamification::preferences,
+        gamification::set_preferences,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
@@ -84,6 +90,7 @@ impl utoipa::Modify for BearerAuth {
         (name = "comparison", description = "Peer comparison (k-anonymous) and skill demand"),
         (name = "predictive", description = "Drop-off risk, forecast, recommendations"),
         (name = "bundles", description = "Every analytic of a role in one response"),
+        (name = "gamification", description = "Points, badges, streaks and leaderboards (docs/gamification.md)"),
     )
 )]
 pub struct ApiDoc;

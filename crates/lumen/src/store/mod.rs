@@ -13,10 +13,16 @@ use crate::config::{Config, DatabaseKind};
 
 #[macro_use]
 mod common;
+#[macro_use]
+mod gamification;
+#[macro_use]
+mod reports;
 mod postgres;
 mod sqlite;
 
+pub use gamification::GamificationStore;
 pub use postgres::PostgresStore;
+pub use reports::{ReportRow, ReportStore, ScheduleRow};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +89,7 @@ pub struct RecordCounts {
 /// records are derived from their origin, see `Origin::record_id`), so
 /// writing the same record twice stores it once.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: GamificationStore + ReportStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Cheap round trip, for readiness checks.

@@ -35,3 +35,5 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite, "sqlite", "./migrations/sqlite");
+impl_gamification_store!(SqliteStore);
+impl_report_store!(SqliteStore);
