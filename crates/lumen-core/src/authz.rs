@@ -176,9 +176,20 @@ pub fn decide_own_organization(caller: &Caller, scope_org: Option<Uuid>) -> Resu
     }
 }
 
-/// Decides access to a stored report: only its owner sees or downloads it.
-pub fn decide_report_owner(caller: &Caller, owner: Uuid) -> Result<(), Denial> {
-    if owner == caller.user_id {
+/// Decides a report of a role's analytics: the caller must hold that role.
+pub fn decide_holds_role(caller: &Caller, role: Role) -> Result<(), Denial> {
+    if caller.roles.contains(&role) {
+        Ok(())
+    } else {
+        Err(Denial::RoleNotHeld(role))
+    }
+}
+
+/// Decides access to a stored report or report schedule: only its owner
+/// sees, downloads or deletes it. `owner` is `None` when no such report is
+/// stored, refused the same way so that ids reveal nothing.
+pub fn decide_report_owner(caller: &Caller, owner: Option<Uuid>) -> Result<(), Denial> {
+    if owner == Some(caller.user_id) {
         Ok(())
     } else {
         Err(Denial::NotYourSubject)
@@ -329,7 +340,10 @@ mod tests {
         assert_eq!(decide_own_organization(&c, Some(ORG)), Ok(()));
         assert!(decide_own_organization(&c, Some(OTHER_ORG)).is_err());
         assert!(decide_own_organization(&c, None).is_err());
-        assert_eq!(decide_report_owner(&c, ME), Ok(()));
-        assert!(decide_report_owner(&c, PEER).is_err());
+        assert_eq!(decide_report_owner(&c, Some(ME)), Ok(()));
+        assert!(decide_report_owner(&c, Some(PEER)).is_err());
+        assert!(decide_report_owner(&c, None).is_err());
+        assert_eq!(decide_holds_role(&c, Role::Learner), Ok(()));
+        assert!(decide_holds_role(&c, Role::OrgAdmin).is_err());
     }
 }

@@ -12,6 +12,7 @@ pub mod http;
 pub mod learner_ai;
 pub mod metrics;
 pub mod ratelimit;
+pub mod reports;
 pub mod simulate;
 pub mod state;
 pub mod store;

@@ -27,6 +27,7 @@ pub mod guard;
 pub mod json;
 pub mod middleware;
 pub mod openapi;
+mod reports;
 mod system;
 
 pub use guard::{CurrentUser, RouteGuard};
@@ -297,6 +298,48 @@ pub fn route_table() -> Vec<RouteDef> {
             Authenticated,
             a,
             gamification::set_preferences,
+        ),
+        post(
+            "/api/v1/reports/generate",
+            Authenticated,
+            a,
+            reports::generate,
+        ),
+        get(
+            "/api/v1/reports/{id}/status",
+            Authenticated,
+            a,
+            reports::status,
+        ),
+        get(
+            "/api/v1/reports/{id}/download",
+            Authenticated,
+            a,
+            reports::download,
+        ),
+        get(
+            "/api/v1/reports/history",
+            Authenticated,
+            a,
+            reports::history,
+        ),
+        post(
+            "/api/v1/reports/schedules",
+            Authenticated,
+            a,
+            reports::create_schedule,
+        ),
+        get(
+            "/api/v1/reports/schedules",
+            Authenticated,
+            a,
+            reports::schedules,
+        ),
+        delete(
+            "/api/v1/reports/schedules/{id}",
+            Authenticated,
+            a,
+            reports::delete_schedule,
         ),
     ]
 }

@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
-use super::{analytics, auth, gamification, system};
+use super::{analytics, auth, gamification, reports, system};
 use crate::error::ErrorBody;
 
 struct BearerAuth;
@@ -78,6 +78,13 @@ impl utoipa::Modify for BearerAuth {
         gamification::leaderboard,
         gamification::preferences,
         gamification::set_preferences,
+        reports::generate,
+        reports::status,
+        reports::download,
+        reports::history,
+        reports::create_schedule,
+        reports::schedules,
+        reports::delete_schedule,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
@@ -91,6 +98,7 @@ impl utoipa::Modify for BearerAuth {
         (name = "predictive", description = "Drop-off risk, forecast, recommendations"),
         (name = "bundles", description = "Every analytic of a role in one response"),
         (name = "gamification", description = "Points, badges, streaks and leaderboards (docs/gamification.md)"),
+        (name = "reports", description = "Reports as PDF, CSV or JSON; schedules and delivery (docs/reports.md)"),
     )
 )]
 pub struct ApiDoc;

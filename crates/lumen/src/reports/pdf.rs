@@ -264,13 +264,8 @@ impl Document {
         let mut objects: Vec<Vec<u8>> = Vec::with_capacity(6 + 2 * n);
         objects.push(b"<< /Type /Catalog /Pages 2 0 R >>".to_vec());
         let kids: Vec<String> = (0..n).map(|i| format!("{} 0 R", 7 + 2 * i)).collect();
-        objects.push(
-            format!(
-                "<< /Type /Pages /Kids [{}] /Count {n} >>",
-                kids.join(" ")
-            )
-            .into_bytes(),
-        );
+        objects
+            .push(format!("<< /Type /Pages /Kids [{}] /Count {n} >>", kids.join(" ")).into_bytes());
         let widths: Vec<String> = font.widths.iter().map(u32::to_string).collect();
         objects.push(
             format!(

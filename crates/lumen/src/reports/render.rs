@@ -374,22 +374,53 @@ fn draw_chart(page: &mut Page, chart: &Chart, top: f64) {
             let row = (height / shown.len().max(1) as f64).min(22.0);
             for (i, (name, value)) in shown.iter().enumerate() {
                 let y = top - 24.0 - row * (i as f64 + 1.0);
-                page.text(left, y + 4.0, 9.0, Rgb::BLACK, &pdf::fit(name, 9.0, label_w - 8.0));
+                page.text(
+                    left,
+                    y + 4.0,
+                    9.0,
+                    Rgb::BLACK,
+                    &pdf::fit(name, 9.0, label_w - 8.0),
+                );
                 page.rect(left + label_w, y, bar_w, row - 6.0, Rgb::LIGHT);
-                let w = if max > 0.0 { bar_w * value.abs() / max } else { 0.0 };
+                let w = if max > 0.0 {
+                    bar_w * value.abs() / max
+                } else {
+                    0.0
+                };
                 let color = if *value < 0.0 { Rgb::WARM } else { Rgb::ACCENT };
                 page.rect(left + label_w, y, w, row - 6.0, color);
-                page.text(left + label_w + bar_w + 6.0, y + 4.0, 9.0, Rgb::BLACK, &show(&value.to_string()));
+                page.text(
+                    left + label_w + bar_w + 6.0,
+                    y + 4.0,
+                    9.0,
+                    Rgb::BLACK,
+                    &show(&value.to_string()),
+                );
             }
             if bars.len() > shown.len() {
                 let y = top - 24.0 - row * (shown.len() as f64 + 1.0) - 6.0;
-                page.text(left, y, 8.0, Rgb::GREY, &format!("… and {} more (see the CSV)", bars.len() - shown.len()));
+                page.text(
+                    left,
+                    y,
+                    8.0,
+                    Rgb::GREY,
+                    &format!("… and {} more (see the CSV)", bars.len() - shown.len()),
+                );
             }
         }
         Chart::Line { title, points } => {
             page.text(left, top, 12.0, Rgb::BLACK, title);
-            let (x0, y0, w, h) = (left + 40.0, top - 24.0 - height + 30.0, width - 50.0, height - 40.0);
-            let min = points.iter().map(|p| p.1).fold(f64::INFINITY, f64::min).min(0.0);
+            let (x0, y0, w, h) = (
+                left + 40.0,
+                top - 24.0 - height + 30.0,
+                width - 50.0,
+                height - 40.0,
+            );
+            let min = points
+                .iter()
+                .map(|p| p.1)
+                .fold(f64::INFINITY, f64::min)
+                .min(0.0);
             let max = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
             let span = if max > min { max - min } else { 1.0 };
             page.rect(x0, y0, w, h, Rgb(0.97, 0.98, 0.99));
@@ -400,7 +431,13 @@ fn draw_chart(page: &mut Page, chart: &Chart, top: f64) {
                 page.text_right(x0 - 4.0, y - 3.0, 8.0, Rgb::GREY, &show(&format!("{v:.2}")));
             }
             let n = points.len();
-            let xs = |i: usize| if n > 1 { x0 + w * i as f64 / (n - 1) as f64 } else { x0 + w / 2.0 };
+            let xs = |i: usize| {
+                if n > 1 {
+                    x0 + w * i as f64 / (n - 1) as f64
+                } else {
+                    x0 + w / 2.0
+                }
+            };
             let line: Vec<(f64, f64)> = points
                 .iter()
                 .enumerate()
@@ -411,8 +448,20 @@ fn draw_chart(page: &mut Page, chart: &Chart, top: f64) {
                 page.rect(x - 1.8, y - 1.8, 3.6, 3.6, Rgb::ACCENT);
             }
             if let (Some(first), Some(last)) = (points.first(), points.last()) {
-                page.text(x0, y0 - 14.0, 8.0, Rgb::GREY, &pdf::fit(&show(&first.0), 8.0, w / 2.0));
-                page.text_right(x0 + w, y0 - 14.0, 8.0, Rgb::GREY, &pdf::fit(&show(&last.0), 8.0, w / 2.0));
+                page.text(
+                    x0,
+                    y0 - 14.0,
+                    8.0,
+                    Rgb::GREY,
+                    &pdf::fit(&show(&first.0), 8.0, w / 2.0),
+                );
+                page.text_right(
+                    x0 + w,
+                    y0 - 14.0,
+                    8.0,
+                    Rgb::GREY,
+                    &pdf::fit(&show(&last.0), 8.0, w / 2.0),
+                );
             }
         }
     }
@@ -422,7 +471,11 @@ fn wrap(text: &str, size: f64, width: f64) -> Vec<String> {
     let mut lines = Vec::new();
     let mut line = String::new();
     for word in text.split_whitespace() {
-        let candidate = if line.is_empty() { word.to_owned() } else { format!("{line} {word}") };
+        let candidate = if line.is_empty() {
+            word.to_owned()
+        } else {
+            format!("{line} {word}")
+        };
         if pdf::text_width(&candidate, size) > width && !line.is_empty() {
             lines.push(std::mem::take(&mut line));
             line = word.to_owned();
@@ -444,7 +497,13 @@ fn section_page(s: &Section) -> Page {
     let mut y = top - 50.0;
     match &s.result {
         Err((code, message)) => {
-            page.text(MARGIN, y, 12.0, Rgb::WARM, &format!("Not available ({code})"));
+            page.text(
+                MARGIN,
+                y,
+                12.0,
+                Rgb::WARM,
+                &format!("Not available ({code})"),
+            );
             for l in wrap(message, 10.0, PAGE_WIDTH - 2.0 * MARGIN) {
                 y -= 16.0;
                 page.text(MARGIN, y, 10.0, Rgb::BLACK, &l);
@@ -464,8 +523,20 @@ fn section_page(s: &Section) -> Page {
             for (i, (k, v)) in summary.iter().enumerate() {
                 let x = MARGIN + col_w * (i % 2) as f64;
                 let row_y = y - 18.0 * (i / 2 + 1) as f64;
-                page.text(x, row_y, 9.0, Rgb::GREY, &pdf::fit(&humanise(k), 9.0, col_w * 0.55));
-                page.text(x + col_w * 0.57, row_y, 10.0, Rgb::BLACK, &pdf::fit(&show(v), 10.0, col_w * 0.4));
+                page.text(
+                    x,
+                    row_y,
+                    9.0,
+                    Rgb::GREY,
+                    &pdf::fit(&humanise(k), 9.0, col_w * 0.55),
+                );
+                page.text(
+                    x + col_w * 0.57,
+                    row_y,
+                    10.0,
+                    Rgb::BLACK,
+                    &pdf::fit(&show(v), 10.0, col_w * 0.4),
+                );
             }
             y -= 18.0 * summary.len().div_ceil(2) as f64 + 36.0;
             match chart(data) {
@@ -476,7 +547,11 @@ fn section_page(s: &Section) -> Page {
             let notes: Vec<String> = data
                 .get("notes")
                 .and_then(Value::as_array)
-                .map(|a| a.iter().filter_map(|n| n.as_str().map(str::to_owned)).collect())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|n| n.as_str().map(str::to_owned))
+                        .collect()
+                })
                 .unwrap_or_default();
             for note in notes.iter().take(4) {
                 for l in wrap(note, 8.5, PAGE_WIDTH - 2.0 * MARGIN) {
@@ -496,9 +571,25 @@ fn title_page(r: &ReportData, contents: &[(String, usize)]) -> Page {
     let mut page = Page::default();
     page.rect(0.0, PAGE_HEIGHT - 220.0, PAGE_WIDTH, 220.0, Rgb::ACCENT);
     let white = Rgb(1.0, 1.0, 1.0);
-    page.text(MARGIN, PAGE_HEIGHT - 80.0, 14.0, white, "Lumen learning analytics");
+    page.text(
+        MARGIN,
+        PAGE_HEIGHT - 80.0,
+        14.0,
+        white,
+        "Lumen learning analytics",
+    );
     page.text(MARGIN, PAGE_HEIGHT - 130.0, 34.0, white, &r.title());
-    page.text(MARGIN, PAGE_HEIGHT - 170.0, 14.0, white, &pdf::fit(&format!("{} · {}", r.owner_name, r.organization), 14.0, PAGE_WIDTH - 2.0 * MARGIN));
+    page.text(
+        MARGIN,
+        PAGE_HEIGHT - 170.0,
+        14.0,
+        white,
+        &pdf::fit(
+            &format!("{} · {}", r.owner_name, r.organization),
+            14.0,
+            PAGE_WIDTH - 2.0 * MARGIN,
+        ),
+    );
     let mut y = PAGE_HEIGHT - 270.0;
     let source = match r.data_source {
         DataSource::Realtime => "fresh upstream data",
@@ -508,17 +599,36 @@ fn title_page(r: &ReportData, contents: &[(String, usize)]) -> Page {
     };
     let facts = [
         ("Time range", format!("last {}", r.time_range)),
-        ("Generated", r.generated_at.format("%Y-%m-%d %H:%M UTC").to_string()),
-        ("Data freshness", format!("computed {} from {source}", r.generated_at.format("%Y-%m-%d %H:%M UTC"))),
+        (
+            "Generated",
+            r.generated_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+        ),
+        (
+            "Data freshness",
+            format!(
+                "computed {} from {source}",
+                r.generated_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+        ),
         (
             "Missing sources",
-            if r.missing_sources.is_empty() { "none".to_owned() } else { r.missing_sources.join(", ") },
+            if r.missing_sources.is_empty() {
+                "none".to_owned()
+            } else {
+                r.missing_sources.join(", ")
+            },
         ),
         ("Report id", r.id.to_string()),
     ];
     for (k, v) in facts {
         page.text(MARGIN, y, 10.0, Rgb::GREY, k);
-        page.text(MARGIN + 110.0, y, 11.0, Rgb::BLACK, &pdf::fit(&v, 11.0, PAGE_WIDTH - 2.0 * MARGIN - 110.0));
+        page.text(
+            MARGIN + 110.0,
+            y,
+            11.0,
+            Rgb::BLACK,
+            &pdf::fit(&v, 11.0, PAGE_WIDTH - 2.0 * MARGIN - 110.0),
+        );
         y -= 20.0;
     }
     y -= 20.0;
@@ -528,7 +638,12 @@ fn title_page(r: &ReportData, contents: &[(String, usize)]) -> Page {
         y -= 18.0;
         page.text(MARGIN, y, 11.0, Rgb::BLACK, name);
         page.text_right(PAGE_WIDTH - MARGIN, y, 11.0, Rgb::GREY, &number.to_string());
-        page.line((MARGIN, y - 5.0), (PAGE_WIDTH - MARGIN, y - 5.0), 0.3, Rgb::LIGHT);
+        page.line(
+            (MARGIN, y - 5.0),
+            (PAGE_WIDTH - MARGIN, y - 5.0),
+            0.3,
+            Rgb::LIGHT,
+        );
     }
     page
 }
@@ -543,10 +658,20 @@ pub fn pdf(r: &ReportData) -> Vec<u8> {
     let mut pages = vec![title_page(r, &contents)];
     pages.extend(r.sections.iter().map(section_page));
     let total = pages.len();
-    let footer = format!("Lumen · {} · generated {}", r.title(), r.generated_at.format("%Y-%m-%d %H:%M UTC"));
+    let footer = format!(
+        "Lumen · {} · generated {}",
+        r.title(),
+        r.generated_at.format("%Y-%m-%d %H:%M UTC")
+    );
     for (i, p) in pages.iter_mut().enumerate() {
         p.text(MARGIN, 28.0, 8.0, Rgb::GREY, &footer);
-        p.text_right(PAGE_WIDTH - MARGIN, 28.0, 8.0, Rgb::GREY, &format!("page {} of {total}", i + 1));
+        p.text_right(
+            PAGE_WIDTH - MARGIN,
+            28.0,
+            8.0,
+            Rgb::GREY,
+            &format!("page {} of {total}", i + 1),
+        );
     }
     Document {
         title: format!("Lumen {} — {}", r.title(), r.owner_name),
@@ -574,7 +699,11 @@ mod tests {
         assert!(has(["skills", "Rust", "gap", "2.0"]));
         assert!(has(["skills", "2", "gap", "0.5"]));
         assert!(has(["weekly", "2", "value", "2"]));
-        assert!(!rows.iter().any(|r| r[2] == "subjectId" || r[2] == "analytic"));
+        assert!(
+            !rows
+                .iter()
+                .any(|r| r[2] == "subjectId" || r[2] == "analytic")
+        );
     }
 
     #[test]
@@ -582,7 +711,9 @@ mod tests {
         let trend = json!({"trend": [{"week": "2025-01-06", "value": 2.0}, {"week": "2025-01-13", "value": 3.0}]});
         assert!(matches!(chart(&trend), Some(Chart::Line { points, .. }) if points.len() == 2));
         let gaps = json!({"skills": [{"name": "Rust", "gap": 2.0, "skillId": "s"}]});
-        assert!(matches!(chart(&gaps), Some(Chart::Bars { bars, .. }) if bars == vec![("Rust".to_owned(), 2.0)]));
+        assert!(
+            matches!(chart(&gaps), Some(Chart::Bars { bars, .. }) if bars == vec![("Rust".to_owned(), 2.0)])
+        );
         assert_eq!(chart(&json!({"score": 3})), None);
     }
 
