@@ -185,10 +185,21 @@ pub fn decide_holds_role(caller: &Caller, role: Role) -> Result<(), Denial> {
     }
 }
 
-/// Decides access to a stored report or report schedule: only its owner
-/// sees, downloads or deletes it. `owner` is `None` when no such report is
-/// stored, refused the same way so that ids reveal nothing.
-pub fn decide_report_owner(caller: &Caller, owner: Option<Uuid>) -> Result<(), Denial> {
+/// Decides a manual refresh (`POST /analytics/refresh`): of one's own
+/// analytics, in a role one holds (seed 000: "authenticated user + own data").
+pub fn decide_refresh(caller: &Caller, user_id: Uuid, role: Role) -> Result<(), Denial> {
+    if user_id != caller.user_id {
+        return Err(Denial::NotYourSubject);
+    }
+    if !caller.roles.contains(&role) {
+        return Err(Denial::RoleNotHeld(role));
+    }
+    Ok(())
+}
+
+/// Decides access to something a user asked for (a job, a report): only
+/// its owner sees it. Unowned things (system jobs) are nobody's.
+pub fn decide_owner(caller: &Caller, owner: Option<Uuid>) -> Result<(), Denial> {
     if owner == Some(caller.user_id) {
         Ok(())
     } else {
@@ -199,6 +210,25 @@ pub fn decide_report_owner(caller: &Caller, owner: Option<Uuid>) -> Result<(), D
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refresh_is_of_ones_own_analytics_in_a_role_one_holds() {
+        let c = caller(&[Role::Learner, Role::Trainer]);
+        assert_eq!(decide_refresh(&c, ME, Role::Trainer), Ok(()));
+        assert_eq!(
+            decide_refresh(&c, PEER, Role::Learner),
+            Err(Denial::NotYourSubject)
+        );
+        assert_eq!(
+            decide_refresh(&c, ME, Role::OrgAdmin),
+            Err(Denial::RoleNotHeld(Role::OrgAdmin))
+        );
+    }
+
+    #[test]
+    fn only_the_owner_sees_a_job() {
+        let c = caller(&[Role::Learner]);
+    }
 
     const ORG: Uuid = Uuid::from_u128(1);
     const OTHER_ORG: Uuid = Uuid::from_u128(2);
@@ -340,9 +370,6 @@ mod tests {
         assert_eq!(decide_own_organization(&c, Some(ORG)), Ok(()));
         assert!(decide_own_organization(&c, Some(OTHER_ORG)).is_err());
         assert!(decide_own_organization(&c, None).is_err());
-        assert_eq!(decide_report_owner(&c, Some(ME)), Ok(()));
-        assert!(decide_report_owner(&c, Some(PEER)).is_err());
-        assert!(decide_report_owner(&c, None).is_err());
         assert_eq!(decide_holds_role(&c, Role::Learner), Ok(()));
         assert!(decide_holds_role(&c, Role::OrgAdmin).is_err());
     }

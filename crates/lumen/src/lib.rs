@@ -4,11 +4,13 @@
 pub mod accounts;
 pub mod analytics;
 pub mod auth;
+pub mod cache;
 pub mod collector;
 pub mod config;
 pub mod error;
 pub mod gamification;
 pub mod http;
+pub mod jobs;
 pub mod learner_ai;
 pub mod metrics;
 pub mod ratelimit;

@@ -24,6 +24,7 @@ mod analytics;
 mod auth;
 mod gamification;
 pub mod guard;
+mod jobs;
 pub mod json;
 pub mod middleware;
 pub mod openapi;
@@ -341,6 +342,14 @@ pub fn route_table() -> Vec<RouteDef> {
             a,
             reports::delete_schedule,
         ),
+        post(
+            "/api/v1/analytics/refresh",
+            Authenticated,
+            Some(LimitClass::ManualRefresh),
+            jobs::refresh,
+        ),
+        get("/api/v1/jobs/{jobId}", Authenticated, session, jobs::status),
+        delete("/api/v1/jobs/{jobId}", Authenticated, session, jobs::cancel),
     ]
 }
 

@@ -57,7 +57,6 @@ pub async fn deliver(
         };
         if let Err(e) = result {
             tracing::warn!(report = %report_id, channel = ch, error = %e, "report delivery failed");
-            // TODO(issue 6): enqueue {"deliver": ch, "reportId"} so the queue retries it.
             first_error.get_or_insert(e);
         }
     }

@@ -12,15 +12,15 @@ use lumen_core::Role;
 use lumen_core::analytics::TimeRange;
 use lumen_core::authz::{self, Caller};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::analytics::{self as service, Kind};
 use crate::error::ApiError;
+use crate::jobs::{self, NewJob};
 use crate::state::AppState;
 use crate::store::{ReportRow, ScheduleRow};
 
-pub mod cron;
 pub mod delivery;
 pub mod pdf;
 pub mod render;
@@ -265,9 +265,21 @@ pub async fn request(
     schedule_id: Option<Uuid>,
 ) -> Result<ReportRow, ApiError> {
     authz::decide_holds_role(caller, spec.report_type.role()).map_err(forbidden)?;
-    let row = new_row(caller.user_id, spec, schedule_id);
+    let mut row = new_row(caller.user_id, spec, schedule_id);
     state.store.save_report(&row).await?;
-    enqueue(state, row.id);
+    let job = jobs::enqueue(
+        state,
+        NewJob {
+            kind: "report".into(),
+            payload: json!({ "reportId": row.id }),
+            owner: Some(caller.user_id),
+            singleton_key: Some(format!("report:{}", row.id)),
+            ..NewJob::default()
+        },
+    )
+    .await?;
+    row.job_id = Some(job.id());
+    state.store.save_report(&row).await?;
     Ok(row)
 }
 
@@ -292,18 +304,6 @@ fn new_row(owner: Uuid, spec: &Spec, schedule_id: Option<Uuid>) -> ReportRow {
     }
 }
 
-/// Runs the generation in the background.
-// TODO(issue 6): `jobs::enqueue` a "report" job with {"reportId"} once the
-// durable queue is on main; `run_job` is its handler.
-fn enqueue(state: &AppState, report_id: Uuid) {
-    let state = state.clone();
-    tokio::spawn(async move {
-        if let Err(e) = generate(&state, report_id).await {
-            tracing::warn!(report = %report_id, error = %e, "report generation failed");
-        }
-    });
-}
-
 /// A report's job: `{"reportId"}` generates it; `{"scheduleId"}` makes the
 /// schedule's next report, generates and delivers it; `{"deliver":
 /// "email"|"webhook", "reportId"}` retries one delivery; `{"cleanup": true}`
@@ -318,18 +318,18 @@ pub async fn run_job(state: &AppState, payload: &Value) -> anyhow::Result<Value>
     };
     if payload.get("cleanup").is_some() {
         let removed = cleanup(state, Utc::now()).await?;
-        return Ok(serde_json::json!({ "removed": removed }));
+        return Ok(json!({ "removed": removed }));
     }
     if payload.get("scheduleId").is_some() {
         let report = run_schedule(state, id("scheduleId")?).await?;
-        return Ok(serde_json::json!({ "reportId": report }));
+        return Ok(json!({ "reportId": report }));
     }
     let report = id("reportId")?;
     match payload.get("deliver").and_then(Value::as_str) {
         Some(channel) => delivery::deliver(state, report, Some(channel)).await?,
         None => generate(state, report).await?,
     }
-    Ok(serde_json::json!({ "reportId": report }))
+    Ok(json!({ "reportId": report }))
 }
 
 fn file_name(report_type: &str, format: Format, at: DateTime<Utc>) -> String {
@@ -427,18 +427,17 @@ pub async fn report_data(
         ReportType::Organization => org,
         ReportType::Learner | ReportType::Trainer => owner.id,
     };
-    let ds = service::dataset(state, org)
+    let results = service::serve_many(state, &spec.kinds(), subject, org, spec.range)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let results = service::compute_with(state, &spec.kinds(), subject, org, &ds, spec.range)
-        .await
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = Utc::now();
     let (data_source, missing_sources) = service::freshness(state).await;
     let sections = results
         .into_iter()
         .map(|(kind, result)| render::Section {
             analytic: kind.name(),
             result: result
+                .and_then(|served| served.envelope(now))
                 .map(|envelope| envelope.data)
                 .map_err(|e| (e.code().to_owned(), e.to_string())),
         })
@@ -459,7 +458,7 @@ pub async fn report_data(
 /// A report the caller owns (403 for anyone else, and for unknown ids).
 pub async fn owned(state: &AppState, caller: &Caller, id: Uuid) -> Result<ReportRow, ApiError> {
     let row = state.store.report(id).await?;
-    authz::decide_report_owner(caller, row.as_ref().map(|r| r.owner_id)).map_err(forbidden)?;
+    authz::decide_owner(caller, row.as_ref().map(|r| r.owner_id)).map_err(forbidden)?;
     row.ok_or_else(|| ApiError::NotFound("no such report".into()))
 }
 
@@ -577,7 +576,7 @@ pub async fn create_schedule(
         analytics: req.analytics.clone(),
     });
     let cron = req.cron.as_deref().unwrap_or("").trim().to_owned();
-    let cron_check = cron::validate(&cron);
+    let cron_check = jobs::parse_cron(&cron);
     let name = req.name.as_deref().map(str::trim).unwrap_or("");
     let mut problems = match &spec {
         Err(ApiError::Validation(p)) => p.clone(),
@@ -609,16 +608,23 @@ pub async fn create_schedule(
         analytics: spec.analytics_json(),
         created_at: Utc::now().trunc_subsecs(0),
     };
-    state.store.save_schedule(&row).await?;
-    // TODO(issue 6): jobs::upsert_schedule(state, &job_schedule_name(row.id),
-    // &row.cron, "report", json!({"scheduleId": row.id})) once the queue is on main.
+    state.store.save_report_schedule(&row).await?;
+    jobs::upsert_schedule(
+        state,
+        &job_schedule_name(row.id),
+        &row.cron,
+        "report",
+        json!({ "scheduleId": row.id }),
+        Some(row.owner_id),
+    )
+    .await?;
     Ok(row.into())
 }
 
 pub async fn schedules(state: &AppState, caller: &Caller) -> Result<Vec<Schedule>, ApiError> {
     Ok(state
         .store
-        .schedules_of(caller.user_id)
+        .report_schedules_of(caller.user_id)
         .await?
         .into_iter()
         .map(Into::into)
@@ -626,26 +632,45 @@ pub async fn schedules(state: &AppState, caller: &Caller) -> Result<Vec<Schedule
 }
 
 pub async fn delete_schedule(state: &AppState, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
-    let row = state.store.schedule(id).await?;
-    authz::decide_report_owner(caller, row.as_ref().map(|s| s.owner_id)).map_err(forbidden)?;
-    state.store.delete_schedule(id).await?;
-    // TODO(issue 6): jobs::delete_schedule(state, &job_schedule_name(id)).
+    let row = state.store.report_schedule(id).await?;
+    authz::decide_owner(caller, row.as_ref().map(|s| s.owner_id)).map_err(forbidden)?;
+    jobs::delete_schedule(state, &job_schedule_name(id)).await?;
+    state.store.delete_report_schedule(id).await?;
     Ok(())
 }
 
 /// One run of a schedule: a new report of the schedule's spec for its
-/// owner, generated, then delivered. Returns the report's id.
+/// owner, generated, then delivered on each configured channel; a channel
+/// that fails is retried by a job of its own. Returns the report's id.
 pub async fn run_schedule(state: &AppState, schedule_id: Uuid) -> anyhow::Result<Uuid> {
     let s = state
         .store
-        .schedule(schedule_id)
+        .report_schedule(schedule_id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("schedule {schedule_id} was deleted"))?;
     let spec = Spec::of_row(&s.report_type, &s.format, &s.time_range, &s.analytics)?;
     let row = new_row(s.owner_id, &spec, Some(s.id));
     state.store.save_report(&row).await?;
     generate(state, row.id).await?;
-    delivery::deliver(state, row.id, None).await?;
+    for channel in delivery::channels(state) {
+        if delivery::deliver(state, row.id, Some(channel))
+            .await
+            .is_err()
+        {
+            jobs::enqueue(
+                state,
+                NewJob {
+                    kind: "report".into(),
+                    payload: json!({ "deliver": channel, "reportId": row.id }),
+                    owner: Some(s.owner_id),
+                    run_after: Some(Utc::now() + Duration::minutes(1)),
+                    ..NewJob::default()
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+    }
     Ok(row.id)
 }
 

@@ -17,6 +17,8 @@ mod common;
 mod gamification;
 #[macro_use]
 mod reports;
+#[macro_use]
+pub mod jobs;
 mod postgres;
 mod sqlite;
 
@@ -89,7 +91,9 @@ pub struct RecordCounts {
 /// records are derived from their origin, see `Origin::record_id`), so
 /// writing the same record twice stores it once.
 #[async_trait]
-pub trait Store: GamificationStore + ReportStore + Send + Sync + 'static {
+pub trait Store:
+    jobs::JobStore + jobs::ResultStore + GamificationStore + ReportStore + Send + Sync + 'static
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Cheap round trip, for readiness checks.

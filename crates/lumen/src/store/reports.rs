@@ -60,11 +60,11 @@ pub trait ReportStore: Send + Sync {
     ) -> StoreResult<(Vec<ReportRow>, i64)>;
     /// Finished reports whose file is older than `before` (retention).
     async fn reports_finished_before(&self, before: DateTime<Utc>) -> StoreResult<Vec<ReportRow>>;
-    async fn save_schedule(&self, schedule: &ScheduleRow) -> StoreResult<()>;
-    async fn schedule(&self, id: Uuid) -> StoreResult<Option<ScheduleRow>>;
-    async fn schedules_of(&self, owner_id: Uuid) -> StoreResult<Vec<ScheduleRow>>;
+    async fn save_report_schedule(&self, schedule: &ScheduleRow) -> StoreResult<()>;
+    async fn report_schedule(&self, id: Uuid) -> StoreResult<Option<ScheduleRow>>;
+    async fn report_schedules_of(&self, owner_id: Uuid) -> StoreResult<Vec<ScheduleRow>>;
     /// `true` when it existed.
-    async fn delete_schedule(&self, id: Uuid) -> StoreResult<bool>;
+    async fn delete_report_schedule(&self, id: Uuid) -> StoreResult<bool>;
 }
 
 macro_rules! report_select {
@@ -170,7 +170,7 @@ macro_rules! impl_report_store {
                 .await?)
             }
 
-            async fn save_schedule(
+            async fn save_report_schedule(
                 &self,
                 s: &$crate::store::ScheduleRow,
             ) -> $crate::store::StoreResult<()> {
@@ -195,7 +195,7 @@ macro_rules! impl_report_store {
                 Ok(())
             }
 
-            async fn schedule(
+            async fn report_schedule(
                 &self,
                 id: uuid::Uuid,
             ) -> $crate::store::StoreResult<Option<$crate::store::ScheduleRow>> {
@@ -205,7 +205,7 @@ macro_rules! impl_report_store {
                     .await?)
             }
 
-            async fn schedules_of(
+            async fn report_schedules_of(
                 &self,
                 owner_id: uuid::Uuid,
             ) -> $crate::store::StoreResult<Vec<$crate::store::ScheduleRow>> {
@@ -215,7 +215,7 @@ macro_rules! impl_report_store {
                     .await?)
             }
 
-            async fn delete_schedule(&self, id: uuid::Uuid) -> $crate::store::StoreResult<bool> {
+            async fn delete_report_schedule(&self, id: uuid::Uuid) -> $crate::store::StoreResult<bool> {
                 let done = sqlx::query("DELETE FROM report_schedules WHERE id = $1")
                     .bind(id)
                     .execute(&self.pool)
