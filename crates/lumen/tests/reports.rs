@@ -316,15 +316,15 @@ async fn reports_of_every_type_and_format_for_their_owner_only(db: &TestDb) {
         json!(["course-health", "course-performance"])
     );
 
-    // Only the owner sees or downloads a report; unknown ids look the same.
+    // Only the owner sees or downloads a report; another user's looks unknown.
     for uri in [
         format!("/api/v1/reports/{id}/status"),
         format!("/api/v1/reports/{id}/download"),
     ] {
         let (status, _, _) = fetch(&app, &uri, &lt).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
         let (status, _, _) = fetch(&app, &uri, &at).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "{uri}");
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
     }
     let (status, _, _) = fetch(
         &app,
@@ -332,7 +332,7 @@ async fn reports_of_every_type_and_format_for_their_owner_only(db: &TestDb) {
         &tt,
     )
     .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _, _) = fetch(&app, "/api/v1/reports/not-a-uuid/status", &tt).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 
@@ -557,7 +557,7 @@ async fn scheduled_reports_are_delivered_and_expire(db: &TestDb) {
     .token(&other_token)
     .send(&app)
     .await;
-    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
 
     // A run of the schedule (as its job does): generated, mailed, announced.
     let report = reports::run_schedule(&state, schedule).await.expect("run");

@@ -75,7 +75,7 @@ pub async fn generate(
         (status = 200, body = ReportStatus),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
-        (status = 403, description = "not the caller's report (or no such report)", body = ErrorBody),
+        (status = 404, description = "no such report, or another user's", body = ErrorBody),
         (status = 429, body = ErrorBody),
     )
 )]
@@ -99,8 +99,7 @@ pub async fn status(
         (status = 200, description = "the file: application/pdf, text/csv or application/json, as an attachment"),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
-        (status = 403, description = "not the caller's report (or no such report)", body = ErrorBody),
-        (status = 404, description = "not generated yet, failed, or removed by retention", body = ErrorBody),
+        (status = 404, description = "no such report, another user's, or no file (not generated yet, failed, or removed by retention)", body = ErrorBody),
         (status = 429, body = ErrorBody),
     )
 )]
@@ -236,7 +235,7 @@ pub async fn schedules(
         (status = 204, description = "deleted"),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
-        (status = 403, description = "not the caller's schedule (or no such schedule)", body = ErrorBody),
+        (status = 404, description = "no such schedule, or another user's", body = ErrorBody),
         (status = 429, body = ErrorBody),
     )
 )]

@@ -455,11 +455,13 @@ pub async fn report_data(
     })
 }
 
-/// A report the caller owns (403 for anyone else, and for unknown ids).
+/// A report the caller owns; 404 for anyone else's, as for unknown ids
+/// (like jobs), so ids reveal nothing.
 pub async fn owned(state: &AppState, caller: &Caller, id: Uuid) -> Result<ReportRow, ApiError> {
-    let row = state.store.report(id).await?;
-    authz::decide_owner(caller, row.as_ref().map(|r| r.owner_id)).map_err(forbidden)?;
-    row.ok_or_else(|| ApiError::NotFound("no such report".into()))
+    let not_found = || ApiError::NotFound("no such report".into());
+    let row = state.store.report(id).await?.ok_or_else(not_found)?;
+    authz::decide_owner(caller, Some(row.owner_id)).map_err(|_| not_found())?;
+    Ok(row)
 }
 
 /// The file of a finished report the caller owns, as a stream.
@@ -632,8 +634,13 @@ pub async fn schedules(state: &AppState, caller: &Caller) -> Result<Vec<Schedule
 }
 
 pub async fn delete_schedule(state: &AppState, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
-    let row = state.store.report_schedule(id).await?;
-    authz::decide_owner(caller, row.as_ref().map(|s| s.owner_id)).map_err(forbidden)?;
+    let not_found = || ApiError::NotFound("no such schedule".into());
+    let row = state
+        .store
+        .report_schedule(id)
+        .await?
+        .ok_or_else(not_found)?;
+    authz::decide_owner(caller, Some(row.owner_id)).map_err(|_| not_found())?;
     jobs::delete_schedule(state, &job_schedule_name(id)).await?;
     state.store.delete_report_schedule(id).await?;
     Ok(())
