@@ -228,6 +228,9 @@ mod tests {
     #[test]
     fn only_the_owner_sees_a_job() {
         let c = caller(&[Role::Learner]);
+        assert_eq!(decide_owner(&c, Some(ME)), Ok(()));
+        assert_eq!(decide_owner(&c, Some(PEER)), Err(Denial::NotYourSubject));
+        assert_eq!(decide_owner(&c, None), Err(Denial::NotYourSubject));
     }
 
     const ORG: Uuid = Uuid::from_u128(1);

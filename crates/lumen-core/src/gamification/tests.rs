@@ -345,7 +345,8 @@ fn leaderboards_rank_with_ties_and_hide_other_names() {
         day(5.0),
     );
     // Points: 14 → 30, 11 → 20, 12 → 20, 13 → 10 (5 per item + 5 streak day).
-    let rows: Vec<(u32, u32, bool, Option<Uuid>, Option<String>)> = lb
+    type Row = (u32, u32, bool, Option<Uuid>, Option<String>);
+    let rows: Vec<Row> = lb
         .entries
         .iter()
         .map(|e| (e.rank, e.points, e.is_you, e.user_id, e.name.clone()))
