@@ -773,12 +773,12 @@ impl Memo {
         learner: Uuid,
         w: &Window,
     ) -> lumen_core::analytics::comparison::PeerMetrics {
-        if let Some(m) = self.peer.lock().ok().and_then(|m| m.get(&learner).cloned()) {
+        if let Some(m) = self.peer.lock().ok().and_then(|m| m.get(&learner).copied()) {
             return m;
         }
         let m = lumen_core::analytics::comparison::PeerMetrics::of(ds, learner, w);
         if let Ok(mut memo) = self.peer.lock() {
-            memo.insert(learner, m.clone());
+            memo.insert(learner, m);
         }
         m
     }

@@ -132,7 +132,13 @@ struct Shared {
     prefix: String,
     /// This instance, so it ignores its own invalidations.
     instance: String,
+    /// After a Redis failure the shared copy is skipped until then, so an
+    /// outage does not add a timeout to every miss.
+    down_until: Mutex<Option<std::time::Instant>>,
 }
+
+/// How long L1 works in-process only after Redis failed.
+const REDIS_RETRY_AFTER: Duration = Duration::from_secs(5);
 
 impl L1 {
     /// `max_bytes` bounds the in-process layer; `redis` (URL and key
@@ -143,6 +149,7 @@ impl L1 {
                 client: redis::Client::open(url)?,
                 conn: OnceCell::new(),
                 prefix: prefix.to_owned(),
+                down_until: Mutex::new(None),
                 instance: Uuid::new_v4().simple().to_string(),
             }),
             None => None,
@@ -186,18 +193,20 @@ impl L1 {
             return Some(entry);
         }
         let shared = self.shared.as_ref()?;
-        let text: Option<String> = match shared.conn().await {
-            Ok(mut conn) => tokio::time::timeout(
-                Duration::from_secs(1),
-                redis::cmd("GET")
-                    .arg(shared.key(key))
-                    .query_async(&mut conn),
-            )
-            .await
-            .ok()
-            .and_then(Result::ok)
-            .flatten(),
-            Err(_) => None,
+        let mut conn = shared.conn().await.ok()?;
+        let read = tokio::time::timeout(
+            Duration::from_secs(1),
+            redis::cmd("GET")
+                .arg(shared.key(key))
+                .query_async::<Option<String>>(&mut conn),
+        )
+        .await;
+        let text = match read {
+            Ok(Ok(text)) => text,
+            _ => {
+                shared.failed();
+                None
+            }
         };
         let entry: Entry = serde_json::from_str(&text?).ok()?;
         let entry = Arc::new(entry);
@@ -233,8 +242,14 @@ impl L1 {
         let write = pipe.query_async::<()>(&mut conn);
         match tokio::time::timeout(Duration::from_secs(1), write).await {
             Ok(Ok(())) => {}
-            Ok(Err(err)) => tracing::warn!(error = %err, "writing L1 to Redis failed"),
-            Err(_) => tracing::warn!("writing L1 to Redis timed out"),
+            Ok(Err(err)) => {
+                shared.failed();
+                tracing::warn!(error = %err, "writing L1 to Redis failed");
+            }
+            Err(_) => {
+                shared.failed();
+                tracing::warn!("writing L1 to Redis timed out");
+            }
         }
     }
 
@@ -284,12 +299,34 @@ impl L1 {
                 Err(err) => tracing::warn!(error = %err, "Redis invalidation channel unavailable"),
             }
             // Missed invalidations are bounded by LOCAL_TTL_SHARED.
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            tokio::time::sleep(REDIS_RETRY_AFTER).await;
         }
     }
 }
 
 impl Shared {
+    /// A connection, unless Redis failed in the last few seconds.
+    async fn conn(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
+        let now = std::time::Instant::now();
+        let recently_down = self
+            .down_until
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|until| now < until);
+        if recently_down {
+            anyhow::bail!("Redis was unreachable moments ago");
+        }
+        let conn = self.connect().await;
+        if conn.is_err() {
+            self.failed();
+        }
+        conn
+    }
+
+    fn failed(&self) {
+        *self.down_until.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(std::time::Instant::now() + REDIS_RETRY_AFTER);
+    }
     fn key(&self, key: &str) -> String {
         format!("{}:l1:{key}", self.prefix)
     }
@@ -298,7 +335,7 @@ impl Shared {
     fn channel(&self) -> String {
         format!("{}:cache:invalidate", self.prefix)
     }
-    async fn conn(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
+    async fn connect(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
         Ok(self
             .conn
             .get_or_try_init(|| async {

@@ -457,3 +457,111 @@ async fn workers_retry_a_failing_job_until_it_is_dead() {
     assert!(job.last_error.expect("error").contains("on purpose"));
     db.drop_db().await;
 }
+
+/// The retention job deletes L2 rows older than 7 days and L3 months older
+/// than 7 years (dropping the partition on PostgreSQL), and keeps the rest.
+async fn retention_deletes_expired_results(db: TestDb) {
+    use lumen::store::jobs::StoredResult;
+    let state = AppState::new(test_config(&db), db.store()).expect("state");
+    let now = Utc::now();
+    let row = |kind: &str, computed_at: DateTime<Utc>| StoredResult {
+        kind: kind.into(),
+        subject_id: Uuid::from_u128(1),
+        time_range: "30d".into(),
+        organization_id: Uuid::from_u128(2),
+        data: "{}".into(),
+        data_source: "realtime".into(),
+        computed_at,
+        batch_id: None,
+    };
+    let old = now - chrono::Duration::days(8);
+    let ancient = now - chrono::Duration::days(8 * 366);
+    let store = &state.store;
+    store
+        .put_result(&row("velocity", old))
+        .await
+        .expect("write");
+    store.put_result(&row("mastery", now)).await.expect("write");
+    store
+        .put_rollup(&row("velocity", ancient))
+        .await
+        .expect("write");
+    store
+        .put_rollup(&row("velocity", now))
+        .await
+        .expect("write");
+    let job = jobs::enqueue(
+        &state,
+        NewJob {
+            kind: "retention".into(),
+            ..NewJob::default()
+        },
+    )
+    .await
+    .expect("enqueue")
+    .id();
+    let shutdown = CancellationToken::new();
+    let worker = tokio::spawn(jobs::run_workers(
+        state.clone(),
+        WorkerConfig {
+            poll: Duration::from_millis(20),
+            ..WorkerConfig::default()
+        },
+        shutdown.clone(),
+    ));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let done = loop {
+        let j = store.job(job).await.expect("read").expect("job");
+        if j.state.finished() {
+            break j;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{j:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    shutdown.cancel();
+    let _ = worker.await;
+    assert_eq!(done.state, JobState::Completed, "{done:?}");
+    let result = done.result.expect("result");
+    assert_eq!(result["l2Deleted"], 1, "{result}");
+    assert_eq!(result["l3MonthsDeleted"], 1, "{result}");
+    let s = Uuid::from_u128(1);
+    assert!(
+        store
+            .stored_result("velocity", s, "30d")
+            .await
+            .expect("read")
+            .is_none()
+    );
+    assert!(
+        store
+            .stored_result("mastery", s, "30d")
+            .await
+            .expect("read")
+            .is_some()
+    );
+    let month = lumen::store::jobs::month_of(now);
+    let kept = store
+        .rollup("velocity", s, "30d", month)
+        .await
+        .expect("read")
+        .expect("kept");
+    assert_eq!(kept.computed_at.timestamp(), now.timestamp());
+    let gone = store
+        .rollup("velocity", s, "30d", lumen::store::jobs::month_of(ancient))
+        .await
+        .expect("read");
+    assert!(gone.is_none(), "the ancient month is gone");
+    db.drop_db().await;
+}
+
+#[tokio::test]
+async fn retention_deletes_expired_results_sqlite() {
+    retention_deletes_expired_results(TestDb::sqlite().await).await;
+}
+
+#[tokio::test]
+async fn retention_deletes_expired_results_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        retention_deletes_expired_results(db).await;
+    }
+}
