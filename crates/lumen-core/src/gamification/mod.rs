@@ -825,7 +825,7 @@ pub fn leaderboard(
                 rank: position.map(|i| ranks[i]),
                 points: position.map_or_else(|| points(u).0, |i| ranked[i].0.0),
                 opted_out: opted_out(u, overrides),
-                in_scope: in_scope(u),
+                in_scope: in_scope(u) && u.roles.contains(&crate::Role::Learner),
             }
         }
         None => OwnRank {

@@ -150,8 +150,16 @@ fn label(v: &Value, index: usize) -> String {
         "month",
         "day",
     ];
-    KEYS.iter()
-        .find_map(|k| v.get(*k).and_then(scalar).filter(|s| !s.is_empty()))
+    let named = v.as_object().and_then(|m| {
+        m.iter()
+            .filter(|(k, _)| k.ends_with("Name") || k.ends_with("Title"))
+            .find_map(|(_, x)| x.as_str().filter(|s| !s.is_empty()).map(str::to_owned))
+    });
+    named
+        .or_else(|| {
+            KEYS.iter()
+                .find_map(|k| v.get(*k).and_then(scalar).filter(|s| !s.is_empty()))
+        })
         .unwrap_or_else(|| (index + 1).to_string())
 }
 
@@ -255,7 +263,7 @@ fn show(v: &str) -> String {
         _ => {
             // Timestamps: the date and time, without seconds' noise.
             if v.len() >= 20 && v.as_bytes().get(10) == Some(&b'T') {
-                format!("{} {} UTC", &v[..10], &v[11..16])
+                format!("{} {}", &v[..10], &v[11..16])
             } else {
                 v.to_owned()
             }
@@ -327,10 +335,19 @@ pub fn chart(data: &Value) -> Option<Chart> {
             });
         }
         let first = items[0].as_object()?;
-        let value_key = VALUE_KEYS
+        // The analytic's headline number, per item, when the items have it
+        // (a department's overallAlignment); else a usual measure.
+        let headline = obj
             .iter()
-            .find(|key| first.get(**key).and_then(number).is_some())
-            .map(|s| (*s).to_owned())
+            .find(|(k, v)| number(v).is_some() && first.get(*k).and_then(number).is_some())
+            .map(|(k, _)| k.clone());
+        let value_key = headline
+            .or_else(|| {
+                VALUE_KEYS
+                    .iter()
+                    .find(|key| first.get(**key).and_then(number).is_some())
+                    .map(|s| (*s).to_owned())
+            })
             .or_else(|| {
                 first
                     .iter()
