@@ -909,4 +909,31 @@ mod tests {
         assert!(err.setting.starts_with("port (in "), "{err}");
         std::fs::remove_dir_all(&dir).ok();
     }
+
+    #[test]
+    fn report_settings_are_checked_and_need_their_companions() {
+        let err = load_err(&[("LUMEN_REPORT_WEBHOOK_URL", "https://hooks.example.com/x")]);
+        assert_eq!(err.setting, "LUMEN_REPORT_WEBHOOK_SECRET");
+        let err = load_err(&[("LUMEN_S3_ENDPOINT", "https://s3.example.com")]);
+        assert_eq!(err.setting, "LUMEN_S3_BUCKET");
+        let err = load_err(&[("LUMEN_REPORT_RETENTION_DAYS", "0")]);
+        assert_eq!(err.setting, "LUMEN_REPORT_RETENTION_DAYS");
+        let cfg = Config::load(
+            None,
+            &env(&[
+                ("LUMEN_SMTP_HOST", "127.0.0.1"),
+                ("LUMEN_SMTP_PORT", "2525"),
+                ("LUMEN_REPORT_WEBHOOK_URL", "http://127.0.0.1:9/hook"),
+                ("LUMEN_REPORT_WEBHOOK_SECRET", "0123456789abcdef"),
+                ("LUMEN_REPORTS_DIR", "/var/lib/lumen/reports"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(cfg.reports.smtp.map(|s| s.port), Some(2525));
+        assert!(cfg.reports.webhook.is_some() && cfg.reports.s3.is_none());
+        assert_eq!(
+            cfg.reports.dir,
+            std::path::PathBuf::from("/var/lib/lumen/reports")
+        );
+    }
 }
