@@ -164,6 +164,27 @@ pub fn decide(
     }
 }
 
+/// Decides a leaderboard or report scope that names a department or course:
+/// it must belong to the caller's organisation (`scope_org` is the
+/// organisation it belongs to; `None` when no such department or course is
+/// stored, refused like a foreign one). Leaderboards never cross organisations.
+pub fn decide_own_organization(caller: &Caller, scope_org: Option<Uuid>) -> Result<(), Denial> {
+    if scope_org == Some(caller.organization_id) {
+        Ok(())
+    } else {
+        Err(Denial::NotYourSubject)
+    }
+}
+
+/// Decides a report of a role's analytics: the caller must hold that role.
+pub fn decide_holds_role(caller: &Caller, role: Role) -> Result<(), Denial> {
+    if caller.roles.contains(&role) {
+        Ok(())
+    } else {
+        Err(Denial::RoleNotHeld(role))
+    }
+}
+
 /// Decides a manual refresh (`POST /analytics/refresh`): of one's own
 /// analytics, in a role one holds (seed 000: "authenticated user + own data").
 pub fn decide_refresh(caller: &Caller, user_id: Uuid, role: Role) -> Result<(), Denial> {
@@ -345,5 +366,14 @@ mod tests {
         assert!(decide(&c, Role::OrgAdmin, rule, PEER, &facts(OTHER_ORG, false)).is_err());
         // An unknown subject is refused like a foreign one: existence is not revealed.
         assert!(decide(&c, Role::OrgAdmin, rule, PEER, &SubjectFacts::default()).is_err());
+    }
+    #[test]
+    fn scopes_and_reports_stay_with_their_organisation_and_owner() {
+        let c = caller(&[Role::Learner]);
+        assert_eq!(decide_own_organization(&c, Some(ORG)), Ok(()));
+        assert!(decide_own_organization(&c, Some(OTHER_ORG)).is_err());
+        assert!(decide_own_organization(&c, None).is_err());
+        assert_eq!(decide_holds_role(&c, Role::Learner), Ok(()));
+        assert!(decide_holds_role(&c, Role::OrgAdmin).is_err());
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod authz;
+pub mod gamification;
 pub mod model;
 pub mod role;
 

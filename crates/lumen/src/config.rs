@@ -108,6 +108,57 @@ pub struct Config {
     pub batch_cron: Option<String>,
     /// Subjects per batch chunk.
     pub batch_chunk_size: usize,
+    /// Report files, retention and delivery (docs/reports.md).
+    pub reports: ReportsConfig,
+}
+
+/// Where report files go, how long they stay, how scheduled ones are delivered.
+#[derive(Debug, Clone)]
+pub struct ReportsConfig {
+    /// Local object storage (used when no S3 bucket is configured).
+    pub dir: std::path::PathBuf,
+    /// Report files older than this are deleted.
+    pub retention_days: u32,
+    pub s3: Option<S3Config>,
+    pub smtp: Option<SmtpConfig>,
+    pub webhook: Option<WebhookConfig>,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        Self {
+            dir: "lumen-data/reports".into(),
+            retention_days: 30,
+            s3: None,
+            smtp: None,
+            webhook: None,
+        }
+    }
+}
+
+/// An S3-compatible bucket, addressed path-style.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct S3Config {
+    pub endpoint: String,
+    pub bucket: String,
+    pub region: String,
+    pub access_key_id: String,
+    pub secret_access_key: Secret<String>,
+}
+
+/// A plain SMTP relay (no authentication, no TLS: a local relay or sidecar).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmtpConfig {
+    pub host: String,
+    pub port: u16,
+    pub from: String,
+}
+
+/// Where finished scheduled reports are announced, and the HMAC key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookConfig {
+    pub url: String,
+    pub secret: Secret<String>,
 }
 
 /// Where one upstream service is and how Lumen authenticates to it.
@@ -179,6 +230,7 @@ impl Default for Config {
             mock_fallback: false,
             collect_interval: Duration::from_secs(900),
             k_anonymity: 5,
+            reports: ReportsConfig::default(),
             cache_l1_bytes: 256 * 1024 * 1024,
             cache_redis_prefix: "lumen".to_owned(),
             workers: 2,
@@ -223,6 +275,18 @@ struct FileConfig {
     mock_fallback: Option<bool>,
     collect_interval_secs: Option<toml::Value>,
     k_anonymity: Option<toml::Value>,
+    reports_dir: Option<String>,
+    report_retention_days: Option<toml::Value>,
+    s3_endpoint: Option<String>,
+    s3_bucket: Option<String>,
+    s3_region: Option<String>,
+    s3_access_key_id: Option<String>,
+    s3_secret_access_key: Option<String>,
+    smtp_host: Option<String>,
+    smtp_port: Option<toml::Value>,
+    smtp_from: Option<String>,
+    report_webhook_url: Option<String>,
+    report_webhook_secret: Option<String>,
     cache_l1_mb: Option<toml::Value>,
     cache_redis_prefix: Option<String>,
     workers: Option<toml::Value>,
@@ -489,6 +553,101 @@ impl Config {
         ) {
             cfg.k_anonymity = parse_num(&raw, 2, 1000)? as usize;
         }
+        // Reports (docs/reports.md).
+        if let Some(raw) = pick("LUMEN_REPORTS_DIR", "reports_dir", file_cfg.reports_dir) {
+            cfg.reports.dir = non_empty(raw)?.into();
+        }
+        if let Some(raw) = pick(
+            "LUMEN_REPORT_RETENTION_DAYS",
+            "report_retention_days",
+            val(&file_cfg.report_retention_days),
+        ) {
+            cfg.reports.retention_days = parse_num(&raw, 1, 3650)? as u32;
+        }
+        let set = |raw: Option<Raw>| raw.filter(|r| !r.value.trim().is_empty());
+        if let Some(endpoint) = set(pick(
+            "LUMEN_S3_ENDPOINT",
+            "s3_endpoint",
+            file_cfg.s3_endpoint,
+        )) {
+            if !(endpoint.value.starts_with("http://") || endpoint.value.starts_with("https://")) {
+                return Err(ConfigError::new(endpoint.name, "must be an http(s) URL"));
+            }
+            let required = |raw: Option<Raw>, name: &str| {
+                set(raw)
+                    .map(|r| r.value)
+                    .ok_or_else(|| ConfigError::new(name, "required when LUMEN_S3_ENDPOINT is set"))
+            };
+            cfg.reports.s3 = Some(S3Config {
+                endpoint: endpoint.value.trim_end_matches('/').to_owned(),
+                bucket: required(
+                    pick("LUMEN_S3_BUCKET", "s3_bucket", file_cfg.s3_bucket),
+                    "LUMEN_S3_BUCKET",
+                )?,
+                region: set(pick("LUMEN_S3_REGION", "s3_region", file_cfg.s3_region))
+                    .map_or_else(|| "us-east-1".to_owned(), |r| r.value),
+                access_key_id: required(
+                    pick(
+                        "LUMEN_S3_ACCESS_KEY_ID",
+                        "s3_access_key_id",
+                        file_cfg.s3_access_key_id,
+                    ),
+                    "LUMEN_S3_ACCESS_KEY_ID",
+                )?,
+                secret_access_key: Secret::new(required(
+                    pick(
+                        "LUMEN_S3_SECRET_ACCESS_KEY",
+                        "s3_secret_access_key",
+                        file_cfg.s3_secret_access_key,
+                    ),
+                    "LUMEN_S3_SECRET_ACCESS_KEY",
+                )?),
+            });
+        }
+        if let Some(host) = set(pick("LUMEN_SMTP_HOST", "smtp_host", file_cfg.smtp_host)) {
+            let port = match pick("LUMEN_SMTP_PORT", "smtp_port", val(&file_cfg.smtp_port)) {
+                Some(raw) => parse_num(&raw, 1, u16::MAX.into())? as u16,
+                None => 25,
+            };
+            let from = set(pick("LUMEN_SMTP_FROM", "smtp_from", file_cfg.smtp_from))
+                .map_or_else(|| "lumen@localhost".to_owned(), |r| r.value);
+            if !lumen_core::model::is_plausible_email(&from) && from != "lumen@localhost" {
+                return Err(ConfigError::new(
+                    "LUMEN_SMTP_FROM",
+                    "must be an email address",
+                ));
+            }
+            cfg.reports.smtp = Some(SmtpConfig {
+                host: host.value,
+                port,
+                from,
+            });
+        }
+        if let Some(url) = set(pick(
+            "LUMEN_REPORT_WEBHOOK_URL",
+            "report_webhook_url",
+            file_cfg.report_webhook_url,
+        )) {
+            if !(url.value.starts_with("http://") || url.value.starts_with("https://")) {
+                return Err(ConfigError::new(url.name, "must be an http(s) URL"));
+            }
+            let secret = set(pick(
+                "LUMEN_REPORT_WEBHOOK_SECRET",
+                "report_webhook_secret",
+                file_cfg.report_webhook_secret,
+            ))
+            .filter(|r| r.value.len() >= 16)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "LUMEN_REPORT_WEBHOOK_SECRET",
+                    "required with LUMEN_REPORT_WEBHOOK_URL, at least 16 characters",
+                )
+            })?;
+            cfg.reports.webhook = Some(WebhookConfig {
+                url: url.value,
+                secret: Secret::new(secret.value),
+            });
+        }
         if let Some(raw) = pick(
             "LUMEN_CACHE_L1_MB",
             "cache_l1_mb",
@@ -749,5 +908,32 @@ mod tests {
         let err = Config::load(Some(&path), &env(&[])).expect_err("bad port is rejected");
         assert!(err.setting.starts_with("port (in "), "{err}");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn report_settings_are_checked_and_need_their_companions() {
+        let err = load_err(&[("LUMEN_REPORT_WEBHOOK_URL", "https://hooks.example.com/x")]);
+        assert_eq!(err.setting, "LUMEN_REPORT_WEBHOOK_SECRET");
+        let err = load_err(&[("LUMEN_S3_ENDPOINT", "https://s3.example.com")]);
+        assert_eq!(err.setting, "LUMEN_S3_BUCKET");
+        let err = load_err(&[("LUMEN_REPORT_RETENTION_DAYS", "0")]);
+        assert_eq!(err.setting, "LUMEN_REPORT_RETENTION_DAYS");
+        let cfg = Config::load(
+            None,
+            &env(&[
+                ("LUMEN_SMTP_HOST", "127.0.0.1"),
+                ("LUMEN_SMTP_PORT", "2525"),
+                ("LUMEN_REPORT_WEBHOOK_URL", "http://127.0.0.1:9/hook"),
+                ("LUMEN_REPORT_WEBHOOK_SECRET", "0123456789abcdef"),
+                ("LUMEN_REPORTS_DIR", "/var/lib/lumen/reports"),
+            ]),
+        )
+        .expect("valid");
+        assert_eq!(cfg.reports.smtp.map(|s| s.port), Some(2525));
+        assert!(cfg.reports.webhook.is_some() && cfg.reports.s3.is_none());
+        assert_eq!(
+            cfg.reports.dir,
+            std::path::PathBuf::from("/var/lib/lumen/reports")
+        );
     }
 }

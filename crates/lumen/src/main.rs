@@ -175,6 +175,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let db = args.data_dir.join("lumen.db");
             config.database_url = Secret::new(format!("sqlite://{}", db.display()));
             config.redis_url = None;
+            config.reports.dir = args.data_dir.join("reports");
             config.host = args.host;
             config.port = args.port;
             if config.jwt_secret.is_none() {

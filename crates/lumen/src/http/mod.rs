@@ -22,11 +22,13 @@ use lumen_core::authz::{Access, SubjectRule};
 
 mod analytics;
 mod auth;
+mod gamification;
 pub mod guard;
 mod jobs;
 pub mod json;
 pub mod middleware;
 pub mod openapi;
+mod reports;
 mod system;
 
 pub use guard::{CurrentUser, RouteGuard};
@@ -78,6 +80,14 @@ where
     T: 'static,
 {
     RouteDef::new(Method::POST, path, access, limit, handler)
+}
+
+fn put<H, T>(path: &'static str, access: Access, limit: Option<LimitClass>, handler: H) -> RouteDef
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    RouteDef::new(Method::PUT, path, access, limit, handler)
 }
 
 fn delete<H, T>(
@@ -254,6 +264,84 @@ pub fn route_table() -> Vec<RouteDef> {
             a,
             an::organization_bundle,
         ),
+        get(
+            "/api/v1/gamification/stats/{userId}",
+            learner,
+            a,
+            gamification::stats,
+        ),
+        get(
+            "/api/v1/gamification/achievements/{userId}",
+            learner,
+            a,
+            gamification::achievements,
+        ),
+        get(
+            "/api/v1/gamification/streak/{userId}",
+            learner,
+            a,
+            gamification::streak,
+        ),
+        get(
+            "/api/v1/gamification/leaderboard",
+            Authenticated,
+            a,
+            gamification::leaderboard,
+        ),
+        get(
+            "/api/v1/gamification/preferences",
+            Authenticated,
+            a,
+            gamification::preferences,
+        ),
+        put(
+            "/api/v1/gamification/preferences",
+            Authenticated,
+            a,
+            gamification::set_preferences,
+        ),
+        post(
+            "/api/v1/reports/generate",
+            Authenticated,
+            a,
+            reports::generate,
+        ),
+        get(
+            "/api/v1/reports/{id}/status",
+            Authenticated,
+            a,
+            reports::status,
+        ),
+        get(
+            "/api/v1/reports/{id}/download",
+            Authenticated,
+            a,
+            reports::download,
+        ),
+        get(
+            "/api/v1/reports/history",
+            Authenticated,
+            a,
+            reports::history,
+        ),
+        post(
+            "/api/v1/reports/schedules",
+            Authenticated,
+            a,
+            reports::create_schedule,
+        ),
+        get(
+            "/api/v1/reports/schedules",
+            Authenticated,
+            a,
+            reports::schedules,
+        ),
+        delete(
+            "/api/v1/reports/schedules/{id}",
+            Authenticated,
+            a,
+            reports::delete_schedule,
+        ),
         post(
             "/api/v1/analytics/refresh",
             Authenticated,
@@ -353,7 +441,13 @@ fn cors(origins: &[String]) -> CorsLayer {
         .collect();
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(allowed))
-        .allow_methods([Method::GET, Method::POST, Method::DELETE, Method::OPTIONS])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
         .allow_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,

@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
-use super::{analytics, auth, jobs, system};
+use super::{analytics, auth, gamification, jobs, reports, system};
 use crate::error::ErrorBody;
 
 struct BearerAuth;
@@ -72,6 +72,19 @@ impl utoipa::Modify for BearerAuth {
         analytics::learner_bundle,
         analytics::trainer_bundle,
         analytics::organization_bundle,
+        gamification::stats,
+        gamification::achievements,
+        gamification::streak,
+        gamification::leaderboard,
+        gamification::preferences,
+        gamification::set_preferences,
+        reports::generate,
+        reports::status,
+        reports::download,
+        reports::history,
+        reports::create_schedule,
+        reports::schedules,
+        reports::delete_schedule,
         jobs::refresh,
         jobs::status,
         jobs::cancel,
@@ -88,6 +101,8 @@ impl utoipa::Modify for BearerAuth {
         (name = "comparison", description = "Peer comparison (k-anonymous) and skill demand"),
         (name = "predictive", description = "Drop-off risk, forecast, recommendations"),
         (name = "bundles", description = "Every analytic of a role in one response"),
+        (name = "gamification", description = "Points, badges, streaks and leaderboards (docs/gamification.md)"),
+        (name = "reports", description = "Reports as PDF, CSV or JSON; schedules and delivery (docs/reports.md)"),
     )
 )]
 pub struct ApiDoc;

@@ -8,6 +8,7 @@
 //! | `batch` | `asOf`, `timeRanges[]` (optional) | the daily batch: Collect, plan chunks, wait, Aggregate |
 //! | `batch-chunk` | set by `batch` | Analyze: one chunk of subjects of one role |
 //! | `retention` | none | deletes expired L2 rows, L3 months and old finished jobs |
+//! | `report` | `reportId`; or `scheduleId`; or `deliver` + `reportId`; or `cleanup` | generates a report, runs a report schedule, retries one delivery, or removes old report files (docs/reports.md) |
 //! | `echo` | any; `{"fail": "why"}` fails | diagnostics: checks that workers run jobs |
 
 use chrono::Utc;
@@ -25,6 +26,7 @@ pub(super) async fn run(ctx: &JobContext) -> anyhow::Result<Value> {
         "batch" => batch::run(ctx).await,
         "batch-chunk" => batch::chunk(ctx).await,
         "retention" => retention(ctx).await,
+        "report" => crate::reports::run_job(&ctx.state, &ctx.job.payload).await,
         "echo" => echo(ctx),
         other => Err(Permanent(format!("unknown job kind {other:?}")).into()),
     }

@@ -363,6 +363,15 @@ pub async fn register_schedules(state: &AppState) -> Result<(), ApiError> {
         Value::Null,
         None,
     )
+    .await?;
+    upsert_schedule(
+        state,
+        "report-retention",
+        "45 3 * * *",
+        "report",
+        serde_json::json!({ "cleanup": true }),
+        None,
+    )
     .await
 }
 

@@ -14,11 +14,17 @@ use crate::config::{Config, DatabaseKind};
 #[macro_use]
 mod common;
 #[macro_use]
+mod gamification;
+#[macro_use]
+mod reports;
+#[macro_use]
 pub mod jobs;
 mod postgres;
 mod sqlite;
 
+pub use gamification::GamificationStore;
 pub use postgres::PostgresStore;
+pub use reports::{ReportRow, ReportStore, ScheduleRow};
 pub use sqlite::SqliteStore;
 
 #[derive(Debug, thiserror::Error)]
@@ -85,7 +91,9 @@ pub struct RecordCounts {
 /// records are derived from their origin, see `Origin::record_id`), so
 /// writing the same record twice stores it once.
 #[async_trait]
-pub trait Store: jobs::JobStore + jobs::ResultStore + Send + Sync + 'static {
+pub trait Store:
+    jobs::JobStore + jobs::ResultStore + GamificationStore + ReportStore + Send + Sync + 'static
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Cheap round trip, for readiness checks.

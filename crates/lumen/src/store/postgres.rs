@@ -111,3 +111,5 @@ impl_store!(
     "postgres",
     "./migrations/postgres"
 );
+impl_gamification_store!(PostgresStore);
+impl_report_store!(PostgresStore);

@@ -61,3 +61,5 @@ impl SqliteStore {
 impl_job_store!(SqliteStore, sqlx::Sqlite, "");
 
 impl_store!(SqliteStore, sqlx::Sqlite, "sqlite", "./migrations/sqlite");
+impl_gamification_store!(SqliteStore);
+impl_report_store!(SqliteStore);

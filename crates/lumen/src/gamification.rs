@@ -1,0 +1,236 @@
+//! Gamification as served (docs/gamification.md): load the subject's
+//! organisation's learning records, recompute the learner's ledger with the
+//! pure rules of `lumen_core::gamification`, and wrap the answer in the
+//! analytics envelope (PRODUCT §3.1). Nothing is stored but the learner's
+//! leaderboard choice.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::{SubsecRound, Utc};
+use lumen_core::analytics::Dataset;
+use lumen_core::authz::{self, Caller};
+use lumen_core::gamification::{self as rules, Ledger, Period, Scope};
+use serde::Serialize;
+use uuid::Uuid;
+
+use crate::analytics::{self, Envelope, Subject};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Runs `f` on the subject's ledger, in a blocking task, and wraps its answer.
+async fn with_ledger<T, F>(
+    state: &AppState,
+    user: Uuid,
+    caller_org: Uuid,
+    f: F,
+) -> Result<Envelope<T>, ApiError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Ledger) -> T + Send + 'static,
+{
+    let org = analytics::organization_of(state, Subject::Learner, user, caller_org).await?;
+    let ds = analytics::dataset(state, org).await?;
+    let now = Utc::now().trunc_subsecs(0);
+    let data = blocking(move || f(&rules::ledger(&ds, user, now))).await?;
+    let (source, _) = analytics::freshness(state).await;
+    Ok(analytics::envelope(data, source, now))
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))
+}
+
+pub async fn stats(
+    state: &AppState,
+    user: Uuid,
+    caller_org: Uuid,
+) -> Result<Envelope<rules::Stats>, ApiError> {
+    with_ledger(state, user, caller_org, rules::stats).await
+}
+
+pub async fn achievements(
+    state: &AppState,
+    user: Uuid,
+    caller_org: Uuid,
+) -> Result<Envelope<rules::Achievements>, ApiError> {
+    with_ledger(state, user, caller_org, rules::achievements).await
+}
+
+pub async fn streak(
+    state: &AppState,
+    user: Uuid,
+    caller_org: Uuid,
+) -> Result<Envelope<rules::Streak>, ApiError> {
+    with_ledger(state, user, caller_org, rules::streak).await
+}
+
+/// What a leaderboard request asks for, validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LeaderboardQuery {
+    /// `None`: the caller's own department.
+    pub scope: ScopeKind,
+    pub period: Period,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeKind {
+    Organization,
+    /// `None`: the caller's own department.
+    Department(Option<Uuid>),
+    Course(Uuid),
+}
+
+pub const DEFAULT_LIMIT: usize = 10;
+pub const MAX_LIMIT: usize = 100;
+
+impl LeaderboardQuery {
+    /// Parses `scope`, `departmentId`, `courseId`, `window`, `limit`.
+    pub fn parse(query: Option<&str>) -> Result<Self, ApiError> {
+        let pairs: HashMap<&str, &str> = query
+            .unwrap_or("")
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split_once('=').unwrap_or((p, "")))
+            .collect();
+        let uuid = |name: &str| -> Result<Option<Uuid>, ApiError> {
+            pairs
+                .get(name)
+                .map(|v| {
+                    Uuid::parse_str(v).map_err(|_| ApiError::validation(name, "must be a UUID"))
+                })
+                .transpose()
+        };
+        let scope = match pairs.get("scope").copied().unwrap_or("organization") {
+            "organization" => ScopeKind::Organization,
+            "department" => ScopeKind::Department(uuid("departmentId")?),
+            "course" => ScopeKind::Course(uuid("courseId")?.ok_or_else(|| {
+                ApiError::validation("courseId", "is required with scope=course")
+            })?),
+            _ => {
+                return Err(ApiError::validation(
+                    "scope",
+                    "must be one of organization, department, course",
+                ));
+            }
+        };
+        let period = match pairs.get("window").copied().unwrap_or("week") {
+            "week" => Period::Week,
+            "month" => Period::Month,
+            "all-time" => Period::AllTime,
+            _ => {
+                return Err(ApiError::validation(
+                    "window",
+                    "must be one of week, month, all-time",
+                ));
+            }
+        };
+        let limit = match pairs.get("limit") {
+            None => DEFAULT_LIMIT,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=MAX_LIMIT).contains(n))
+                .ok_or_else(|| ApiError::validation("limit", "must be an integer from 1 to 100"))?,
+        };
+        Ok(Self {
+            scope,
+            period,
+            limit,
+        })
+    }
+}
+
+/// The caller's organisation's leaderboard. A department or course must be
+/// of the caller's organisation (decided by `authz`).
+pub async fn leaderboard(
+    state: &AppState,
+    caller: &Caller,
+    q: LeaderboardQuery,
+) -> Result<Envelope<rules::Leaderboard>, ApiError> {
+    let org = caller.organization_id;
+    let ds: Arc<Dataset> = analytics::dataset(state, org).await?;
+    let scope = match q.scope {
+        ScopeKind::Organization => Scope::Organization,
+        ScopeKind::Department(id) => {
+            let id = match id {
+                Some(id) => id,
+                None => ds
+                    .user(caller.user_id)
+                    .and_then(|u| u.department_id)
+                    .ok_or_else(|| {
+                        ApiError::validation(
+                            "departmentId",
+                            "is required: you belong to no department",
+                        )
+                    })?,
+            };
+            let dept_org = ds
+                .records
+                .departments
+                .iter()
+                .find(|d| d.id == id)
+                .map(|d| d.organization_id);
+            authz::decide_own_organization(caller, dept_org)
+                .map_err(|d| ApiError::Forbidden(d.to_string()))?;
+            Scope::Department(id)
+        }
+        ScopeKind::Course(id) => {
+            authz::decide_own_organization(caller, ds.course(id).map(|c| c.organization_id))
+                .map_err(|d| ApiError::Forbidden(d.to_string()))?;
+            Scope::Course(id)
+        }
+    };
+    let overrides = state.store.leaderboard_opt_outs(org).await?;
+    let now = Utc::now().trunc_subsecs(0);
+    let me = caller.user_id;
+    let data =
+        blocking(move || rules::leaderboard(&ds, me, scope, q.period, q.limit, &overrides, now))
+            .await?;
+    let (source, _) = analytics::freshness(state).await;
+    Ok(analytics::envelope(data, source, now))
+}
+
+/// A person's gamification preferences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Preferences {
+    /// Out of every leaderboard (own points and rank stay visible to oneself).
+    pub leaderboard_opt_out: bool,
+}
+
+pub async fn preferences(state: &AppState, user: Uuid) -> Result<Preferences, ApiError> {
+    let own = state.store.leaderboard_opt_out(user).await?;
+    let directory = || async {
+        Ok::<_, ApiError>(
+            state
+                .store
+                .user(user)
+                .await?
+                .is_some_and(|u| u.leaderboard_opt_out),
+        )
+    };
+    Ok(Preferences {
+        leaderboard_opt_out: match own {
+            Some(v) => v,
+            None => directory().await?,
+        },
+    })
+}
+
+pub async fn set_preferences(
+    state: &AppState,
+    user: Uuid,
+    prefs: Preferences,
+) -> Result<Preferences, ApiError> {
+    state
+        .store
+        .set_leaderboard_opt_out(user, prefs.leaderboard_opt_out, Utc::now())
+        .await?;
+    Ok(prefs)
+}

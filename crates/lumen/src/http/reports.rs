@@ -1,0 +1,249 @@
+//! Report endpoints (docs/reports.md). Thin: `crate::reports` asks
+//! `lumen_core::authz` about ownership and roles.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::ApiJson;
+use super::guard::CurrentUser;
+use crate::error::{ApiError, ErrorBody};
+use crate::reports::{self, History, ReportRequest, ReportStatus, Schedule, ScheduleRequest, Spec};
+use crate::state::AppState;
+
+/// The answer to a generation request.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Accepted {
+    pub report_id: Uuid,
+    /// The job generating it, once the durable queue runs it.
+    pub job_id: Option<Uuid>,
+    pub status: String,
+    pub status_url: String,
+}
+
+fn report_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::validation("id", "must be a UUID"))
+}
+
+/// Queues a report of the caller's analytics.
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports/generate",
+    tag = "reports",
+    security(("bearer" = [])),
+    request_body = ReportRequest,
+    responses(
+        (status = 202, body = Accepted),
+        (status = 400, description = "`VALIDATION_ERROR` per field", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "the caller does not hold the report type's role", body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn generate(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ApiJson(body): ApiJson<ReportRequest>,
+) -> Result<(StatusCode, ApiJson<Accepted>), ApiError> {
+    let spec = Spec::from_request(&body)?;
+    let row = reports::request(&state, &current.caller, &spec, None).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        ApiJson(Accepted {
+            status_url: format!("/api/v1/reports/{}/status", row.id),
+            report_id: row.id,
+            job_id: row.job_id,
+            status: row.status,
+        }),
+    ))
+}
+
+/// A report's state (owner only).
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/{id}/status",
+    tag = "reports",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the report")),
+    responses(
+        (status = 200, body = ReportStatus),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "no such report, or another user's", body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn status(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    current: CurrentUser,
+) -> Result<ApiJson<ReportStatus>, ApiError> {
+    let row = reports::owned(&state, &current.caller, report_id(&id)?).await?;
+    Ok(ApiJson(row.into()))
+}
+
+/// The report's file, streamed, with its content type and file name (owner only).
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/{id}/download",
+    tag = "reports",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the report")),
+    responses(
+        (status = 200, description = "the file: application/pdf, text/csv or application/json, as an attachment"),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "no such report, another user's, or no file (not generated yet, failed, or removed by retention)", body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn download(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    current: CurrentUser,
+) -> Result<Response, ApiError> {
+    let (row, stream) = reports::download(&state, &current.caller, report_id(&id)?).await?;
+    let name = row
+        .file_name
+        .unwrap_or_else(|| format!("{}.{}", row.id, row.format));
+    let mut response = Body::from_stream(stream).into_response();
+    let headers = response.headers_mut();
+    let content_type = row
+        .content_type
+        .unwrap_or_else(|| "application/octet-stream".into());
+    if let Ok(v) = HeaderValue::from_str(&content_type) {
+        headers.insert(header::CONTENT_TYPE, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        headers.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Some(size) = row.size_bytes {
+        headers.insert(header::CONTENT_LENGTH, HeaderValue::from(size));
+    }
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    Ok(response)
+}
+
+/// The caller's reports, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/history",
+    tag = "reports",
+    security(("bearer" = [])),
+    params(
+        ("page" = Option<u32>, Query, description = "from 1 (default 1)"),
+        ("pageSize" = Option<u32>, Query, description = "1–100 (default 20)"),
+    ),
+    responses(
+        (status = 200, body = History),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn history(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    current: CurrentUser,
+) -> Result<ApiJson<History>, ApiError> {
+    let pairs: HashMap<&str, &str> = query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split_once('=').unwrap_or((p, "")))
+        .collect();
+    let num = |name: &str, default: u32, max: u32| match pairs.get(name) {
+        None => Ok(default),
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::validation(name, format!("must be an integer from 1 to {max}"))
+            }),
+    };
+    let page = num("page", 1, 1_000_000)?;
+    let page_size = num("pageSize", 20, 100)?;
+    Ok(ApiJson(
+        reports::history(&state, &current.caller, page, page_size).await?,
+    ))
+}
+
+/// Creates a report schedule for the caller.
+#[utoipa::path(
+    post,
+    path = "/api/v1/reports/schedules",
+    tag = "reports",
+    security(("bearer" = [])),
+    request_body = ScheduleRequest,
+    responses(
+        (status = 201, body = Schedule),
+        (status = 400, description = "`VALIDATION_ERROR` per field (cron, type, format, …)", body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, description = "the caller does not hold the report type's role", body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn create_schedule(
+    State(state): State<AppState>,
+    current: CurrentUser,
+    ApiJson(body): ApiJson<ScheduleRequest>,
+) -> Result<(StatusCode, ApiJson<Schedule>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        ApiJson(reports::create_schedule(&state, &current.caller, &body).await?),
+    ))
+}
+
+/// The caller's report schedules.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reports/schedules",
+    tag = "reports",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = Vec<Schedule>),
+        (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn schedules(
+    State(state): State<AppState>,
+    current: CurrentUser,
+) -> Result<ApiJson<Vec<Schedule>>, ApiError> {
+    Ok(ApiJson(reports::schedules(&state, &current.caller).await?))
+}
+
+/// Deletes one of the caller's report schedules.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/reports/schedules/{id}",
+    tag = "reports",
+    security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the schedule")),
+    responses(
+        (status = 204, description = "deleted"),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 404, description = "no such schedule, or another user's", body = ErrorBody),
+        (status = 429, body = ErrorBody),
+    )
+)]
+pub async fn delete_schedule(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    current: CurrentUser,
+) -> Result<StatusCode, ApiError> {
+    reports::delete_schedule(&state, &current.caller, report_id(&id)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,699 @@
+//! Reports (docs/reports.md): a learner, trainer or org admin asks for a
+//! report of their analytics as PDF, CSV or JSON; generation runs as a job
+//! and stores the file in object storage; status, download and history
+//! answer only the owner (decided by `lumen_core::authz`). Schedules make
+//! reports on a cron; finished scheduled reports are delivered by email
+//! and/or a signed webhook; old files are removed after the retention.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use lumen_core::Role;
+use lumen_core::analytics::TimeRange;
+use lumen_core::authz::{self, Caller};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::analytics::{self as service, Kind};
+use crate::error::ApiError;
+use crate::jobs::{self, NewJob};
+use crate::state::AppState;
+use crate::store::{ReportRow, ScheduleRow};
+
+pub mod delivery;
+pub mod pdf;
+pub mod render;
+pub mod storage;
+
+/// What a report is about: the caller's bundle in one role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportType {
+    Learner,
+    Trainer,
+    Organization,
+}
+
+impl ReportType {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "learner" => Some(Self::Learner),
+            "trainer" => Some(Self::Trainer),
+            "organization" => Some(Self::Organization),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Learner => "learner",
+            Self::Trainer => "trainer",
+            Self::Organization => "organization",
+        }
+    }
+    /// The role whose analytics bundle the report holds.
+    pub fn role(self) -> Role {
+        match self {
+            Self::Learner => Role::Learner,
+            Self::Trainer => Role::Trainer,
+            Self::Organization => Role::OrgAdmin,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Pdf,
+    Csv,
+    Json,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pdf" => Some(Self::Pdf),
+            "csv" => Some(Self::Csv),
+            "json" => Some(Self::Json),
+            _ => None,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pdf => "pdf",
+            Self::Csv => "csv",
+            Self::Json => "json",
+        }
+    }
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Pdf => "application/pdf",
+            Self::Csv => "text/csv; charset=utf-8",
+            Self::Json => "application/json",
+        }
+    }
+}
+
+/// `POST /reports/generate` and the report part of a schedule.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReportRequest {
+    /// `learner`, `trainer` or `organization`.
+    #[serde(rename = "type")]
+    pub report_type: Option<String>,
+    /// `pdf`, `csv` or `json`.
+    pub format: Option<String>,
+    /// `7d`, `30d` (default), `90d` or `1y`.
+    pub time_range: Option<String>,
+    /// A subset of the type's analytics, by name; default: all of them.
+    pub analytics: Option<Vec<String>>,
+}
+
+/// A validated report request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub report_type: ReportType,
+    pub format: Format,
+    pub range: TimeRange,
+    /// Empty: the whole bundle.
+    pub analytics: Vec<&'static str>,
+}
+
+impl Spec {
+    /// Validates every field, naming each problem.
+    pub fn from_request(r: &ReportRequest) -> Result<Self, ApiError> {
+        let mut problems = BTreeMap::new();
+        let report_type = match r.report_type.as_deref() {
+            None => {
+                problems.insert("type".into(), "is required".into());
+                None
+            }
+            Some(t) => ReportType::parse(t).or_else(|| {
+                problems.insert(
+                    "type".into(),
+                    "must be one of learner, trainer, organization".into(),
+                );
+                None
+            }),
+        };
+        let format = Format::parse(r.format.as_deref().unwrap_or("")).or_else(|| {
+            problems.insert("format".into(), "must be one of pdf, csv, json".into());
+            None
+        });
+        let range = match r.time_range.as_deref() {
+            None => Some(TimeRange::default()),
+            Some(t) => t.parse().ok().or_else(|| {
+                problems.insert("timeRange".into(), "must be one of 7d, 30d, 90d, 1y".into());
+                None
+            }),
+        };
+        let mut analytics = Vec::new();
+        if let (Some(t), Some(names)) = (report_type, &r.analytics) {
+            let bundle = Kind::bundle(t.role());
+            for name in names {
+                match bundle.iter().find(|k| k.name() == name) {
+                    Some(k) if !analytics.contains(&k.name()) => analytics.push(k.name()),
+                    Some(_) => {}
+                    None => {
+                        let all: Vec<&str> = bundle.iter().map(|k| k.name()).collect();
+                        problems.insert(
+                            "analytics".into(),
+                            format!(
+                                "{name:?} is not an analytic of a {} report; one of {}",
+                                t.as_str(),
+                                all.join(", ")
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        match (report_type, format, range) {
+            (Some(report_type), Some(format), Some(range)) if problems.is_empty() => Ok(Self {
+                report_type,
+                format,
+                range,
+                analytics,
+            }),
+            _ => Err(ApiError::Validation(problems)),
+        }
+    }
+
+    fn kinds(&self) -> Vec<Kind> {
+        Kind::bundle(self.report_type.role())
+            .iter()
+            .copied()
+            .filter(|k| self.analytics.is_empty() || self.analytics.contains(&k.name()))
+            .collect()
+    }
+
+    fn analytics_json(&self) -> String {
+        serde_json::to_string(&self.analytics).unwrap_or_else(|_| "[]".into())
+    }
+
+    /// The spec a stored report or schedule was made with.
+    fn of_row(
+        report_type: &str,
+        format: &str,
+        range: &str,
+        analytics: &str,
+    ) -> anyhow::Result<Self> {
+        let names: Vec<String> = serde_json::from_str(analytics)?;
+        Spec::from_request(&ReportRequest {
+            report_type: Some(report_type.into()),
+            format: Some(format.into()),
+            time_range: Some(range.into()),
+            analytics: Some(names),
+        })
+        .map_err(|e| anyhow::anyhow!("stored report spec is invalid: {e:?}"))
+    }
+}
+
+/// A report as the API shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportStatus {
+    pub id: Uuid,
+    #[serde(rename = "type")]
+    pub report_type: String,
+    pub format: String,
+    pub time_range: String,
+    /// The analytics asked for; empty: the whole bundle.
+    pub analytics: Vec<String>,
+    /// `queued`, `running`, `done`, `failed` or `expired` (file removed by retention).
+    pub status: String,
+    pub error: Option<String>,
+    pub job_id: Option<Uuid>,
+    pub schedule_id: Option<Uuid>,
+    pub file_name: Option<String>,
+    pub size_bytes: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Present when `status` is `done`.
+    pub download_url: Option<String>,
+}
+
+impl From<ReportRow> for ReportStatus {
+    fn from(r: ReportRow) -> Self {
+        Self {
+            download_url: (r.status == "done")
+                .then(|| format!("/api/v1/reports/{}/download", r.id)),
+            id: r.id,
+            analytics: serde_json::from_str(&r.analytics).unwrap_or_default(),
+            report_type: r.report_type,
+            format: r.format,
+            time_range: r.time_range,
+            status: r.status,
+            error: r.error,
+            job_id: r.job_id,
+            schedule_id: r.schedule_id,
+            file_name: r.file_name,
+            size_bytes: r.size_bytes,
+            created_at: r.created_at,
+            finished_at: r.finished_at,
+        }
+    }
+}
+
+fn forbidden(d: authz::Denial) -> ApiError {
+    ApiError::Forbidden(d.to_string())
+}
+
+/// Records a report request and queues its generation.
+pub async fn request(
+    state: &AppState,
+    caller: &Caller,
+    spec: &Spec,
+    schedule_id: Option<Uuid>,
+) -> Result<ReportRow, ApiError> {
+    authz::decide_holds_role(caller, spec.report_type.role()).map_err(forbidden)?;
+    let mut row = new_row(caller.user_id, spec, schedule_id);
+    state.store.save_report(&row).await?;
+    let job = jobs::enqueue(
+        state,
+        NewJob {
+            kind: "report".into(),
+            payload: json!({ "reportId": row.id }),
+            owner: Some(caller.user_id),
+            singleton_key: Some(format!("report:{}", row.id)),
+            ..NewJob::default()
+        },
+    )
+    .await?;
+    row.job_id = Some(job.id());
+    state.store.save_report(&row).await?;
+    Ok(row)
+}
+
+fn new_row(owner: Uuid, spec: &Spec, schedule_id: Option<Uuid>) -> ReportRow {
+    ReportRow {
+        id: Uuid::new_v4(),
+        owner_id: owner,
+        report_type: spec.report_type.as_str().into(),
+        format: spec.format.as_str().into(),
+        time_range: spec.range.as_str().into(),
+        analytics: spec.analytics_json(),
+        status: "queued".into(),
+        error: None,
+        job_id: None,
+        schedule_id,
+        object_key: None,
+        file_name: None,
+        content_type: None,
+        size_bytes: None,
+        created_at: Utc::now(),
+        finished_at: None,
+    }
+}
+
+/// A report's job: `{"reportId"}` generates it; `{"scheduleId"}` makes the
+/// schedule's next report, generates and delivers it; `{"deliver":
+/// "email"|"webhook", "reportId"}` retries one delivery; `{"cleanup": true}`
+/// applies the retention.
+pub async fn run_job(state: &AppState, payload: &Value) -> anyhow::Result<Value> {
+    let id = |key: &str| -> anyhow::Result<Uuid> {
+        let raw = payload
+            .get(key)
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow::anyhow!("payload has no {key}"))?;
+        Ok(Uuid::parse_str(raw)?)
+    };
+    if payload.get("cleanup").is_some() {
+        let removed = cleanup(state, Utc::now()).await?;
+        return Ok(json!({ "removed": removed }));
+    }
+    if payload.get("scheduleId").is_some() {
+        let report = run_schedule(state, id("scheduleId")?).await?;
+        return Ok(json!({ "reportId": report }));
+    }
+    let report = id("reportId")?;
+    match payload.get("deliver").and_then(Value::as_str) {
+        Some(channel) => delivery::deliver(state, report, Some(channel)).await?,
+        None => generate(state, report).await?,
+    }
+    Ok(json!({ "reportId": report }))
+}
+
+fn file_name(report_type: &str, format: Format, at: DateTime<Utc>) -> String {
+    format!(
+        "lumen-{report_type}-report-{}.{}",
+        at.format("%Y-%m-%d"),
+        format.as_str()
+    )
+}
+
+/// Generates a stored report's file, idempotently: a report already done is
+/// left as it is; running it again after a failure starts over (the object
+/// key is the report's, so a second write replaces the first).
+pub async fn generate(state: &AppState, report_id: Uuid) -> anyhow::Result<()> {
+    let mut row = state
+        .store
+        .report(report_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("no report {report_id}"))?;
+    if row.status == "done" {
+        return Ok(());
+    }
+    row.status = "running".into();
+    row.error = None;
+    state.store.save_report(&row).await?;
+    match produce(state, &row).await {
+        Ok((key, name, spec, size)) => {
+            row.status = "done".into();
+            row.object_key = Some(key);
+            row.file_name = Some(name);
+            row.content_type = Some(spec.format.content_type().into());
+            row.size_bytes = Some(size);
+            row.finished_at = Some(Utc::now());
+            state.store.save_report(&row).await?;
+            Ok(())
+        }
+        Err(e) => {
+            row.status = "failed".into();
+            row.error = Some(e.to_string());
+            row.finished_at = Some(Utc::now());
+            state.store.save_report(&row).await?;
+            Err(e)
+        }
+    }
+}
+
+/// Computes, renders and stores the file: (object key, file name, spec, size).
+async fn produce(state: &AppState, row: &ReportRow) -> anyhow::Result<(String, String, Spec, i64)> {
+    let spec = Spec::of_row(
+        &row.report_type,
+        &row.format,
+        &row.time_range,
+        &row.analytics,
+    )?;
+    let data = report_data(state, row, &spec).await?;
+    let format = spec.format;
+    let bytes = tokio::task::spawn_blocking(move || match format {
+        Format::Pdf => render::pdf(&data),
+        Format::Csv => render::csv(&data),
+        Format::Json => render::json(&data),
+    })
+    .await?;
+    let key = format!("reports/{}/{}.{}", row.owner_id, row.id, format.as_str());
+    let size = bytes.len() as i64;
+    storage::from_config(&state.config)?
+        .put(&key, bytes, format.content_type())
+        .await?;
+    Ok((
+        key,
+        file_name(&row.report_type, format, row.created_at),
+        spec,
+        size,
+    ))
+}
+
+/// Every analytic of the report, computed for its owner.
+pub async fn report_data(
+    state: &AppState,
+    row: &ReportRow,
+    spec: &Spec,
+) -> anyhow::Result<render::ReportData> {
+    let owner = state
+        .store
+        .user(row.owner_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the report's owner no longer exists"))?;
+    let org = owner.organization_id;
+    let organization = state
+        .store
+        .organization(org)
+        .await?
+        .map(|o| o.name)
+        .unwrap_or_default();
+    let subject = match spec.report_type {
+        ReportType::Organization => org,
+        ReportType::Learner | ReportType::Trainer => owner.id,
+    };
+    let results = service::serve_many(state, &spec.kinds(), subject, org, spec.range)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let now = Utc::now();
+    let (data_source, missing_sources) = service::freshness(state).await;
+    let sections = results
+        .into_iter()
+        .map(|(kind, result)| render::Section {
+            analytic: kind.name(),
+            result: result
+                .and_then(|served| served.envelope(now))
+                .map(|envelope| envelope.data)
+                .map_err(|e| (e.code().to_owned(), e.to_string())),
+        })
+        .collect();
+    Ok(render::ReportData {
+        id: row.id,
+        report_type: row.report_type.clone(),
+        owner_name: owner.full_name,
+        organization,
+        time_range: spec.range.as_str().into(),
+        generated_at: Utc::now().trunc_subsecs(0),
+        data_source,
+        missing_sources,
+        sections,
+    })
+}
+
+/// A report the caller owns; 404 for anyone else's, as for unknown ids
+/// (like jobs), so ids reveal nothing.
+pub async fn owned(state: &AppState, caller: &Caller, id: Uuid) -> Result<ReportRow, ApiError> {
+    let not_found = || ApiError::NotFound("no such report".into());
+    let row = state.store.report(id).await?.ok_or_else(not_found)?;
+    authz::decide_owner(caller, Some(row.owner_id)).map_err(|_| not_found())?;
+    Ok(row)
+}
+
+/// The file of a finished report the caller owns, as a stream.
+pub async fn download(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<(ReportRow, storage::ByteStream), ApiError> {
+    let row = owned(state, caller, id).await?;
+    let key = match (&row.status[..], &row.object_key) {
+        ("done", Some(key)) => key.clone(),
+        (status, _) => {
+            return Err(ApiError::NotFound(format!(
+                "the report has no file (status: {status})"
+            )));
+        }
+    };
+    let stream = storage::from_config(&state.config)?
+        .get(&key)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("the report's file is gone".into()))?;
+    Ok((row, stream))
+}
+
+/// One page of the caller's reports, newest first.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct History {
+    pub reports: Vec<ReportStatus>,
+    pub page: u32,
+    pub page_size: u32,
+    pub total: i64,
+}
+
+pub async fn history(
+    state: &AppState,
+    caller: &Caller,
+    page: u32,
+    page_size: u32,
+) -> Result<History, ApiError> {
+    let offset = i64::from(page - 1) * i64::from(page_size);
+    let (rows, total) = state
+        .store
+        .reports_of(caller.user_id, i64::from(page_size), offset)
+        .await?;
+    Ok(History {
+        reports: rows.into_iter().map(Into::into).collect(),
+        page,
+        page_size,
+        total,
+    })
+}
+
+// ---- schedules ----
+
+/// `POST /reports/schedules`.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScheduleRequest {
+    /// Free text, e.g. "Weekly team report"; default: the type and cron.
+    pub name: Option<String>,
+    /// Five fields, UTC: minute hour day-of-month month day-of-week (e.g. `0 7 * * 1`).
+    pub cron: Option<String>,
+    #[serde(rename = "type")]
+    pub report_type: Option<String>,
+    pub format: Option<String>,
+    pub time_range: Option<String>,
+    pub analytics: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Schedule {
+    pub id: Uuid,
+    pub name: String,
+    pub cron: String,
+    #[serde(rename = "type")]
+    pub report_type: String,
+    pub format: String,
+    pub time_range: String,
+    pub analytics: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<ScheduleRow> for Schedule {
+    fn from(s: ScheduleRow) -> Self {
+        Self {
+            id: s.id,
+            analytics: serde_json::from_str(&s.analytics).unwrap_or_default(),
+            name: s.name,
+            cron: s.cron,
+            report_type: s.report_type,
+            format: s.format,
+            time_range: s.time_range,
+            created_at: s.created_at,
+        }
+    }
+}
+
+/// The job schedule's name for a report schedule.
+pub fn job_schedule_name(id: Uuid) -> String {
+    format!("report-schedule:{id}")
+}
+
+pub async fn create_schedule(
+    state: &AppState,
+    caller: &Caller,
+    req: &ScheduleRequest,
+) -> Result<Schedule, ApiError> {
+    let spec = Spec::from_request(&ReportRequest {
+        report_type: req.report_type.clone(),
+        format: req.format.clone(),
+        time_range: req.time_range.clone(),
+        analytics: req.analytics.clone(),
+    });
+    let cron = req.cron.as_deref().unwrap_or("").trim().to_owned();
+    let cron_check = jobs::parse_cron(&cron);
+    let name = req.name.as_deref().map(str::trim).unwrap_or("");
+    let mut problems = match &spec {
+        Err(ApiError::Validation(p)) => p.clone(),
+        _ => BTreeMap::new(),
+    };
+    if let Err(reason) = cron_check {
+        problems.insert("cron".into(), reason);
+    }
+    if name.chars().count() > 200 {
+        problems.insert("name".into(), "at most 200 characters".into());
+    }
+    let spec = match spec {
+        Ok(spec) if problems.is_empty() => spec,
+        _ => return Err(ApiError::Validation(problems)),
+    };
+    authz::decide_holds_role(caller, spec.report_type.role()).map_err(forbidden)?;
+    let row = ScheduleRow {
+        id: Uuid::new_v4(),
+        owner_id: caller.user_id,
+        name: if name.is_empty() {
+            format!("{} report, {cron}", spec.report_type.as_str())
+        } else {
+            name.to_owned()
+        },
+        cron,
+        report_type: spec.report_type.as_str().into(),
+        format: spec.format.as_str().into(),
+        time_range: spec.range.as_str().into(),
+        analytics: spec.analytics_json(),
+        created_at: Utc::now().trunc_subsecs(0),
+    };
+    state.store.save_report_schedule(&row).await?;
+    jobs::upsert_schedule(
+        state,
+        &job_schedule_name(row.id),
+        &row.cron,
+        "report",
+        json!({ "scheduleId": row.id }),
+        Some(row.owner_id),
+    )
+    .await?;
+    Ok(row.into())
+}
+
+pub async fn schedules(state: &AppState, caller: &Caller) -> Result<Vec<Schedule>, ApiError> {
+    Ok(state
+        .store
+        .report_schedules_of(caller.user_id)
+        .await?
+        .into_iter()
+        .map(Into::into)
+        .collect())
+}
+
+pub async fn delete_schedule(state: &AppState, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
+    let not_found = || ApiError::NotFound("no such schedule".into());
+    let row = state
+        .store
+        .report_schedule(id)
+        .await?
+        .ok_or_else(not_found)?;
+    authz::decide_owner(caller, Some(row.owner_id)).map_err(|_| not_found())?;
+    jobs::delete_schedule(state, &job_schedule_name(id)).await?;
+    state.store.delete_report_schedule(id).await?;
+    Ok(())
+}
+
+/// One run of a schedule: a new report of the schedule's spec for its
+/// owner, generated, then delivered on each configured channel; a channel
+/// that fails is retried by a job of its own. Returns the report's id.
+pub async fn run_schedule(state: &AppState, schedule_id: Uuid) -> anyhow::Result<Uuid> {
+    let s = state
+        .store
+        .report_schedule(schedule_id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("schedule {schedule_id} was deleted"))?;
+    let spec = Spec::of_row(&s.report_type, &s.format, &s.time_range, &s.analytics)?;
+    let row = new_row(s.owner_id, &spec, Some(s.id));
+    state.store.save_report(&row).await?;
+    generate(state, row.id).await?;
+    for channel in delivery::channels(state) {
+        if delivery::deliver(state, row.id, Some(channel))
+            .await
+            .is_err()
+        {
+            jobs::enqueue(
+                state,
+                NewJob {
+                    kind: "report".into(),
+                    payload: json!({ "deliver": channel, "reportId": row.id }),
+                    owner: Some(s.owner_id),
+                    run_after: Some(Utc::now() + Duration::minutes(1)),
+                    ..NewJob::default()
+                },
+            )
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        }
+    }
+    Ok(row.id)
+}
+
+/// Removes report files older than the retention; their reports become
+/// `expired`. Returns how many were removed.
+pub async fn cleanup(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
+    let cutoff = now - Duration::days(i64::from(state.config.reports.retention_days));
+    let objects = storage::from_config(&state.config)?;
+    let old = state.store.reports_finished_before(cutoff).await?;
+    for mut row in old.iter().cloned() {
+        if let Some(key) = &row.object_key {
+            objects.delete(key).await?;
+        }
+        row.status = "expired".into();
+        row.object_key = None;
+        state.store.save_report(&row).await?;
+    }
+    Ok(old.len())
+}

@@ -1,0 +1,712 @@
+//! Reports over HTTP on both databases: a PDF of each report type (parsed:
+//! pages and text), CSV columns as documented, the JSON envelope, owner-only
+//! status and download, history, validation; and scheduled reports
+//! delivered to an SMTP server and a webhook receiver started here, on
+//! 127.0.0.1, with the retention removing old files.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, Method, Request, StatusCode, header};
+use chrono::{Duration, Utc};
+use http_body_util::BodyExt;
+use lumen::collector::Collector;
+use lumen::config::{Config, Secret, SmtpConfig, UPSTREAM_SERVICES, UpstreamConfig, WebhookConfig};
+use lumen::reports;
+use lumen::simulate::{Scale, SimConfig, SimHandle};
+use lumen::upstream::{Resilience, Upstreams};
+use lumen::{AppState, http};
+use lumen_core::Role;
+use lumen_core::model::User;
+use serde_json::{Value, json};
+use support::client::Call;
+use support::{TestDb, test_config, token_for};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tower::ServiceExt;
+use uuid::Uuid;
+
+macro_rules! both_databases {
+    ($($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let db = super::TestDb::sqlite().await;
+                    super::$test(&db).await;
+                    db.drop_db().await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let Some(db) = super::TestDb::postgres().await else { return };
+                    super::$test(&db).await;
+                    db.drop_db().await;
+                }
+            )+
+        }
+    };
+}
+
+both_databases!(
+    reports_of_every_type_and_format_for_their_owner_only,
+    scheduled_reports_are_delivered_and_expire,
+);
+
+fn reports_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join(format!("lumen-reports-{}", Uuid::new_v4().simple()))
+}
+
+/// A collected simulated organisation (the demo logins) and the app on it.
+async fn collected(db: &TestDb, mut config: Config) -> (Router, AppState) {
+    let sim = SimHandle::new(SimConfig {
+        seed: 11,
+        scale: Scale::Small,
+        now: Utc::now(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = sim.clone();
+    tokio::spawn(async move { server.serve(listener).await });
+    for service in UPSTREAM_SERVICES {
+        config.upstreams.insert(
+            service,
+            UpstreamConfig {
+                base_url: format!("{base}/{service}"),
+                token: Secret::new("t".into()),
+            },
+        );
+    }
+    let store = db.store();
+    let upstreams = Arc::new(
+        Upstreams::from_config(&config, Resilience::from_config(&config)).expect("clients"),
+    );
+    Collector::new(store.clone(), upstreams)
+        .run()
+        .await
+        .expect("collect");
+    let state = AppState::new(config, store).expect("state");
+    (http::app(state.clone()), state)
+}
+
+async fn person(db: &TestDb, email: &str) -> User {
+    db.store()
+        .user_by_email(email)
+        .await
+        .expect("read")
+        .expect(email)
+}
+
+/// Raw bytes and headers of a GET.
+async fn fetch(app: &Router, uri: &str, token: &str) -> (StatusCode, HeaderMap, Bytes) {
+    let req = Request::builder()
+        .method(Method::GET)
+        .uri(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {token}"))
+        .body(Body::empty())
+        .expect("request");
+    let mut req = req;
+    req.extensions_mut()
+        .insert(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+            [127, 0, 0, 1],
+            40000,
+        ))));
+    let resp = app.clone().oneshot(req).await.expect("infallible");
+    let (status, headers) = (resp.status(), resp.headers().clone());
+    let body = resp.into_body().collect().await.expect("body").to_bytes();
+    (status, headers, body)
+}
+
+/// Asks for a report, generates it now and returns its id once its status
+/// says done (the background run of the same report may still be writing the
+/// same file: generation is idempotent).
+async fn make(app: &Router, state: &AppState, token: &str, body: Value) -> Uuid {
+    let reply = Call::post("/api/v1/reports/generate", body.clone())
+        .token(token)
+        .send(app)
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{body}: {}", reply.body);
+    assert_eq!(reply.body["status"], "queued");
+    let id: Uuid = reply.body["reportId"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("reportId");
+    reports::generate(state, id).await.expect("generate");
+    reports::generate(state, id).await.expect("generate again");
+    let mut last = Value::Null;
+    for _ in 0..600 {
+        let status = Call::get(format!("/api/v1/reports/{id}/status"))
+            .token(token)
+            .send(app)
+            .await;
+        assert_eq!(status.status, StatusCode::OK, "{}", status.body);
+        if status.body["status"] == "done" {
+            return id;
+        }
+        last = status.body;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("report {id} never finished: {last}");
+}
+
+fn pdf_pages_text(bytes: &[u8]) -> Vec<String> {
+    let doc = lopdf::Document::load_mem(bytes).expect("a PDF lopdf can parse");
+    let pages = doc.get_pages();
+    pages
+        .keys()
+        .map(|n| doc.extract_text(&[*n]).expect("text"))
+        .collect()
+}
+
+/// A CSV with quoted fields, as RFC 4180.
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let mut rows = Vec::new();
+    let (mut row, mut field, mut quoted) = (Vec::new(), String::new(), false);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                field.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => row.push(std::mem::take(&mut field)),
+            ('\r', false) => {}
+            ('\n', false) => {
+                row.push(std::mem::take(&mut field));
+                rows.push(std::mem::take(&mut row));
+            }
+            (c, _) => field.push(c),
+        }
+    }
+    rows
+}
+
+async fn reports_of_every_type_and_format_for_their_owner_only(db: &TestDb) {
+    let dir = reports_dir();
+    let mut config = Config {
+        rate_limits_enabled: false,
+        ..test_config(db)
+    };
+    config.reports.dir = dir.clone();
+    let (app, state) = collected(db, config).await;
+    let learner = person(db, "learner@demo.lumen.test").await;
+    let trainer = person(db, "trainer@demo.lumen.test").await;
+    let admin = person(db, "admin@demo.lumen.test").await;
+    let store = db.store();
+    let lt = token_for(store.as_ref(), &learner).await;
+    let tt = token_for(store.as_ref(), &trainer).await;
+    let at = token_for(store.as_ref(), &admin).await;
+
+    // A PDF of each type: a title page, then a page per analytic of the bundle.
+    for (kind, role, token, title, owner) in [
+        ("learner", Role::Learner, &lt, "Learner report", &learner),
+        ("trainer", Role::Trainer, &tt, "Trainer report", &trainer),
+        (
+            "organization",
+            Role::OrgAdmin,
+            &at,
+            "Organisation report",
+            &admin,
+        ),
+    ] {
+        let id = make(&app, &state, token, json!({"type": kind, "format": "pdf"})).await;
+        let (status, headers, bytes) =
+            fetch(&app, &format!("/api/v1/reports/{id}/download"), token).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(headers[header::CONTENT_TYPE], "application/pdf");
+        let disposition = headers[header::CONTENT_DISPOSITION]
+            .to_str()
+            .expect("ascii");
+        assert!(
+            disposition.starts_with(&format!("attachment; filename=\"lumen-{kind}-report-"))
+                && disposition.ends_with(".pdf\""),
+            "{disposition}"
+        );
+        let pages = pdf_pages_text(&bytes);
+        let bundle = lumen::analytics::Kind::bundle(role);
+        assert_eq!(pages.len(), 1 + bundle.len(), "{kind}");
+        assert!(pages[0].contains(title), "{kind}: {}", pages[0]);
+        assert!(pages[0].contains(&owner.full_name), "{}", pages[0]);
+        assert!(pages[0].contains("Data freshness") && pages[0].contains("Generated"));
+        for (page, analytic) in pages[1..].iter().zip(bundle) {
+            let heading = reports::render::humanise(analytic.name());
+            assert!(page.contains(&heading), "{kind} page for {heading}: {page}");
+            assert!(page.contains("page "), "footer: {page}");
+        }
+        // The font is embedded, not referenced.
+        assert!(bytes.windows(10).any(|w| w == b"/FontFile2"));
+    }
+
+    // CSV: the documented columns, five per row, analytics of the bundle only.
+    let id = make(
+        &app,
+        &state,
+        &lt,
+        json!({"type": "learner", "format": "csv", "timeRange": "90d"}),
+    )
+    .await;
+    let (status, headers, bytes) =
+        fetch(&app, &format!("/api/v1/reports/{id}/download"), &lt).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .is_ok_and(|v| v.starts_with("text/csv"))
+    );
+    let rows = parse_csv(&String::from_utf8_lossy(&bytes));
+    assert_eq!(rows[0], reports::render::CSV_COLUMNS.to_vec());
+    assert!(rows.len() > 10);
+    let names: Vec<&str> = lumen::analytics::Kind::bundle(Role::Learner)
+        .iter()
+        .map(|k| k.name())
+        .collect();
+    for row in &rows[1..] {
+        assert_eq!(row.len(), 5, "{row:?}");
+        assert!(names.contains(&row[0].as_str()), "{row:?}");
+    }
+    assert!(rows.iter().any(|r| r[0] == "velocity" && r[1] == "summary"));
+
+    // JSON: the analytics envelope; a subset of analytics when asked.
+    let id = make(
+        &app,
+        &state,
+        &tt,
+        json!({"type": "trainer", "format": "json", "analytics": ["course-health", "course-performance"]}),
+    )
+    .await;
+    let (_, headers, bytes) = fetch(&app, &format!("/api/v1/reports/{id}/download"), &tt).await;
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    let body: Value = serde_json::from_slice(&bytes).expect("json");
+    for key in [
+        "data",
+        "cached",
+        "stale",
+        "dataSource",
+        "lastUpdated",
+        "expiresAt",
+    ] {
+        assert!(body.get(key).is_some(), "{key}");
+    }
+    let mut got: Vec<&str> = body["data"]["analytics"]
+        .as_object()
+        .map(|m| m.keys().map(String::as_str).collect())
+        .unwrap_or_default();
+    got.extend(
+        body["data"]["errors"]
+            .as_object()
+            .map(|m| m.keys().map(String::as_str).collect::<Vec<_>>())
+            .unwrap_or_default(),
+    );
+    got.sort_unstable();
+    assert_eq!(got, vec!["course-health", "course-performance"]);
+    let status = Call::get(format!("/api/v1/reports/{id}/status"))
+        .token(&tt)
+        .send(&app)
+        .await;
+    assert_eq!(
+        status.body["analytics"],
+        json!(["course-health", "course-performance"])
+    );
+
+    // Only the owner sees or downloads a report; another user's looks unknown.
+    for uri in [
+        format!("/api/v1/reports/{id}/status"),
+        format!("/api/v1/reports/{id}/download"),
+    ] {
+        let (status, _, _) = fetch(&app, &uri, &lt).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+        let (status, _, _) = fetch(&app, &uri, &at).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{uri}");
+    }
+    let (status, _, _) = fetch(
+        &app,
+        &format!("/api/v1/reports/{}/status", Uuid::new_v4()),
+        &tt,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _, _) = fetch(&app, "/api/v1/reports/not-a-uuid/status", &tt).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // History: the caller's own reports, newest first, paginated.
+    let page = Call::get("/api/v1/reports/history?pageSize=1")
+        .token(&lt)
+        .send(&app)
+        .await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    assert_eq!(page.body["total"], 2);
+    assert_eq!(page.body["reports"].as_array().map(Vec::len), Some(1));
+    assert_eq!(page.body["reports"][0]["format"], "csv");
+    let page2 = Call::get("/api/v1/reports/history?pageSize=1&page=2")
+        .token(&lt)
+        .send(&app)
+        .await;
+    assert_eq!(page2.body["reports"][0]["format"], "pdf");
+    let bad = Call::get("/api/v1/reports/history?pageSize=500")
+        .token(&lt)
+        .send(&app)
+        .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+
+    // Validation names each field; a role the caller lacks is refused.
+    let reply = Call::post(
+        "/api/v1/reports/generate",
+        json!({"type": "boss", "format": "docx", "timeRange": "2w"}),
+    )
+    .token(&lt)
+    .send(&app)
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    for field in ["type", "format", "timeRange"] {
+        assert!(
+            reply.body["validation"].get(field).is_some(),
+            "{}",
+            reply.body
+        );
+    }
+    let reply = Call::post(
+        "/api/v1/reports/generate",
+        json!({"type": "learner", "format": "pdf", "analytics": ["org-performance"]}),
+    )
+    .token(&lt)
+    .send(&app)
+    .await;
+    assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+    assert!(reply.body["validation"].get("analytics").is_some());
+    let reply = Call::post(
+        "/api/v1/reports/generate",
+        json!({"type": "organization", "format": "pdf"}),
+    )
+    .token(&lt)
+    .send(&app)
+    .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A one-message-at-a-time SMTP server: each message's envelope recipient and data.
+async fn smtp_server() -> (u16, Arc<Mutex<Vec<(String, String)>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let inbox: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
+    let messages = inbox.clone();
+    tokio::spawn(async move {
+        while let Ok((conn, _)) = listener.accept().await {
+            let messages = messages.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = conn.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 test ESMTP\r\n").await;
+                let (mut rcpt, mut data, mut in_data) = (String::new(), String::new(), false);
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if in_data {
+                        if line == "." {
+                            in_data = false;
+                            messages
+                                .lock()
+                                .expect("lock")
+                                .push((rcpt.clone(), data.clone()));
+                            let _ = write.write_all(b"250 queued\r\n").await;
+                        } else {
+                            data.push_str(line.strip_prefix('.').unwrap_or(&line));
+                            data.push('\n');
+                        }
+                        continue;
+                    }
+                    let upper = line.to_ascii_uppercase();
+                    let answer: &[u8] = if upper.starts_with("EHLO") {
+                        b"250-test\r\n250 OK\r\n"
+                    } else if upper.starts_with("RCPT TO:") {
+                        rcpt = line[8..].trim_matches(['<', '>', ' ']).to_owned();
+                        b"250 OK\r\n"
+                    } else if upper.starts_with("DATA") {
+                        in_data = true;
+                        b"354 go ahead\r\n"
+                    } else if upper.starts_with("QUIT") {
+                        let _ = write.write_all(b"221 bye\r\n").await;
+                        break;
+                    } else {
+                        b"250 OK\r\n"
+                    };
+                    let _ = write.write_all(answer).await;
+                }
+            });
+        }
+    });
+    (port, inbox)
+}
+
+type Hooks = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
+
+/// A webhook receiver answering `status`, keeping what it was sent.
+async fn webhook_receiver(status: StatusCode) -> (String, Hooks) {
+    let hooks: Hooks = Arc::default();
+    let kept = hooks.clone();
+    let app = Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let kept = kept.clone();
+            async move {
+                kept.lock().expect("lock").push((headers, body));
+                status
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, hooks)
+}
+
+const WEBHOOK_SECRET: &str = "webhook-secret-0123456789";
+
+async fn scheduled_reports_are_delivered_and_expire(db: &TestDb) {
+    let store = db.store();
+    let admin = lumen::accounts::add_user(
+        store.as_ref(),
+        "Sched Org",
+        "boss@sched.test",
+        "The Boss",
+        &[Role::OrgAdmin],
+        "password-123",
+    )
+    .await
+    .expect("admin");
+    let other = lumen::accounts::add_user(
+        store.as_ref(),
+        "Sched Org",
+        "peer@sched.test",
+        "Peer",
+        &[Role::OrgAdmin],
+        "password-123",
+    )
+    .await
+    .expect("peer");
+    let (smtp_port, inbox) = smtp_server().await;
+    let (hook_url, hooks) = webhook_receiver(StatusCode::NO_CONTENT).await;
+    let dir = reports_dir();
+    let mut config = Config {
+        rate_limits_enabled: false,
+        ..test_config(db)
+    };
+    config.reports.dir = dir.clone();
+    config.reports.retention_days = 30;
+    config.reports.smtp = Some(SmtpConfig {
+        host: "127.0.0.1".into(),
+        port: smtp_port,
+        from: "reports@lumen.test".into(),
+    });
+    config.reports.webhook = Some(WebhookConfig {
+        url: hook_url,
+        secret: Secret::new(WEBHOOK_SECRET.into()),
+    });
+    let state = AppState::new(config.clone(), store.clone()).expect("state");
+    let app = http::app(state.clone());
+    let token = token_for(store.as_ref(), &admin).await;
+    let other_token = token_for(store.as_ref(), &other).await;
+
+    // Create (a bad cron names the field), list, and nobody else may delete.
+    let bad = Call::post(
+        "/api/v1/reports/schedules",
+        json!({"cron": "every monday", "type": "organization", "format": "csv"}),
+    )
+    .token(&token)
+    .send(&app)
+    .await;
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(bad.body["validation"].get("cron").is_some(), "{}", bad.body);
+    let created = Call::post(
+        "/api/v1/reports/schedules",
+        json!({"name": "Weekly", "cron": "0 7 * * 1", "type": "organization", "format": "csv", "timeRange": "7d"}),
+    )
+    .token(&token)
+    .send(&app)
+    .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let schedule: Uuid = created.body["id"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("id");
+    let list = Call::get("/api/v1/reports/schedules")
+        .token(&token)
+        .send(&app)
+        .await;
+    assert_eq!(list.body.as_array().map(Vec::len), Some(1));
+    assert_eq!(list.body[0]["cron"], "0 7 * * 1");
+    let others = Call::get("/api/v1/reports/schedules")
+        .token(&other_token)
+        .send(&app)
+        .await;
+    assert_eq!(others.body, json!([]));
+    let refused = Call::new(
+        Method::DELETE,
+        format!("/api/v1/reports/schedules/{schedule}"),
+    )
+    .token(&other_token)
+    .send(&app)
+    .await;
+    assert_eq!(refused.status, StatusCode::NOT_FOUND);
+
+    // A run of the schedule (as its job does): generated, mailed, announced.
+    let report = reports::run_schedule(&state, schedule).await.expect("run");
+    let status = Call::get(format!("/api/v1/reports/{report}/status"))
+        .token(&token)
+        .send(&app)
+        .await;
+    assert_eq!(status.body["status"], "done", "{}", status.body);
+    assert_eq!(status.body["scheduleId"], json!(schedule));
+    {
+        let mails = inbox.lock().expect("lock");
+        assert_eq!(mails.len(), 1);
+        let (to, data) = &mails[0];
+        assert_eq!(to, "boss@sched.test");
+        assert!(
+            data.contains("Subject: Your Lumen organization report"),
+            "{data}"
+        );
+        assert!(
+            data.contains("Content-Disposition: attachment; filename=\"lumen-organization-report-")
+        );
+        assert!(data.contains("Content-Type: text/csv"));
+    }
+    {
+        let hooks = hooks.lock().expect("lock");
+        assert_eq!(hooks.len(), 1);
+        let (headers, body) = &hooks[0];
+        let timestamp: i64 = headers["x-lumen-timestamp"]
+            .to_str()
+            .ok()
+            .and_then(|t| t.parse().ok())
+            .expect("timestamp");
+        assert_eq!(
+            headers["x-lumen-signature"].to_str().ok(),
+            Some(reports::delivery::signature(WEBHOOK_SECRET, timestamp, body).as_str())
+        );
+        assert_ne!(
+            reports::delivery::signature("another-secret-0123456789", timestamp, body),
+            reports::delivery::signature(WEBHOOK_SECRET, timestamp, body)
+        );
+        let event: Value = serde_json::from_slice(body).expect("json");
+        assert_eq!(event["event"], "report.ready");
+        assert_eq!(event["reportId"], json!(report));
+        assert_eq!(
+            event["downloadUrl"],
+            format!("/api/v1/reports/{report}/download")
+        );
+    }
+
+    // A failing receiver fails the delivery (the job retries it).
+    let (failing_url, _) = webhook_receiver(StatusCode::INTERNAL_SERVER_ERROR).await;
+    let mut failing = config.clone();
+    failing.reports.smtp = None;
+    failing.reports.webhook = Some(WebhookConfig {
+        url: failing_url,
+        secret: Secret::new(WEBHOOK_SECRET.into()),
+    });
+    let failing_state = AppState::new(failing, store.clone()).expect("state");
+    assert!(
+        reports::delivery::deliver(&failing_state, report, Some("webhook"))
+            .await
+            .is_err()
+    );
+
+    // Retention: nothing is old yet; 31 days on, the file goes and the report expires.
+    assert_eq!(
+        reports::cleanup(&state, Utc::now()).await.expect("cleanup"),
+        0
+    );
+    assert_eq!(
+        reports::cleanup(&state, Utc::now() + Duration::days(31))
+            .await
+            .expect("cleanup"),
+        1
+    );
+    let status = Call::get(format!("/api/v1/reports/{report}/status"))
+        .token(&token)
+        .send(&app)
+        .await;
+    assert_eq!(status.body["status"], "expired");
+    let (code, _, _) = fetch(&app, &format!("/api/v1/reports/{report}/download"), &token).await;
+    assert_eq!(code, StatusCode::NOT_FOUND);
+    let files: Vec<_> = walk(&dir);
+    assert!(files.is_empty(), "{files:?}");
+
+    let deleted = Call::new(
+        Method::DELETE,
+        format!("/api/v1/reports/schedules/{schedule}"),
+    )
+    .token(&token)
+    .send(&app)
+    .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let list = Call::get("/api/v1/reports/schedules")
+        .token(&token)
+        .send(&app)
+        .await;
+    assert_eq!(list.body, json!([]));
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// The S3 client against an S3-compatible server named by
+/// `LUMEN_TEST_S3_ENDPOINT` (with bucket `LUMEN_TEST_S3_BUCKET`, default
+/// `lumen-test`, already created; any credentials the server accepts in
+/// `LUMEN_TEST_S3_ACCESS_KEY_ID`/`_SECRET_ACCESS_KEY`). Skipped when unset:
+/// the suite starts no S3 server (e.g. `moto_server -p 19000`).
+#[tokio::test]
+async fn s3_objects_round_trip_when_a_server_is_configured() {
+    use futures::StreamExt;
+    use lumen::reports::storage::{ObjectStore, S3Store};
+    let Ok(endpoint) = std::env::var("LUMEN_TEST_S3_ENDPOINT") else {
+        eprintln!("SKIPPED: LUMEN_TEST_S3_ENDPOINT not set");
+        return;
+    };
+    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+    let store = S3Store::new(lumen::config::S3Config {
+        endpoint,
+        bucket: var("LUMEN_TEST_S3_BUCKET", "lumen-test"),
+        region: var("LUMEN_TEST_S3_REGION", "us-east-1"),
+        access_key_id: var("LUMEN_TEST_S3_ACCESS_KEY_ID", "test"),
+        secret_access_key: Secret::new(var("LUMEN_TEST_S3_SECRET_ACCESS_KEY", "test")),
+    })
+    .expect("client");
+    let key = format!("reports/{}/r.csv", Uuid::new_v4());
+    store
+        .put(&key, b"a,b\r\n1,2\r\n".to_vec(), "text/csv")
+        .await
+        .expect("put");
+    let mut stream = store.get(&key).await.expect("get").expect("exists");
+    let mut got = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        got.extend_from_slice(&chunk.expect("chunk"));
+    }
+    assert_eq!(got, b"a,b\r\n1,2\r\n");
+    store.delete(&key).await.expect("delete");
+    assert!(store.get(&key).await.expect("get").is_none());
+}
