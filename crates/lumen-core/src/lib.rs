@@ -4,7 +4,9 @@
 
 pub mod analytics;
 pub mod authz;
+pub mod import;
 pub mod model;
+pub mod oulad;
 pub mod role;
 
 pub use role::Role;

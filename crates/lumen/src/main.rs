@@ -36,6 +36,60 @@ enum Command {
     /// Manage local accounts (email and password logins).
     #[command(subcommand)]
     User(UserCommand),
+    /// Import learning records from NDJSON files (docs/import.md), or the
+    /// OULAD dataset (`lumen import oulad DIR`, docs/oulad.md).
+    Import(ImportArgs),
+    /// The drop-off model offline.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct ImportArgs {
+    #[command(subcommand)]
+    dataset: Option<ImportDataset>,
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// A file `<kind>.ndjson`, or a directory of them (imported in dependency order).
+    path: Option<PathBuf>,
+    /// Ids derive from `import:<NAME>`; default: the directory's name (a
+    /// file's: its directory's). Import related files under one name.
+    #[arg(long)]
+    name: Option<String>,
+    /// A file with a bad record imports nothing (default: its good records).
+    #[arg(long)]
+    strict: bool,
+}
+
+#[derive(Subcommand)]
+enum ImportDataset {
+    /// The Open University Learning Analytics Dataset, from its CSV files
+    /// (studentVle*.csv[.gz] for the clickstream).
+    Oulad {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The directory holding courses.csv, studentInfo.csv, … .
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Evaluate the drop-off model on OULAD's real outcomes: trained on an
+    /// earlier presentation, tested on a later one of the same module, at
+    /// prediction days 30, 60, 90 and 120, against two baselines.
+    Evaluate {
+        /// The OULAD directory (as for `lumen import oulad`).
+        #[arg(long, value_name = "DIR")]
+        oulad: PathBuf,
+        /// Prediction days (comma-separated).
+        #[arg(long, value_delimiter = ',', default_values_t = lumen::evaluate::DAYS)]
+        days: Vec<i64>,
+        /// Also write the full results (with reliability bins) as JSON.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -205,6 +259,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve_with(config, store).await
         }
         Command::User(command) => user_command(command).await,
+        Command::Import(args) => import_command(args).await,
+        Command::Model(ModelCommand::Evaluate { oulad, days, json }) => {
+            let results = lumen::evaluate::evaluate_oulad(&oulad, &days)?;
+            print!("{}", lumen::evaluate::markdown(&results));
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_vec_pretty(&results)?)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            Ok(())
+        }
         Command::Simulate(args) => {
             let config = Config::from_env(None)?;
             telemetry::init(&config);
@@ -374,6 +438,45 @@ async fn user_command(command: UserCommand) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+async fn import_command(args: ImportArgs) -> anyhow::Result<()> {
+    let config_file = match &args.dataset {
+        Some(ImportDataset::Oulad { config, .. }) => config.config.clone(),
+        None => args.config.config.clone(),
+    };
+    let config = Config::from_env(config_file.as_deref())?;
+    telemetry::init(&config);
+    let store = open_store(&config).await?;
+    let mut out = std::io::stdout().lock();
+    let result = match args.dataset {
+        Some(ImportDataset::Oulad { dir, .. }) => {
+            let report = lumen::import::oulad::import(store.as_ref(), &dir).await?;
+            report.print(&mut out)?;
+            lumen::import::oulad::print_coverage(store.as_ref(), &mut out).await
+        }
+        None => {
+            let path = args
+                .path
+                .context("give a PATH to import, or `oulad DIR` (see --help)")?;
+            let name = match args.name {
+                Some(n) => n,
+                None => lumen::import::default_name(&path)?,
+            };
+            let options = lumen::import::Options {
+                name,
+                strict: args.strict,
+                now: chrono::Utc::now(),
+            };
+            let report = lumen::import::import_path(store.as_ref(), &path, &options).await?;
+            report.print(&mut out)?;
+            let bad = report.bad().count();
+            anyhow::ensure!(bad == 0, "{bad} bad records (listed above)");
+            Ok(())
+        }
+    };
+    store.close().await;
+    result
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {

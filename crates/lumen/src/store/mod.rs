@@ -13,6 +13,8 @@ use crate::config::{Config, DatabaseKind};
 
 #[macro_use]
 mod common;
+#[macro_use]
+pub mod import;
 mod postgres;
 mod sqlite;
 
@@ -83,7 +85,7 @@ pub struct RecordCounts {
 /// records are derived from their origin, see `Origin::record_id`), so
 /// writing the same record twice stores it once.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: import::ImportStore + Send + Sync + 'static {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Cheap round trip, for readiness checks.

@@ -25,3 +25,4 @@ impl_store!(
     "postgres",
     "./migrations/postgres"
 );
+impl_import_store!(PostgresStore, sqlx::Postgres);

@@ -35,3 +35,4 @@ impl SqliteStore {
 }
 
 impl_store!(SqliteStore, sqlx::Sqlite, "sqlite", "./migrations/sqlite");
+impl_import_store!(SqliteStore, sqlx::Sqlite);
