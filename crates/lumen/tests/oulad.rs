@@ -12,7 +12,6 @@ use std::sync::Arc;
 use chrono::Duration;
 use lumen::import::oulad::Oulad;
 use lumen::store::Store;
-use lumen::store::import::ImportStore;
 use lumen_core::analytics::Dataset;
 use lumen_core::analytics::evaluation::{self, Evaluation};
 use support::TestDb;

@@ -19,7 +19,7 @@ use lumen_core::import::{self, Kind};
 use lumen_core::model::Record;
 use uuid::Uuid;
 
-use crate::store::import::{Commit, ImportStore};
+use crate::store::import::Commit;
 use crate::store::{ConflictKind, Store, StoreError};
 
 pub mod oulad;

@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{BadRecord, FileReport, ImportReport, Progress, store_records};
 use crate::store::Store;
-use crate::store::import::{Commit, ImportStore};
+use crate::store::import::Commit;
 
 /// Interactions per transaction.
 const CLICK_BATCH: usize = 20_000;
