@@ -71,6 +71,10 @@ enum ImportDataset {
         config: ConfigArgs,
         /// The directory holding courses.csv, studentInfo.csv, … .
         dir: PathBuf,
+        /// Then run every analytic on the imported organisation and say
+        /// which work and which lack inputs (minutes on the full dataset).
+        #[arg(long)]
+        check: bool,
     },
 }
 
@@ -450,10 +454,14 @@ async fn import_command(args: ImportArgs) -> anyhow::Result<()> {
     let store = open_store(&config).await?;
     let mut out = std::io::stdout().lock();
     let result = match args.dataset {
-        Some(ImportDataset::Oulad { dir, .. }) => {
+        Some(ImportDataset::Oulad { dir, check, .. }) => {
             let report = lumen::import::oulad::import(store.as_ref(), &dir).await?;
             report.print(&mut out)?;
-            lumen::import::oulad::print_coverage(store.as_ref(), &mut out).await
+            lumen::import::oulad::print_outcomes(store.as_ref(), &mut out).await?;
+            if check {
+                lumen::import::oulad::print_coverage(store.as_ref(), &mut out).await?;
+            }
+            Ok(())
         }
         None => {
             let path = args

@@ -50,6 +50,8 @@ pub struct FileReport {
     pub records: usize,
     pub stored: usize,
     pub bad: Vec<BadRecord>,
+    /// Wall time spent on the file (reading, mapping, writing).
+    pub seconds: f64,
 }
 
 /// What an import did.
@@ -76,11 +78,13 @@ impl ImportReport {
         for f in &self.files {
             writeln!(
                 out,
-                "{:<60} read {:>9}  stored {:>9}  bad {:>6}",
+                "{:<60} read {:>9}  stored {:>9}  bad {:>6}  {:>7.1} s {:>8.0} records/s",
                 f.file.display(),
                 f.records,
                 f.stored,
-                f.bad.len()
+                f.bad.len(),
+                f.seconds,
+                f.stored as f64 / f.seconds.max(1e-9)
             )?;
         }
         writeln!(
@@ -209,7 +213,7 @@ fn own_id(record: &Record) -> Option<Uuid> {
 pub async fn store_records(
     store: &dyn Store,
     file: &Path,
-    records: &[(usize, Record)],
+    records: Vec<(usize, Record)>,
     commit: Commit,
     bad: &mut Vec<BadRecord>,
     progress: &Progress,
@@ -218,10 +222,10 @@ pub async fn store_records(
         Commit::Accepted => BATCH,
         Commit::AllOrNothing | Commit::Never => records.len().max(1),
     };
+    let (lines, records): (Vec<usize>, Vec<Record>) = records.into_iter().unzip();
     let mut stored = 0;
-    for chunk in records.chunks(batch) {
-        let rows: Vec<Record> = chunk.iter().map(|(_, r)| r.clone()).collect();
-        let refused = store.import_records(&rows, commit).await?;
+    for (lines, rows) in lines.chunks(batch).zip(records.chunks(batch)) {
+        let refused = store.import_records(rows, commit).await?;
         stored += match commit {
             Commit::Accepted => rows.len() - refused.len(),
             Commit::AllOrNothing if refused.is_empty() => rows.len(),
@@ -230,7 +234,7 @@ pub async fn store_records(
         for r in refused {
             bad.push(BadRecord {
                 file: file.to_owned(),
-                line: chunk[r.index].0,
+                line: lines[r.index],
                 reason: refusal_reason(&r.error),
             });
         }
@@ -321,6 +325,7 @@ pub async fn import_path(
     let ctx = import::Context::new(&options.name, options.now);
     let mut report = ImportReport::default();
     for (kind, file) in files {
+        let file_started = Instant::now();
         let reader = std::io::BufReader::new(progress.reader(
             std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?,
         ));
@@ -360,13 +365,14 @@ pub async fn import_path(
             (true, true) => Commit::AllOrNothing,
             (true, false) => Commit::Never,
         };
-        let stored = store_records(store, &file, &good, commit, &mut bad, &progress).await?;
+        let stored = store_records(store, &file, good, commit, &mut bad, &progress).await?;
         bad.sort_by_key(|b| b.line);
         report.files.push(FileReport {
             file,
             records,
             stored,
             bad,
+            seconds: file_started.elapsed().as_secs_f64(),
         });
     }
     progress.finish();

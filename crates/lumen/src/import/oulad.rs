@@ -391,18 +391,22 @@ fn input_bytes(dir: &Path) -> anyhow::Result<u64> {
 /// `lumen import oulad DIR`: every OULAD record into the store.
 pub async fn import(store: &dyn Store, dir: &Path) -> anyhow::Result<ImportReport> {
     let started = Instant::now();
-    let data = Oulad::open(dir, &[])?;
+    let mut data = Oulad::open(dir, &[])?;
     let progress = Progress::new(input_bytes(dir)?);
     let mut report = ImportReport::default();
-    for stage in &data.stages {
-        let mut bad = stage.bad.clone();
+    for stage in std::mem::take(&mut data.stages) {
+        let stage_started = Instant::now();
+        let records = stage.records.len() + stage.bad.len();
+        let mut bad = stage.bad;
         let stored =
-            store_records(store, &stage.file, &stage.records, Commit::Accepted, &mut bad, &progress).await?;
+            store_records(store, &stage.file, stage.records, Commit::Accepted, &mut bad, &progress)
+                .await?;
         report.files.push(FileReport {
-            file: stage.file.clone(),
-            records: stage.records.len() + stage.bad.len(),
+            file: stage.file,
+            records,
             stored,
             bad,
+            seconds: stage_started.elapsed().as_secs_f64(),
         });
     }
 
@@ -419,16 +423,23 @@ pub async fn import(store: &dyn Store, dir: &Path) -> anyhow::Result<ImportRepor
             CLICK_BATCH,
         )
     });
+    // Each file's wall time: from the end of the previous batch (its
+    // reading overlaps the previous write) to the end of its last write.
     let mut clicks: BTreeMap<PathBuf, FileReport> = BTreeMap::new();
+    let mut last = Instant::now();
     while let Some((path, batch)) = rx.recv().await {
         let entry = clicks.entry(path.clone()).or_insert_with(|| FileReport {
             file: path.clone(),
             records: 0,
             stored: 0,
             bad: Vec::new(),
+            seconds: 0.0,
         });
         entry.records += batch.len();
-        entry.stored += store_records(store, &path, &batch, Commit::Accepted, &mut entry.bad, &progress).await?;
+        entry.stored +=
+            store_records(store, &path, batch, Commit::Accepted, &mut entry.bad, &progress).await?;
+        entry.seconds += last.elapsed().as_secs_f64();
+        last = Instant::now();
     }
     let unmapped = reader.await.context("clickstream reader")??;
     for b in unmapped {
@@ -437,6 +448,7 @@ pub async fn import(store: &dyn Store, dir: &Path) -> anyhow::Result<ImportRepor
             records: 0,
             stored: 0,
             bad: Vec::new(),
+            seconds: 0.0,
         });
         entry.records += 1;
         entry.bad.push(b);
@@ -524,13 +536,18 @@ pub fn coverage(ds: &lumen_core::analytics::Dataset, as_of: DateTime<Utc>) -> Ve
         .collect()
 }
 
-/// Prints the stored enrolments by outcome and [`coverage`] of the stored
-/// OULAD organisation at [`coverage_instant`].
-pub async fn print_coverage(store: &dyn Store, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+/// Prints the stored enrolments by outcome.
+pub async fn print_outcomes(store: &dyn Store, out: &mut impl std::io::Write) -> anyhow::Result<()> {
     writeln!(out, "enrolments by outcome:")?;
     for (outcome, n) in store.enrolment_outcomes().await? {
         writeln!(out, "  {outcome:<24} {n:>7}")?;
     }
+    Ok(())
+}
+
+/// Prints [`coverage`] of the stored OULAD organisation at
+/// [`coverage_instant`].
+pub async fn print_coverage(store: &dyn Store, out: &mut impl std::io::Write) -> anyhow::Result<()> {
     let records = store.load_records(oulad::organization().id).await?;
     let ds = lumen_core::analytics::Dataset::new(records);
     let as_of = coverage_instant();
