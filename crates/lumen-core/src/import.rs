@@ -752,7 +752,10 @@ mod tests {
     use super::*;
 
     fn ctx() -> Context {
-        Context::new("t", DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default())
+        Context::new(
+            "t",
+            DateTime::<Utc>::from_timestamp(1_700_000_000, 0).unwrap_or_default(),
+        )
     }
 
     #[test]
@@ -790,8 +793,13 @@ mod tests {
         };
         assert!(reason(Kind::Users, "{").starts_with("malformed JSON"));
         assert!(reason(Kind::Users, r#"{"id":"u"}"#).contains("missing field"));
-        assert!(reason(Kind::Courses, r#"{"id":"c","organizationId":"o","title":"T","colour":1}"#)
-            .contains("unknown field"));
+        assert!(
+            reason(
+                Kind::Courses,
+                r#"{"id":"c","organizationId":"o","title":"T","colour":1}"#
+            )
+            .contains("unknown field")
+        );
         assert!(
             reason(
                 Kind::ContentItems,

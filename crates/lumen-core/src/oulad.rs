@@ -72,10 +72,13 @@ fn field<'a>(fields: &'a [String], header: &[&str], name: &str) -> Result<&'a st
         .iter()
         .position(|h| *h == name)
         .ok_or_else(|| RowError(format!("no column {name}")))?;
-    fields
-        .get(i)
-        .map(String::as_str)
-        .ok_or_else(|| RowError(format!("{} fields, expected {}", fields.len(), header.len())))
+    fields.get(i).map(String::as_str).ok_or_else(|| {
+        RowError(format!(
+            "{} fields, expected {}",
+            fields.len(),
+            header.len()
+        ))
+    })
 }
 
 fn number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T, RowError> {
@@ -168,14 +171,20 @@ pub struct Presentation {
 
 impl Row for Presentation {
     const FILE: &'static str = "courses.csv";
-    const HEADER: &'static [&'static str] =
-        &["code_module", "code_presentation", "module_presentation_length"];
+    const HEADER: &'static [&'static str] = &[
+        "code_module",
+        "code_presentation",
+        "module_presentation_length",
+    ];
     fn parse(f: &[String]) -> Result<Self, RowError> {
         let presentation = get!(f, Self, "code_presentation").to_owned();
         Ok(Self {
             module: get!(f, Self, "code_module").to_owned(),
             start: presentation_start(&presentation)?,
-            length_days: number("module_presentation_length", get!(f, Self, "module_presentation_length"))?,
+            length_days: number(
+                "module_presentation_length",
+                get!(f, Self, "module_presentation_length"),
+            )?,
             presentation,
         })
     }
@@ -287,7 +296,10 @@ impl Row for StudentInfo {
             highest_education: get!(f, Self, "highest_education").to_owned(),
             imd_band: get!(f, Self, "imd_band").to_owned(),
             age_band: get!(f, Self, "age_band").to_owned(),
-            prev_attempts: number("num_of_prev_attempts", get!(f, Self, "num_of_prev_attempts"))?,
+            prev_attempts: number(
+                "num_of_prev_attempts",
+                get!(f, Self, "num_of_prev_attempts"),
+            )?,
             studied_credits: number("studied_credits", get!(f, Self, "studied_credits"))?,
             disability: get!(f, Self, "disability") == "Y",
             final_result: FinalResult::parse(get!(f, Self, "final_result"))?,
@@ -310,7 +322,11 @@ pub const DEMOGRAPHIC_FEATURES: [&str; 9] = [
 
 impl StudentInfo {
     pub fn key(&self) -> String {
-        format!("{}-{}", presentation_key(&self.module, &self.presentation), self.student)
+        format!(
+            "{}-{}",
+            presentation_key(&self.module, &self.presentation),
+            self.student
+        )
     }
 
     pub fn user_id(&self) -> Uuid {
@@ -406,7 +422,11 @@ impl Row for Registration {
 
 impl Registration {
     pub fn key(&self) -> String {
-        format!("{}-{}", presentation_key(&self.module, &self.presentation), self.student)
+        format!(
+            "{}-{}",
+            presentation_key(&self.module, &self.presentation),
+            self.student
+        )
     }
 }
 
@@ -435,14 +455,24 @@ pub fn enrolment(p: &Presentation, info: &StudentInfo, reg: &Registration) -> En
             reg.unregistered
                 .map_or(0.0, |d| (d as f64 / length).clamp(0.0, 1.0)),
         ),
-        FinalResult::Pass => (EnrolmentStatus::Completed, Some(Outcome::Pass), Some(end), 1.0),
+        FinalResult::Pass => (
+            EnrolmentStatus::Completed,
+            Some(Outcome::Pass),
+            Some(end),
+            1.0,
+        ),
         FinalResult::Distinction => (
             EnrolmentStatus::Completed,
             Some(Outcome::Distinction),
             Some(end),
             1.0,
         ),
-        FinalResult::Fail => (EnrolmentStatus::Completed, Some(Outcome::Fail), Some(end), 1.0),
+        FinalResult::Fail => (
+            EnrolmentStatus::Completed,
+            Some(Outcome::Fail),
+            Some(end),
+            1.0,
+        ),
     };
     Enrolment {
         id: info.enrolment_id(),
@@ -508,7 +538,10 @@ impl Site {
     pub fn content_item(&self) -> ContentItem {
         ContentItem {
             id: id(ids::CONTENT_ITEM, &self.site),
-            course_id: id(ids::COURSE, &presentation_key(&self.module, &self.presentation)),
+            course_id: id(
+                ids::COURSE,
+                &presentation_key(&self.module, &self.presentation),
+            ),
             unit_id: None,
             origin: origin(self.site.clone()),
             title: format!("{} {}", self.activity_type, self.site),
@@ -659,7 +692,11 @@ impl AssessmentRow {
             "TMA" => AssessmentKind::Assignment,
             "CMA" => AssessmentKind::Quiz,
             "Exam" => AssessmentKind::Exam,
-            other => return Err(RowError(format!("assessment_type: unknown value {other:?}"))),
+            other => {
+                return Err(RowError(format!(
+                    "assessment_type: unknown value {other:?}"
+                )));
+            }
         };
         Ok(Assessment {
             id: id(ids::ASSESSMENT, &self.assessment),
@@ -688,8 +725,13 @@ pub struct Submission {
 
 impl Row for Submission {
     const FILE: &'static str = "studentAssessment.csv.gz";
-    const HEADER: &'static [&'static str] =
-        &["id_assessment", "id_student", "date_submitted", "is_banked", "score"];
+    const HEADER: &'static [&'static str] = &[
+        "id_assessment",
+        "id_student",
+        "date_submitted",
+        "is_banked",
+        "score",
+    ];
     fn parse(f: &[String]) -> Result<Self, RowError> {
         Ok(Self {
             assessment: get!(f, Self, "id_assessment").to_owned(),
@@ -731,7 +773,11 @@ pub fn parse_row<R: Row>(line: &str) -> Result<R, RowError> {
 /// `Ok` when `line` is `R`'s header (quoted or not).
 pub fn check_header<R: Row>(line: &str) -> Result<(), RowError> {
     let found = split_csv(line);
-    if found.iter().map(String::as_str).eq(R::HEADER.iter().copied()) {
+    if found
+        .iter()
+        .map(String::as_str)
+        .eq(R::HEADER.iter().copied())
+    {
         Ok(())
     } else {
         Err(RowError(format!(
@@ -778,8 +824,10 @@ mod tests {
     }
 
     fn reg(registered: &str, unregistered: &str) -> Registration {
-        parse_row(&format!("\"AAA\",\"2013J\",\"11391\",\"{registered}\",\"{unregistered}\""))
-            .expect("registration")
+        parse_row(&format!(
+            "\"AAA\",\"2013J\",\"11391\",\"{registered}\",\"{unregistered}\""
+        ))
+        .expect("registration")
     }
 
     fn presentation() -> Presentation {

@@ -99,9 +99,7 @@ async fn import(store: &Arc<dyn Store>, dir: &str, strict: bool) -> ImportReport
         .expect("import runs")
 }
 
-async fn every_record_kind_imports_and_importing_twice_stores_nothing_twice(
-    store: Arc<dyn Store>,
-) {
+async fn every_record_kind_imports_and_importing_twice_stores_nothing_twice(store: Arc<dyn Store>) {
     let report = import(&store, "good", false).await;
     assert_eq!(report.bad().collect::<Vec<_>>(), Vec::<&BadRecord>::new());
     assert_eq!(report.files.len(), Kind::ALL.len(), "one file per kind");
@@ -261,6 +259,10 @@ async fn strict_imports_nothing_from_a_file_with_a_bad_record(store: Arc<dyn Sto
     let report = import_path(store.as_ref(), &dir, &options(false))
         .await
         .expect("import runs");
-    assert_eq!(stored(&report, "interactions.ndjson"), 2, "lenient: the good ones");
+    assert_eq!(
+        stored(&report, "interactions.ndjson"),
+        2,
+        "lenient: the good ones"
+    );
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -1,7 +1,7 @@
 //! OULAD (../shared/data/oulad, or `LUMEN_OULAD_DIR`): the import's counts
 //! equal the dataset README's (SQLite and PostgreSQL), a second import
-//! changes nothing, every analytic answers or names what it lacks, and the drop-off evaluation reads no data from after the
-//! prediction day.
+//! changes nothing, every analytic answers or names what it lacks, and the
+//! drop-off evaluation reads no data from after the prediction day.
 
 mod support;
 
@@ -19,13 +19,19 @@ use support::TestDb;
 
 /// The shared dataset, or `None` (skipped) outside CI when it is absent.
 fn oulad_dir() -> Option<PathBuf> {
-    let dir = std::env::var("LUMEN_OULAD_DIR").map(PathBuf::from).unwrap_or_else(|_| {
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/oulad")
-    });
+    let dir = std::env::var("LUMEN_OULAD_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/oulad")
+        });
     if dir.join("studentInfo.csv").exists() {
         Some(dir)
     } else {
-        assert!(!support::in_ci(), "OULAD is required in CI: {}", dir.display());
+        assert!(
+            !support::in_ci(),
+            "OULAD is required in CI: {}",
+            dir.display()
+        );
         eprintln!("SKIPPED: no OULAD at {}", dir.display());
         None
     }
@@ -92,7 +98,10 @@ async fn import_counts_match_the_readme(store: Arc<dyn Store>, twice: bool) {
         .expect("second import");
     assert_eq!(again.bad().count() as i64, MISSING_SCORES);
     assert_eq!(store.table_counts().await.expect("counts"), counts);
-    assert_eq!(store.enrolment_outcomes().await.expect("outcomes"), outcomes);
+    assert_eq!(
+        store.enrolment_outcomes().await.expect("outcomes"),
+        outcomes
+    );
     assert_eq!(
         store.enrolments_of_user(learner).await.expect("read"),
         enrolments
@@ -144,10 +153,20 @@ fn analytics_work_where_oulad_has_their_inputs_and_say_what_is_missing() {
             .map(|c| (c.analytic, c.outcome))
             .collect();
     assert_eq!(coverage.len(), 19);
-    for works in ["engagement", "performance", "content-effectiveness", "mastery", "learning-culture"] {
+    for works in [
+        "engagement",
+        "performance",
+        "content-effectiveness",
+        "mastery",
+        "learning-culture",
+    ] {
         assert!(coverage[works].is_ok(), "{works}: {:?}", coverage[works]);
     }
-    assert!(coverage["engagement"].as_ref().is_ok_and(|notes| notes.iter().any(|n| n.contains("NO_TIME_SPENT_DATA"))));
+    assert!(
+        coverage["engagement"]
+            .as_ref()
+            .is_ok_and(|notes| notes.iter().any(|n| n.contains("NO_TIME_SPENT_DATA")))
+    );
     for (lacking, reason) in [
         ("skill-gap", "NO_SKILL_DATA"),
         ("strategic-alignment", "NO_SKILL_DATA"),
@@ -156,7 +175,9 @@ fn analytics_work_where_oulad_has_their_inputs_and_say_what_is_missing() {
         ("drop-off-risk", "NO_ACTIVE_ENROLMENT"),
     ] {
         assert!(
-            coverage[lacking].as_ref().is_err_and(|r| r.contains(reason)),
+            coverage[lacking]
+                .as_ref()
+                .is_err_and(|r| r.contains(reason)),
             "{lacking}: {:?}",
             coverage[lacking]
         );
@@ -180,7 +201,9 @@ fn the_evaluation_reads_no_data_from_after_the_prediction_day() {
     let mut future = Vec::new();
     let mut past = Vec::new();
     for presentation in ["2013J", "2014J"] {
-        let p = data.presentation("AAA", presentation).expect("presentation");
+        let p = data
+            .presentation("AAA", presentation)
+            .expect("presentation");
         let t = p.start + Duration::days(day);
         let items: HashSet<_> = records
             .content_items
@@ -231,5 +254,8 @@ fn the_evaluation_reads_no_data_from_after_the_prediction_day() {
     let (i, t) = past[1];
     moved.interactions[i].occurred_at = t + Duration::days(1);
     let changed = evaluate(&Dataset::new(moved), data, day);
-    assert_ne!(changed, baseline, "a click before the prediction day did not count");
+    assert_ne!(
+        changed, baseline,
+        "a click before the prediction day did not count"
+    );
 }

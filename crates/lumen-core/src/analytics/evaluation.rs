@@ -17,11 +17,11 @@ use chrono::Duration;
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::Dataset;
 use super::common::active_at;
 use super::dropoff::{self, Features};
 use super::logistic;
 use super::metrics::{self, ReliabilityBin};
-use super::Dataset;
 use crate::model::{Enrolment, EnrolmentStatus};
 
 /// What is predicted.
@@ -101,8 +101,10 @@ fn rows<'a>(
 ) -> Option<Rows<'a>> {
     let start = ds.course(course)?.starts_at?;
     let t = start + Duration::days(day);
-    let mut enrolments: Vec<&Enrolment> =
-        ds.enrolments_in(course).filter(|e| active_at(e, t)).collect();
+    let mut enrolments: Vec<&Enrolment> = ds
+        .enrolments_in(course)
+        .filter(|e| active_at(e, t))
+        .collect();
     enrolments.sort_by_key(|e| e.id);
     let features = dropoff::course_features(ds, course, &enrolments, t);
     let width = demographics.values().next().map_or(0, Vec::len);
@@ -186,11 +188,7 @@ fn model_vectors(train: &[Features], test: &[Features]) -> (Vec<Vec<f64>>, Vec<V
 
 /// "No activity in the last 14 days", as a probability: the training
 /// course's positive rate among inactive, resp. active, enrolments.
-fn inactivity_scores(
-    train: &[Features],
-    y: &[bool],
-    test: &[Features],
-) -> (Vec<f64>, Vec<f64>) {
+fn inactivity_scores(train: &[Features], y: &[bool], test: &[Features]) -> (Vec<f64>, Vec<f64>) {
     let inactive = |f: &Features| f.activity14 == 0;
     let overall = y.iter().filter(|v| **v).count() as f64 / y.len().max(1) as f64;
     let rate = |group: bool| {

@@ -248,7 +248,9 @@ pub async fn store_records(
 pub fn files_of(path: &Path) -> anyhow::Result<Vec<(Kind, PathBuf)>> {
     let candidates: Vec<PathBuf> = if path.is_dir() {
         let mut v = Vec::new();
-        for entry in std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))? {
+        for entry in
+            std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))?
+        {
             let p = entry?.path();
             if p.is_file() {
                 v.push(p);
@@ -285,7 +287,8 @@ pub fn files_of(path: &Path) -> anyhow::Result<Vec<(Kind, PathBuf)>> {
 /// The default import name of `path`: a directory's name, or a file's
 /// directory's name.
 pub fn default_name(path: &Path) -> anyhow::Result<String> {
-    let absolute = std::fs::canonicalize(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let absolute =
+        std::fs::canonicalize(path).with_context(|| format!("cannot read {}", path.display()))?;
     let dir = if absolute.is_dir() {
         absolute.as_path()
     } else {
@@ -326,9 +329,12 @@ pub async fn import_path(
     let mut report = ImportReport::default();
     for (kind, file) in files {
         let file_started = Instant::now();
-        let reader = std::io::BufReader::new(progress.reader(
-            std::fs::File::open(&file).with_context(|| format!("cannot open {}", file.display()))?,
-        ));
+        let reader = std::io::BufReader::new(
+            progress.reader(
+                std::fs::File::open(&file)
+                    .with_context(|| format!("cannot open {}", file.display()))?,
+            ),
+        );
         let mut good: Vec<(usize, Record)> = Vec::new();
         let mut bad = Vec::new();
         let mut seen: HashMap<Uuid, usize> = HashMap::new();
@@ -350,7 +356,9 @@ pub async fn import_path(
                     if let Some(id) = own_id(&record)
                         && let Some(first) = seen.insert(id, line_no)
                     {
-                        bad.push(bad_line(format!("duplicate id: line {first} has the same id")));
+                        bad.push(bad_line(format!(
+                            "duplicate id: line {first} has the same id"
+                        )));
                         continue;
                     }
                     good.push((line_no, record));

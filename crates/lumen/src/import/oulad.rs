@@ -25,7 +25,8 @@ use crate::store::import::Commit;
 const CLICK_BATCH: usize = 20_000;
 
 fn open(path: &Path, progress: Option<&Progress>) -> anyhow::Result<Box<dyn BufRead>> {
-    let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file =
+        std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let raw: Box<dyn Read> = match progress {
         Some(p) => Box::new(p.reader(file)),
         None => Box::new(file),
@@ -95,11 +96,9 @@ pub fn clickstream_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .with_context(|| format!("cannot read {}", dir.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| {
-                    n.starts_with("studentVle") && (n.ends_with(".csv") || n.ends_with(".csv.gz"))
-                })
+            p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                n.starts_with("studentVle") && (n.ends_with(".csv") || n.ends_with(".csv.gz"))
+            })
         })
         .collect();
     files.sort();
@@ -314,7 +313,9 @@ impl Oulad {
                 let mapped = row.and_then(|c| {
                     let p = self
                         .presentation(&c.module, &c.presentation)
-                        .ok_or_else(|| format!("unknown presentation {} {}", c.module, c.presentation))?;
+                        .ok_or_else(|| {
+                            format!("unknown presentation {} {}", c.module, c.presentation)
+                        })?;
                     let n = numbering.next(&c).map_err(|e| e.0)?;
                     Ok(c.interaction(p.start, n))
                 });
@@ -398,9 +399,15 @@ pub async fn import(store: &dyn Store, dir: &Path) -> anyhow::Result<ImportRepor
         let stage_started = Instant::now();
         let records = stage.records.len() + stage.bad.len();
         let mut bad = stage.bad;
-        let stored =
-            store_records(store, &stage.file, stage.records, Commit::Accepted, &mut bad, &progress)
-                .await?;
+        let stored = store_records(
+            store,
+            &stage.file,
+            stage.records,
+            Commit::Accepted,
+            &mut bad,
+            &progress,
+        )
+        .await?;
         report.files.push(FileReport {
             file: stage.file,
             records,
@@ -436,8 +443,15 @@ pub async fn import(store: &dyn Store, dir: &Path) -> anyhow::Result<ImportRepor
             seconds: 0.0,
         });
         entry.records += batch.len();
-        entry.stored +=
-            store_records(store, &path, batch, Commit::Accepted, &mut entry.bad, &progress).await?;
+        entry.stored += store_records(
+            store,
+            &path,
+            batch,
+            Commit::Accepted,
+            &mut entry.bad,
+            &progress,
+        )
+        .await?;
         entry.seconds += last.elapsed().as_secs_f64();
         last = Instant::now();
     }
@@ -537,7 +551,10 @@ pub fn coverage(ds: &lumen_core::analytics::Dataset, as_of: DateTime<Utc>) -> Ve
 }
 
 /// Prints the stored enrolments by outcome.
-pub async fn print_outcomes(store: &dyn Store, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+pub async fn print_outcomes(
+    store: &dyn Store,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
     writeln!(out, "enrolments by outcome:")?;
     for (outcome, n) in store.enrolment_outcomes().await? {
         writeln!(out, "  {outcome:<24} {n:>7}")?;
@@ -547,15 +564,27 @@ pub async fn print_outcomes(store: &dyn Store, out: &mut impl std::io::Write) ->
 
 /// Prints [`coverage`] of the stored OULAD organisation at
 /// [`coverage_instant`].
-pub async fn print_coverage(store: &dyn Store, out: &mut impl std::io::Write) -> anyhow::Result<()> {
+pub async fn print_coverage(
+    store: &dyn Store,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<()> {
     let records = store.load_records(oulad::organization().id).await?;
     let ds = lumen_core::analytics::Dataset::new(records);
     let as_of = coverage_instant();
-    writeln!(out, "analytics on this data as of {} (90-day windows):", as_of.to_rfc3339())?;
+    writeln!(
+        out,
+        "analytics on this data as of {} (90-day windows):",
+        as_of.to_rfc3339()
+    )?;
     for c in tokio::task::block_in_place(|| coverage(&ds, as_of)) {
         match c.outcome {
             Ok(notes) if notes.is_empty() => writeln!(out, "  {:<24} works", c.analytic)?,
-            Ok(notes) => writeln!(out, "  {:<24} works without: {}", c.analytic, notes.join(", "))?,
+            Ok(notes) => writeln!(
+                out,
+                "  {:<24} works without: {}",
+                c.analytic,
+                notes.join(", ")
+            )?,
             Err(reason) => writeln!(out, "  {:<24} lacks inputs: {reason}", c.analytic)?,
         }
     }
