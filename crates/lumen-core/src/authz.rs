@@ -164,9 +164,53 @@ pub fn decide(
     }
 }
 
+/// Decides a manual refresh (`POST /analytics/refresh`): of one's own
+/// analytics, in a role one holds (seed 000: "authenticated user + own data").
+pub fn decide_refresh(caller: &Caller, user_id: Uuid, role: Role) -> Result<(), Denial> {
+    if user_id != caller.user_id {
+        return Err(Denial::NotYourSubject);
+    }
+    if !caller.roles.contains(&role) {
+        return Err(Denial::RoleNotHeld(role));
+    }
+    Ok(())
+}
+
+/// Decides access to something a user asked for (a job, a report): only
+/// its owner sees it. Unowned things (system jobs) are nobody's.
+pub fn decide_owner(caller: &Caller, owner: Option<Uuid>) -> Result<(), Denial> {
+    if owner == Some(caller.user_id) {
+        Ok(())
+    } else {
+        Err(Denial::NotYourSubject)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refresh_is_of_ones_own_analytics_in_a_role_one_holds() {
+        let c = caller(&[Role::Learner, Role::Trainer]);
+        assert_eq!(decide_refresh(&c, ME, Role::Trainer), Ok(()));
+        assert_eq!(
+            decide_refresh(&c, PEER, Role::Learner),
+            Err(Denial::NotYourSubject)
+        );
+        assert_eq!(
+            decide_refresh(&c, ME, Role::OrgAdmin),
+            Err(Denial::RoleNotHeld(Role::OrgAdmin))
+        );
+    }
+
+    #[test]
+    fn only_the_owner_sees_a_job() {
+        let c = caller(&[Role::Learner]);
+        assert_eq!(decide_owner(&c, Some(ME)), Ok(()));
+        assert_eq!(decide_owner(&c, Some(PEER)), Err(Denial::NotYourSubject));
+        assert_eq!(decide_owner(&c, None), Err(Denial::NotYourSubject));
+    }
 
     const ORG: Uuid = Uuid::from_u128(1);
     const OTHER_ORG: Uuid = Uuid::from_u128(2);

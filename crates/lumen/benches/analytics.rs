@@ -80,6 +80,7 @@ impl Fixture {
             k: K,
             model: self.model.as_ref(),
             ai: None,
+            memo: None,
         }
     }
 

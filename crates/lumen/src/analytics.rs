@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 use uuid::Uuid;
 
+use crate::cache::Entry;
 use crate::collector::Freshness;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -22,7 +23,18 @@ use crate::state::AppState;
 pub const STALE_AFTER: Duration = Duration::hours(6);
 
 /// Where an analytic's numbers come from (PRODUCT §3.1).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum DataSource {
     /// Computed from current upstream data.
@@ -33,6 +45,17 @@ pub enum DataSource {
     Stale,
     /// Synthetic data (mock fallback).
     Mock,
+}
+
+impl DataSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataSource::Realtime => "realtime",
+            DataSource::Cached => "cached",
+            DataSource::Stale => "stale",
+            DataSource::Mock => "mock",
+        }
+    }
 }
 
 /// The success envelope of every analytic (PRODUCT §3.1).
@@ -171,6 +194,370 @@ pub fn window(range: TimeRange) -> Window {
     Window::new(range, Utc::now().trunc_subsecs(0))
 }
 
+/// The cache key of one result: analytic, subject, time range.
+pub fn cache_key(kind: Kind, subject: Uuid, range: TimeRange) -> String {
+    format!("{}:{subject}:{range}", kind.name())
+}
+
+/// The subject a result is stored under: the caller's organisation for
+/// `skill-demand`, else the subject asked about.
+fn keyed_subject(kind: Kind, subject: Uuid, caller_org: Uuid) -> Uuid {
+    if kind.subject() == Subject::CallersOrganization {
+        caller_org
+    } else {
+        subject
+    }
+}
+
+/// A result as the serving path found or made it.
+#[derive(Debug, Clone)]
+pub struct Served {
+    pub entry: Arc<Entry>,
+    /// From a cache layer rather than computed for this request.
+    pub cached: bool,
+}
+
+impl Served {
+    /// Older than the 6-hour staleness threshold.
+    pub fn stale(&self, now: DateTime<Utc>) -> bool {
+        now - self.entry.computed_at > STALE_AFTER
+    }
+
+    pub fn expires_at(&self) -> DateTime<Utc> {
+        self.entry.computed_at + STALE_AFTER
+    }
+
+    /// The envelope's `dataSource`: `cached` for a cached result of fresh
+    /// upstream data; `stale` and `mock` say more and win.
+    pub fn data_source(&self) -> DataSource {
+        match self.entry.data_source {
+            DataSource::Realtime if self.cached => DataSource::Cached,
+            other => other,
+        }
+    }
+
+    /// The envelope (PRODUCT §3.1) as JSON text, around the stored data.
+    pub fn envelope_json(&self, now: DateTime<Utc>) -> String {
+        let ts = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
+        format!(
+            r#"{{"data":{},"cached":{},"stale":{},"dataSource":"{}","lastUpdated":"{}","expiresAt":"{}"}}"#,
+            self.entry.data,
+            self.cached,
+            self.stale(now),
+            self.data_source().as_str(),
+            ts(self.entry.computed_at),
+            ts(self.expires_at()),
+        )
+    }
+
+    /// The envelope with the data parsed.
+    pub fn envelope(&self, now: DateTime<Utc>) -> Result<Envelope<Value>, ApiError> {
+        let data = serde_json::from_str(&self.entry.data)
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("cached result unreadable: {e}")))?;
+        Ok(Envelope {
+            data,
+            cached: self.cached,
+            stale: self.stale(now),
+            data_source: self.data_source(),
+            last_updated: self.entry.computed_at,
+            expires_at: self.expires_at(),
+        })
+    }
+}
+
+/// One analytic for one subject through the cache layers, in its envelope.
+pub async fn compute(
+    state: &AppState,
+    kind: Kind,
+    subject: Uuid,
+    caller_org: Uuid,
+    range: TimeRange,
+) -> Result<Envelope<Value>, ApiError> {
+    serve(state, kind, subject, caller_org, range)
+        .await?
+        .envelope(Utc::now())
+}
+
+/// One analytic for one subject through the cache layers.
+pub async fn serve(
+    state: &AppState,
+    kind: Kind,
+    subject: Uuid,
+    caller_org: Uuid,
+    range: TimeRange,
+) -> Result<Served, ApiError> {
+    let key = cache_key(kind, keyed_subject(kind, subject, caller_org), range);
+    if let Some(entry) = state.l1.get(&key).await {
+        state.metrics.cache_lookup("l1", true);
+        return Ok(after_hit(state, kind, subject, caller_org, range, entry).await);
+    }
+    let mut results = serve_many(state, &[kind], subject, caller_org, range).await?;
+    results
+        .pop()
+        .map(|(_, r)| r)
+        .unwrap_or_else(|| Err(ApiError::Internal(anyhow::anyhow!("no result"))))
+}
+
+/// A cached result: queues its refresh when it is stale.
+async fn after_hit(
+    state: &AppState,
+    kind: Kind,
+    subject: Uuid,
+    caller_org: Uuid,
+    range: TimeRange,
+    entry: Arc<Entry>,
+) -> Served {
+    let served = Served {
+        entry,
+        cached: true,
+    };
+    if served.stale(Utc::now()) {
+        let subject = keyed_subject(kind, subject, caller_org);
+        if let Err(err) = queue_refresh(state, &[kind], subject, caller_org, range, None).await {
+            tracing::warn!(error = %err, analytic = kind.name(), "queueing a stale result's refresh failed");
+        }
+    }
+    served
+}
+
+/// Queues a refresh job for results of one subject (one pending job per
+/// subject, range and set of analytics).
+pub async fn queue_refresh(
+    state: &AppState,
+    kinds: &[Kind],
+    subject: Uuid,
+    caller_org: Uuid,
+    range: TimeRange,
+    owner: Option<Uuid>,
+) -> Result<crate::jobs::Enqueued, ApiError> {
+    let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+    crate::jobs::enqueue(
+        state,
+        crate::jobs::NewJob {
+            kind: "refresh".into(),
+            payload: serde_json::json!({
+                "subjectId": subject,
+                "organizationId": caller_org,
+                "timeRange": range,
+                "analytics": names,
+            }),
+            owner,
+            singleton_key: Some(format!("refresh:{subject}:{range}:{}", names.join(","))),
+            priority: 10,
+            max_attempts: 3,
+            ..Default::default()
+        },
+    )
+    .await
+}
+
+/// The staleness check at login (PRODUCT §5): queues a refresh of the
+/// caller's results (default time range, every role they hold) that are
+/// stale or were never computed, so they are fresh when asked for.
+pub async fn refresh_stale_at_login(state: &AppState, user: Uuid, org: Uuid, roles: &[Role]) {
+    let range = TimeRange::default();
+    let now = Utc::now();
+    for &role in roles {
+        let subject = if role == Role::OrgAdmin { org } else { user };
+        let mut stale = Vec::new();
+        for &kind in Kind::bundle(role) {
+            match state
+                .store
+                .stored_result(kind.name(), subject, range.as_str())
+                .await
+            {
+                Ok(Some(r)) if now - r.computed_at <= STALE_AFTER => {}
+                Ok(_) => stale.push(kind),
+                Err(err) => {
+                    tracing::warn!(error = %err, "staleness check at login failed");
+                    return;
+                }
+            }
+        }
+        if !stale.is_empty()
+            && let Err(err) = queue_refresh(state, &stale, subject, org, range, None).await
+        {
+            tracing::warn!(error = %err, "queueing a refresh at login failed");
+        }
+    }
+}
+
+/// Several analytics of one subject through the cache layers: each is
+/// looked up in L1, L2 then L3, and the misses are computed together on
+/// one load of the organisation's records. Concurrent misses of a key in
+/// this process wait for one computation.
+pub async fn serve_many(
+    state: &AppState,
+    kinds: &[Kind],
+    subject: Uuid,
+    caller_org: Uuid,
+    range: TimeRange,
+) -> Result<Vec<(Kind, Result<Served, ApiError>)>, ApiError> {
+    let mut found: Vec<(Kind, Served)> = Vec::new();
+    let mut missing: Vec<(String, Kind)> = Vec::new();
+    for &kind in kinds {
+        let key = cache_key(kind, keyed_subject(kind, subject, caller_org), range);
+        match state.l1.get(&key).await {
+            Some(entry) => {
+                state.metrics.cache_lookup("l1", true);
+                found.push((
+                    kind,
+                    after_hit(state, kind, subject, caller_org, range, entry).await,
+                ));
+            }
+            None => missing.push((key, kind)),
+        }
+    }
+    // Keys in one order, so two requests never wait on each other's keys.
+    missing.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut flights = Vec::with_capacity(missing.len());
+    for (key, _) in &missing {
+        flights.push(state.l1.flight(key).await);
+    }
+    let now = Utc::now();
+    let mut to_compute = Vec::new();
+    for (key, kind) in missing {
+        let keyed = keyed_subject(kind, subject, caller_org);
+        if let Some(entry) = state.l1.get(&key).await {
+            // Computed by the request we waited for.
+            state.metrics.cache_lookup("l1", true);
+            found.push((
+                kind,
+                after_hit(state, kind, subject, caller_org, range, entry).await,
+            ));
+            continue;
+        }
+        state.metrics.cache_lookup("l1", false);
+        let name = kind.name();
+        let range_name = range.as_str();
+        if let Some(entry) = state
+            .store
+            .stored_result(name, keyed, range_name)
+            .await?
+            .and_then(Entry::from_stored)
+        {
+            state.metrics.cache_lookup("l2", true);
+            let entry = Arc::new(entry);
+            state.l1.put(&key, entry.clone()).await;
+            found.push((
+                kind,
+                after_hit(state, kind, subject, caller_org, range, entry).await,
+            ));
+            continue;
+        }
+        state.metrics.cache_lookup("l2", false);
+        if let Some(row) = state
+            .store
+            .rollup(name, keyed, range_name, crate::store::jobs::month_of(now))
+            .await?
+        {
+            let mut l2 = row.clone();
+            l2.batch_id = None;
+            if let Some(entry) = Entry::from_stored(row) {
+                state.metrics.cache_lookup("l3", true);
+                let entry = Arc::new(entry);
+                state.l1.put(&key, entry.clone()).await;
+                if let Err(err) = state.store.put_result(&l2).await {
+                    tracing::warn!(error = %err, "writing L2 failed");
+                }
+                found.push((
+                    kind,
+                    after_hit(state, kind, subject, caller_org, range, entry).await,
+                ));
+                continue;
+            }
+        }
+        state.metrics.cache_lookup("l3", false);
+        to_compute.push(kind);
+    }
+    let mut results: Vec<(Kind, Result<Served, ApiError>)> =
+        found.into_iter().map(|(k, s)| (k, Ok(s))).collect();
+    if !to_compute.is_empty() {
+        let first = to_compute[0];
+        let org = organization_of(state, first.subject(), subject, caller_org).await?;
+        let subject = keyed_subject(first, subject, caller_org);
+        let ds = dataset(state, org).await?;
+        let computed = compute_and_store(
+            state,
+            &to_compute,
+            subject,
+            org,
+            &ds,
+            window(range),
+            None,
+            None,
+        )
+        .await?;
+        results.extend(computed.into_iter().map(|(kind, r)| {
+            (
+                kind,
+                r.map(|entry| Served {
+                    entry,
+                    cached: false,
+                }),
+            )
+        }));
+    }
+    drop(flights);
+    // In the order asked.
+    results.sort_by_key(|(k, _)| kinds.iter().position(|x| x == k));
+    Ok(results)
+}
+
+/// Computes analytics of one subject and stores each result in every
+/// cache layer (L1 here and in Redis, L2, L3); `batch` marks results of the
+/// daily batch.
+#[allow(clippy::too_many_arguments)]
+pub async fn compute_and_store(
+    state: &AppState,
+    kinds: &[Kind],
+    subject: Uuid,
+    org: Uuid,
+    ds: &Arc<Dataset>,
+    w: Window,
+    memo: Option<Arc<Memo>>,
+    batch: Option<Uuid>,
+) -> Result<Vec<(Kind, Result<Arc<Entry>, ApiError>)>, ApiError> {
+    let range = w.range;
+    let computed = compute_with(state, kinds, subject, org, ds, w, memo).await?;
+    let mut out = Vec::with_capacity(computed.len());
+    for (kind, result) in computed {
+        state.metrics.computation(kind.name());
+        let entry = match result {
+            Ok(envelope) => {
+                let data = serde_json::to_string(&envelope.data)
+                    .map_err(|e| ApiError::Internal(e.into()))?;
+                Arc::new(Entry::new(
+                    data,
+                    envelope.data_source,
+                    envelope.last_updated,
+                    org,
+                ))
+            }
+            Err(err) => {
+                out.push((kind, Err(err)));
+                continue;
+            }
+        };
+        let row = entry.to_stored(kind.name(), subject, range.as_str(), batch);
+        if let Err(err) = state.store.put_result(&row).await {
+            tracing::warn!(error = %err, "writing L2 failed");
+        }
+        // The batch's results reach L3 in its Aggregate stage.
+        if batch.is_none()
+            && let Err(err) = state.store.put_rollup(&row).await
+        {
+            tracing::warn!(error = %err, "writing L3 failed");
+        }
+        state
+            .l1
+            .put(&cache_key(kind, subject, range), entry.clone())
+            .await;
+        out.push((kind, Ok(entry)));
+    }
+    Ok(out)
+}
+
 /// Drop-off models by organisation, retrained when older than a day.
 #[derive(Default)]
 pub struct Models {
@@ -254,6 +641,33 @@ pub enum Kind {
 }
 
 impl Kind {
+    pub const ALL: [Kind; 19] = [
+        Kind::Velocity,
+        Kind::SkillGap,
+        Kind::Engagement,
+        Kind::Mastery,
+        Kind::Performance,
+        Kind::ContentEffectiveness,
+        Kind::CoursePerformance,
+        Kind::CourseHealth,
+        Kind::StudentDistribution,
+        Kind::TeachingEffectiveness,
+        Kind::LearningVelocity,
+        Kind::StrategicAlignment,
+        Kind::LearningCulture,
+        Kind::OrgPerformance,
+        Kind::Peer,
+        Kind::SkillDemand,
+        Kind::DropOffRisk,
+        Kind::Forecast,
+        Kind::Recommendations,
+    ];
+
+    /// The analytic named `name` (`skill-gap`, …).
+    pub fn from_name(name: &str) -> Option<Kind> {
+        Kind::ALL.into_iter().find(|k| k.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Kind::Velocity => "velocity",
@@ -340,6 +754,34 @@ pub struct Context<'a> {
     pub model: Option<&'a lumen_core::analytics::dropoff::DropoffModel>,
     /// Learner AI's last suggestions for the subject; `None`: unavailable.
     pub ai: Option<Vec<lumen_core::analytics::recommendations::AiSuggestion>>,
+    /// Peer metrics already computed on this dataset and window.
+    pub memo: Option<&'a Memo>,
+}
+
+/// Per-learner inputs that several analytics of one dataset and window
+/// share; the daily batch keeps one per organisation so `peer` costs one
+/// pass over the cohort instead of one per learner.
+#[derive(Default)]
+pub struct Memo {
+    peer: std::sync::Mutex<HashMap<Uuid, lumen_core::analytics::comparison::PeerMetrics>>,
+}
+
+impl Memo {
+    fn peer_metrics(
+        &self,
+        ds: &Dataset,
+        learner: Uuid,
+        w: &Window,
+    ) -> lumen_core::analytics::comparison::PeerMetrics {
+        if let Some(m) = self.peer.lock().ok().and_then(|m| m.get(&learner).copied()) {
+            return m;
+        }
+        let m = lumen_core::analytics::comparison::PeerMetrics::of(ds, learner, w);
+        if let Ok(mut memo) = self.peer.lock() {
+            memo.insert(learner, m);
+        }
+        m
+    }
 }
 
 fn json<T: Serialize>(value: T) -> Result<Value, AnalyticError> {
@@ -377,7 +819,10 @@ pub fn run(kind: Kind, subject: Uuid, ctx: &Context<'_>) -> Result<Value, Analyt
         Kind::LearningCulture => json(org::learning_culture(ds, subject, w, k)?),
         Kind::OrgPerformance => json(org::org_performance(ds, subject, w, k)?),
         Kind::Peer => {
-            let metrics = |l: Uuid| comparison::PeerMetrics::of(ds, l, w);
+            let metrics = |l: Uuid| match ctx.memo {
+                Some(memo) => memo.peer_metrics(ds, l, w),
+                None => comparison::PeerMetrics::of(ds, l, w),
+            };
             json(comparison::peer(ds, subject, w, k, &metrics)?)
         }
         Kind::SkillDemand => json(comparison::skill_demand(ds, subject, w, k)?),
@@ -417,29 +862,6 @@ fn drop_off(
     lumen_core::analytics::dropoff::drop_off_risk(ctx.ds, learner, ctx.w, ctx.model)
 }
 
-/// One analytic for one subject, in its envelope.
-pub async fn compute(
-    state: &AppState,
-    kind: Kind,
-    subject: Uuid,
-    caller_org: Uuid,
-    range: TimeRange,
-) -> Result<Envelope<Value>, ApiError> {
-    let org = organization_of(state, kind.subject(), subject, caller_org).await?;
-    let subject = if kind.subject() == Subject::CallersOrganization {
-        org
-    } else {
-        subject
-    };
-    let ds = dataset(state, org).await?;
-    let results = compute_with(state, &[kind], subject, org, &ds, range).await?;
-    results
-        .into_iter()
-        .next()
-        .map(|(_, r)| r)
-        .unwrap_or_else(|| Err(ApiError::Internal(anyhow::anyhow!("no result"))))
-}
-
 /// Several analytics for one subject on one dataset, each in its envelope.
 pub async fn compute_with(
     state: &AppState,
@@ -447,9 +869,9 @@ pub async fn compute_with(
     subject: Uuid,
     org: Uuid,
     ds: &Arc<Dataset>,
-    range: TimeRange,
+    w: Window,
+    memo: Option<Arc<Memo>>,
 ) -> Result<Vec<(Kind, Result<Envelope<Value>, ApiError>)>, ApiError> {
-    let w = window(range);
     let model = if kinds.iter().any(|k| k.needs_model()) {
         Some(state.models.get(org, ds, w.now).await)
     } else {
@@ -471,6 +893,7 @@ pub async fn compute_with(
             k,
             model: model.as_ref().and_then(|m| m.model.as_ref()),
             ai,
+            memo: memo.as_deref(),
         };
         kinds_owned
             .into_iter()

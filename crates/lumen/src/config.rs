@@ -94,6 +94,20 @@ pub struct Config {
     pub collect_interval: Duration,
     /// Smallest cohort comparison analytics may show (k-anonymity), ≥ 2.
     pub k_anonymity: usize,
+    /// Bound of the in-process L1 cache, in bytes.
+    pub cache_l1_bytes: u64,
+    /// Prefix of Lumen's keys and channel in Redis (deployments sharing one
+    /// Redis need different prefixes).
+    pub cache_redis_prefix: String,
+    /// Jobs this process runs at once; 0: it runs none (API only).
+    pub workers: usize,
+    /// A worker's hold on a job, renewed by heartbeat; a job whose worker
+    /// died is taken over after it.
+    pub job_lease: Duration,
+    /// When the daily batch runs (5-field cron, UTC); `None`: never.
+    pub batch_cron: Option<String>,
+    /// Subjects per batch chunk.
+    pub batch_chunk_size: usize,
 }
 
 /// Where one upstream service is and how Lumen authenticates to it.
@@ -165,6 +179,12 @@ impl Default for Config {
             mock_fallback: false,
             collect_interval: Duration::from_secs(900),
             k_anonymity: 5,
+            cache_l1_bytes: 256 * 1024 * 1024,
+            cache_redis_prefix: "lumen".to_owned(),
+            workers: 2,
+            job_lease: Duration::from_secs(60),
+            batch_cron: Some("0 2 * * *".to_owned()),
+            batch_chunk_size: 100,
         }
     }
 }
@@ -197,11 +217,18 @@ struct FileConfig {
     rate_limit_session: Option<String>,
     rate_limit_analytics: Option<String>,
     rate_limit_system: Option<String>,
+    rate_limit_manual_refresh: Option<String>,
     trusted_proxy_hops: Option<toml::Value>,
     upstream_timeout_secs: Option<toml::Value>,
     mock_fallback: Option<bool>,
     collect_interval_secs: Option<toml::Value>,
     k_anonymity: Option<toml::Value>,
+    cache_l1_mb: Option<toml::Value>,
+    cache_redis_prefix: Option<String>,
+    workers: Option<toml::Value>,
+    job_lease_secs: Option<toml::Value>,
+    batch_cron: Option<String>,
+    batch_chunk_size: Option<toml::Value>,
     /// `[upstreams.course-builder]` with `url` and `token`.
     upstreams: Option<BTreeMap<String, FileUpstream>>,
 }
@@ -412,6 +439,10 @@ impl Config {
             (LimitClass::Session, file_cfg.rate_limit_session),
             (LimitClass::Analytics, file_cfg.rate_limit_analytics),
             (LimitClass::System, file_cfg.rate_limit_system),
+            (
+                LimitClass::ManualRefresh,
+                file_cfg.rate_limit_manual_refresh,
+            ),
         ];
         for (class, file_value) in file_limits {
             let file_key = format!("rate_limit_{}", class.name());
@@ -457,6 +488,51 @@ impl Config {
             val(&file_cfg.k_anonymity),
         ) {
             cfg.k_anonymity = parse_num(&raw, 2, 1000)? as usize;
+        }
+        if let Some(raw) = pick(
+            "LUMEN_CACHE_L1_MB",
+            "cache_l1_mb",
+            val(&file_cfg.cache_l1_mb),
+        ) {
+            cfg.cache_l1_bytes = parse_num(&raw, 1, 1024 * 1024)? * 1024 * 1024;
+        }
+        if let Some(raw) = pick(
+            "LUMEN_CACHE_REDIS_PREFIX",
+            "cache_redis_prefix",
+            file_cfg.cache_redis_prefix,
+        ) {
+            let prefix = raw.value.trim();
+            if prefix.is_empty() || prefix.contains(char::is_whitespace) {
+                return Err(ConfigError::new(raw.name, "must be a non-empty word"));
+            }
+            cfg.cache_redis_prefix = prefix.to_owned();
+        }
+        if let Some(raw) = pick("LUMEN_WORKERS", "workers", val(&file_cfg.workers)) {
+            cfg.workers = parse_num(&raw, 0, 256)? as usize;
+        }
+        if let Some(raw) = pick(
+            "LUMEN_JOB_LEASE_SECS",
+            "job_lease_secs",
+            val(&file_cfg.job_lease_secs),
+        ) {
+            cfg.job_lease = Duration::from_secs(parse_num(&raw, 3, 3600)?);
+        }
+        if let Some(raw) = pick("LUMEN_BATCH_CRON", "batch_cron", file_cfg.batch_cron) {
+            let value = raw.value.trim();
+            cfg.batch_cron = if value == "off" {
+                None
+            } else {
+                crate::jobs::parse_cron(value)
+                    .map_err(|reason| ConfigError::new(raw.name, reason))?;
+                Some(value.to_owned())
+            };
+        }
+        if let Some(raw) = pick(
+            "LUMEN_BATCH_CHUNK_SIZE",
+            "batch_chunk_size",
+            val(&file_cfg.batch_chunk_size),
+        ) {
+            cfg.batch_chunk_size = parse_num(&raw, 1, 100_000)? as usize;
         }
         let mut file_upstreams = file_cfg.upstreams.unwrap_or_default();
         if let Some(unknown) = file_upstreams

@@ -4,12 +4,14 @@
 pub mod accounts;
 pub mod analytics;
 pub mod auth;
+pub mod cache;
 pub mod collector;
 pub mod config;
 pub mod error;
 pub mod evaluate;
 pub mod http;
 pub mod import;
+pub mod jobs;
 pub mod learner_ai;
 pub mod metrics;
 pub mod ratelimit;

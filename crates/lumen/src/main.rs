@@ -36,12 +36,30 @@ enum Command {
     /// Manage local accounts (email and password logins).
     #[command(subcommand)]
     User(UserCommand),
+    /// Run job workers and the scheduler only (no HTTP): the daily batch,
+    /// refreshes and reports queued by any instance.
+    Worker(ConfigArgs),
+    /// Run the daily batch now (Collect, Analyze, Aggregate) with a progress
+    /// bar, using this process's workers and any others on the queue.
+    Batch(BatchArgs),
     /// Import learning records from NDJSON files (docs/import.md), or the
     /// OULAD dataset (`lumen import oulad DIR`, docs/oulad.md).
     Import(ImportArgs),
     /// The drop-off model offline.
     #[command(subcommand)]
     Model(ModelCommand),
+}
+
+#[derive(Args)]
+struct BatchArgs {
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Skip the Collect stage (analyse what is stored).
+    #[arg(long)]
+    skip_collect: bool,
+    /// Time ranges to precompute (7d, 30d, 90d, 1y); repeat for several. Default 30d.
+    #[arg(long = "time-range")]
+    time_ranges: Vec<lumen_core::analytics::TimeRange>,
 }
 
 #[derive(Args)]
@@ -255,6 +273,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 report.fetched()
             );
             accounts::seed_demo(store.as_ref()).await?;
+            // Warm the cache in the background: the daily batch, now.
+            store
+                .enqueue_job(
+                    &lumen::jobs::NewJob {
+                        kind: "batch".into(),
+                        payload: serde_json::json!({ "skipCollect": true }),
+                        singleton_key: Some("batch:demo".into()),
+                        ..Default::default()
+                    },
+                    chrono::Utc::now(),
+                )
+                .await?;
             eprintln!(
                 "Demo logins (password {:?}): {}",
                 accounts::DEMO_PASSWORD,
@@ -263,6 +293,31 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             serve_with(config, store).await
         }
         Command::User(command) => user_command(command).await,
+        Command::Worker(args) => {
+            let config = Config::from_env(args.config.as_deref())?;
+            telemetry::init(&config);
+            anyhow::ensure!(
+                config.workers > 0,
+                "LUMEN_WORKERS is 0: this worker would run nothing"
+            );
+            let store = open_store(&config).await?;
+            let state = AppState::new(config, store.clone())?;
+            let shutdown = tokio_util::sync::CancellationToken::new();
+            let tasks = lumen::jobs::start(&state, &shutdown).await?;
+            eprintln!(
+                "Lumen worker running {} jobs at a time on {}; Ctrl-C to stop.",
+                state.config.workers,
+                store.backend()
+            );
+            shutdown_signal().await;
+            shutdown.cancel();
+            for task in tasks {
+                let _ = task.await;
+            }
+            store.close().await;
+            Ok(())
+        }
+        Command::Batch(args) => batch_command(args).await,
         Command::Import(args) => import_command(args).await,
         Command::Model(ModelCommand::Evaluate { oulad, days, json }) => {
             let results = lumen::evaluate::evaluate_oulad(&oulad, &days)?;
@@ -487,6 +542,99 @@ async fn import_command(args: ImportArgs) -> anyhow::Result<()> {
     result
 }
 
+async fn batch_command(args: BatchArgs) -> anyhow::Result<()> {
+    use lumen::jobs::{JobState, NewJob, batch::BatchPayload};
+    let mut config = Config::from_env(args.config.config.as_deref())?;
+    telemetry::init(&config);
+    config.workers = config.workers.max(1);
+    let store = open_store(&config).await?;
+    let state = AppState::new(config, store.clone())?;
+    let payload = BatchPayload {
+        as_of: Some(chrono::Utc::now()),
+        time_ranges: args.time_ranges,
+        skip_collect: args.skip_collect,
+    };
+    let job = lumen::jobs::enqueue(
+        &state,
+        NewJob {
+            kind: "batch".into(),
+            payload: serde_json::to_value(&payload)?,
+            singleton_key: Some("batch:manual".into()),
+            ..NewJob::default()
+        },
+    )
+    .await?
+    .id();
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let workers = tokio::spawn(lumen::jobs::run_workers(
+        state.clone(),
+        lumen::jobs::WorkerConfig {
+            concurrency: state.config.workers,
+            lease: state.config.job_lease,
+            ..Default::default()
+        },
+        shutdown.clone(),
+    ));
+    let started = std::time::Instant::now();
+    let bar = indicatif::ProgressBar::new(0).with_style(indicatif::ProgressStyle::with_template(
+        "{spinner} batch [{elapsed_precise}] {bar:40} {pos}/{len} chunks {msg}",
+    )?);
+    let finished = loop {
+        let Some(current) = store.job(job).await? else {
+            anyhow::bail!("batch job {job} disappeared");
+        };
+        let counts = store.child_job_counts(job).await?;
+        let total: i64 = counts.values().sum();
+        let done: i64 = ["completed", "cancelled", "dead"]
+            .iter()
+            .filter_map(|s| counts.get(*s))
+            .sum();
+        bar.set_length(total.max(0) as u64);
+        bar.set_position(done.max(0) as u64);
+        bar.set_message(if total == 0 {
+            "collecting and planning"
+        } else {
+            ""
+        });
+        if current.state.finished() {
+            break current;
+        }
+        tokio::select! {
+            () = tokio::time::sleep(std::time::Duration::from_millis(250)) => {}
+            () = shutdown_signal() => {
+                bar.abandon_with_message("interrupted: the batch resumes when a worker runs");
+                shutdown.cancel();
+                anyhow::bail!("interrupted");
+            }
+        }
+    };
+    bar.finish();
+    shutdown.cancel();
+    let _ = workers.await;
+    let secs = started.elapsed().as_secs_f64();
+    let result = finished.result.clone().unwrap_or_default();
+    let subjects: i64 = store
+        .batch_results(job)
+        .await?
+        .iter()
+        .map(|(_, s, _)| *s)
+        .collect::<std::collections::HashSet<_>>()
+        .len() as i64;
+    eprintln!(
+        "Batch {job} {} in {secs:.1} s: {} results for {subjects} subjects ({:.1} subjects/s); {}",
+        finished.state.as_str(),
+        result.get("results").cloned().unwrap_or_default(),
+        subjects as f64 / secs.max(1e-9),
+        result
+    );
+    store.close().await;
+    anyhow::ensure!(
+        finished.state == JobState::Completed,
+        "the batch did not complete"
+    );
+    Ok(())
+}
+
 async fn serve(config: Config) -> anyhow::Result<()> {
     telemetry::init(&config);
     let store = open_store(&config).await?;
@@ -498,6 +646,8 @@ async fn serve_with(config: Config, store: std::sync::Arc<dyn store::Store>) -> 
     lumen::auth::passwords::warm_up();
     let state = AppState::new(config, store.clone())?;
     let collecting = spawn_collection(&state).await?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let background = lumen::jobs::start(&state, &shutdown).await?;
     let app = http::app(state);
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -513,6 +663,10 @@ async fn serve_with(config: Config, store: std::sync::Arc<dyn store::Store>) -> 
     .await?;
     if let Some(task) = collecting {
         task.abort();
+    }
+    shutdown.cancel();
+    for task in background {
+        let _ = task.await;
     }
     store.close().await;
     tracing::info!("lumen stopped");

@@ -4,6 +4,7 @@
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -20,6 +21,33 @@ struct RouteLabels {
     route: String,
 }
 
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct LookupLabels {
+    layer: &'static str,
+    result: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct JobLabels {
+    kind: String,
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StateLabels {
+    state: String,
+}
+
+fn job_histogram() -> Histogram {
+    // 10 ms .. ~1.5 h
+    Histogram::new(exponential_buckets(0.01, 2.0, 20))
+}
+
 fn latency_histogram() -> Histogram {
     // 1 ms .. ~33 s
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
@@ -29,6 +57,10 @@ pub struct Metrics {
     registry: Registry,
     requests: Family<RequestLabels, Counter>,
     latency: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    cache: Family<LookupLabels, Counter>,
+    computations: Family<KindLabels, Counter>,
+    jobs: Family<JobLabels, Histogram, fn() -> Histogram>,
+    queue: Family<StateLabels, Gauge>,
 }
 
 impl Default for Metrics {
@@ -48,10 +80,36 @@ impl Default for Metrics {
             "HTTP request latency by method and route template",
             latency.clone(),
         );
+        let cache = Family::<LookupLabels, Counter>::default();
+        registry.register(
+            "cache_lookups",
+            "Analytics cache lookups by layer (l1, l2, l3) and result (hit, miss)",
+            cache.clone(),
+        );
+        let computations = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "analytics_computations",
+            "Analytics computed from learning records (cache misses, refreshes, batch)",
+            computations.clone(),
+        );
+        let jobs = Family::<JobLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            job_histogram as fn() -> Histogram,
+        );
+        registry.register(
+            "job_duration_seconds",
+            "Job attempts by kind and outcome (completed, retrying, dead), with duration",
+            jobs.clone(),
+        );
+        let queue = Family::<StateLabels, Gauge>::default();
+        registry.register("jobs", "Jobs in the queue by state", queue.clone());
         Self {
             registry,
             requests,
             latency,
+            cache,
+            computations,
+            jobs,
+            queue,
         }
     }
 }
@@ -73,6 +131,71 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .observe(seconds);
+    }
+
+    pub fn cache_lookup(&self, layer: &'static str, hit: bool) {
+        let result = if hit { "hit" } else { "miss" };
+        self.cache
+            .get_or_create(&LookupLabels { layer, result })
+            .inc();
+    }
+
+    /// Hit ratio of each cache layer since start: `(layer, hits, lookups)`.
+    pub fn cache_ratios(&self) -> Vec<(&'static str, u64, u64)> {
+        ["l1", "l2", "l3"]
+            .into_iter()
+            .map(|layer| {
+                let count = |result| {
+                    self.cache
+                        .get_or_create(&LookupLabels { layer, result })
+                        .get()
+                };
+                let hits = count("hit");
+                (layer, hits, hits + count("miss"))
+            })
+            .collect()
+    }
+
+    pub fn computation(&self, kind: &str) {
+        self.computations
+            .get_or_create(&KindLabels {
+                kind: kind.to_owned(),
+            })
+            .inc();
+    }
+
+    /// Analytics computed since start, of every kind.
+    pub fn computations_total(&self) -> u64 {
+        crate::analytics::Kind::ALL
+            .iter()
+            .map(|k| {
+                self.computations
+                    .get_or_create(&KindLabels {
+                        kind: k.name().to_owned(),
+                    })
+                    .get()
+            })
+            .sum()
+    }
+
+    pub fn job_finished(&self, kind: &str, outcome: &'static str, seconds: f64) {
+        self.jobs
+            .get_or_create(&JobLabels {
+                kind: kind.to_owned(),
+                outcome,
+            })
+            .observe(seconds);
+    }
+
+    pub fn set_queue_depth(&self, counts: &std::collections::BTreeMap<String, i64>) {
+        for state in crate::store::jobs::JobState::ALL {
+            let n = counts.get(state.as_str()).copied().unwrap_or(0);
+            self.queue
+                .get_or_create(&StateLabels {
+                    state: state.as_str().to_owned(),
+                })
+                .set(n);
+        }
     }
 
     /// OpenMetrics text exposition.

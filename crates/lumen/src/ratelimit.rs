@@ -27,15 +27,18 @@ pub enum LimitClass {
     Analytics,
     /// Health and status, per client IP.
     System,
+    /// `POST /analytics/refresh`, per user.
+    ManualRefresh,
 }
 
 impl LimitClass {
-    pub const ALL: [LimitClass; 5] = [
+    pub const ALL: [LimitClass; 6] = [
         LimitClass::Login,
         LimitClass::Refresh,
         LimitClass::Session,
         LimitClass::Analytics,
         LimitClass::System,
+        LimitClass::ManualRefresh,
     ];
 
     pub fn name(self) -> &'static str {
@@ -45,6 +48,7 @@ impl LimitClass {
             LimitClass::Session => "session",
             LimitClass::Analytics => "analytics",
             LimitClass::System => "system",
+            LimitClass::ManualRefresh => "manual_refresh",
         }
     }
 
@@ -55,7 +59,10 @@ impl LimitClass {
 
     /// Keyed by the authenticated user (else by client IP).
     pub fn per_user(self) -> bool {
-        matches!(self, LimitClass::Session | LimitClass::Analytics)
+        matches!(
+            self,
+            LimitClass::Session | LimitClass::Analytics | LimitClass::ManualRefresh
+        )
     }
 
     pub fn default_quota(self) -> Quota {
@@ -65,6 +72,7 @@ impl LimitClass {
             LimitClass::Session => (60, 60),
             LimitClass::Analytics => (100, 3600),
             LimitClass::System => (1000, 3600),
+            LimitClass::ManualRefresh => (3, 3600),
         };
         Quota {
             limit,

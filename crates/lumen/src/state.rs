@@ -27,6 +27,10 @@ pub struct AppState {
     pub models: Arc<crate::analytics::Models>,
     /// Cached Learner AI suggestions.
     pub learner_ai: Arc<crate::learner_ai::LearnerAi>,
+    /// The L1 cache layer (in process, and Redis when configured).
+    pub l1: Arc<crate::cache::L1>,
+    /// This process's side of the job queue.
+    pub queue: Arc<crate::jobs::Queue>,
     pub started_at: DateTime<Utc>,
     started: Instant,
 }
@@ -59,8 +63,17 @@ impl AppState {
             &config,
             Resilience::from_config(&config),
         )?);
+        let l1 = Arc::new(crate::cache::L1::new(
+            config.cache_l1_bytes,
+            config
+                .redis_url
+                .as_ref()
+                .map(|u| (u.expose().as_str(), config.cache_redis_prefix.as_str())),
+        )?);
         Ok(Self {
             auth: Arc::new(auth),
+            l1,
+            queue: Arc::default(),
             limiter,
             upstreams,
             models: Arc::default(),

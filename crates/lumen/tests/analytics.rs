@@ -6,20 +6,14 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use axum::Router;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use lumen::collector::Collector;
-use lumen::config::{Config, Secret, UPSTREAM_SERVICES, UpstreamConfig};
-use lumen::simulate::{Scale, SimConfig, SimHandle};
-use lumen::upstream::{Resilience, Upstreams};
 use lumen::{AppState, http};
 use lumen_core::model::User;
 use serde_json::Value;
 use support::client::Call;
-use support::{TestDb, test_config, token_for};
+use support::{TestDb, token_for};
 
 struct World {
     app: Router,
@@ -30,40 +24,8 @@ struct World {
 }
 
 async fn world(db: TestDb) -> World {
-    let now = Utc::now();
-    let sim = SimHandle::new(SimConfig {
-        seed: 11,
-        scale: Scale::Small,
-        now,
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("addr"));
-    let server = sim.clone();
-    tokio::spawn(async move { server.serve(listener).await });
-    let mut config = Config {
-        rate_limits_enabled: false,
-        ..test_config(&db)
-    };
-    for service in UPSTREAM_SERVICES {
-        config.upstreams.insert(
-            service,
-            UpstreamConfig {
-                base_url: format!("{base}/{service}"),
-                token: Secret::new("t".into()),
-            },
-        );
-    }
+    let (config, _sim) = support::simulated_org(&db, 11).await;
     let store = db.store();
-    let upstreams = Arc::new(
-        Upstreams::from_config(&config, Resilience::from_config(&config)).expect("clients"),
-    );
-    let report = Collector::new(store.clone(), upstreams)
-        .run()
-        .await
-        .expect("collect");
-    assert!(report.feeds.iter().all(|f| f.complete), "{report:?}");
     let user = |email: &'static str| {
         let store = store.clone();
         async move {

@@ -5,14 +5,17 @@
 use std::collections::BTreeMap;
 
 use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
 use serde::Serialize;
 use serde_json::Value;
+use sha2::Digest;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::ApiJson;
 use super::guard::CurrentUser;
-use crate::analytics::{self as service, DataSource, Envelope, Kind};
+use crate::analytics::{self as service, DataSource, Envelope, Kind, Served};
 use crate::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use lumen_core::Role;
@@ -34,7 +37,11 @@ macro_rules! analytic {
                 ("timeRange" = Option<String>, Query, description = "7d, 30d (default), 90d or 1y"),
             ),
             responses(
-                (status = 200, body = Envelope<$body>),
+                (status = 200, body = Envelope<$body>, headers(
+                    ("ETag" = String, description = "weak tag of the result"),
+                    ("Cache-Control" = String, description = "`private, max-age` up to `expiresAt`, with `stale-while-revalidate`"),
+                )),
+                (status = 304, description = "`If-None-Match` matched: not modified, no body"),
                 (status = 400, description = "`VALIDATION_ERROR`: bad id or timeRange", body = ErrorBody),
                 (status = 401, body = ErrorBody),
                 (status = 403, description = "subject outside the caller's scope", body = ErrorBody),
@@ -47,12 +54,67 @@ macro_rules! analytic {
             State(state): State<AppState>,
             Path(subject): Path<Uuid>,
             RawQuery(query): RawQuery,
+            headers: HeaderMap,
             current: CurrentUser,
-        ) -> Result<ApiJson<Envelope<Value>>, ApiError> {
+        ) -> Result<Response, ApiError> {
             let range = service::time_range(query.as_deref())?;
-            Ok(ApiJson(service::compute(&state, $kind, subject, current.caller.organization_id, range).await?))
+            let served = service::serve(&state, $kind, subject, current.caller.organization_id, range).await?;
+            Ok(cached_response(&headers, &served))
         }
     };
+}
+
+/// `If-None-Match` names this entity tag (weak comparison, RFC 9110 §13.1.2).
+fn matches_etag(headers: &HeaderMap, etag: &str) -> bool {
+    let opaque = |t: &str| t.trim().trim_start_matches("W/").to_owned();
+    let ours = opaque(etag);
+    headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim() == "*" || opaque(t) == ours)
+}
+
+/// HTTP caching for the browser and CDN layers (seed 002): an `ETag`, and
+/// `Cache-Control: private` fresh until the result's `expiresAt`; a
+/// matching `If-None-Match` gets 304 with no body.
+fn http_cached(headers: &HeaderMap, etag: &str, max_age: i64, body: String) -> Response {
+    let cache_control = format!(
+        "private, max-age={}, stale-while-revalidate=300",
+        max_age.max(0)
+    );
+    let mut response = if matches_etag(headers, etag) {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response()
+    };
+    let out = response.headers_mut();
+    if let Ok(v) = HeaderValue::from_str(etag) {
+        out.insert(header::ETAG, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&cache_control) {
+        out.insert(header::CACHE_CONTROL, v);
+    }
+    response
+}
+
+fn cached_response(headers: &HeaderMap, served: &Served) -> Response {
+    let now = Utc::now();
+    let max_age = (served.expires_at() - now).num_seconds();
+    http_cached(
+        headers,
+        &served.entry.etag,
+        max_age,
+        served.envelope_json(now),
+    )
 }
 
 analytic!(
@@ -226,7 +288,11 @@ analytic!(
     security(("bearer" = [])),
     params(("timeRange" = Option<String>, Query, description = "7d, 30d (default), 90d or 1y")),
     responses(
-        (status = 200, body = Envelope<comparison::SkillDemand>),
+        (status = 200, body = Envelope<comparison::SkillDemand>, headers(
+            ("ETag" = String, description = "weak tag of the result"),
+            ("Cache-Control" = String, description = "`private, max-age` up to `expiresAt`"),
+        )),
+        (status = 304, description = "`If-None-Match` matched: not modified, no body"),
         (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
@@ -237,13 +303,13 @@ analytic!(
 pub async fn skill_demand(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
     current: CurrentUser,
-) -> Result<ApiJson<Envelope<Value>>, ApiError> {
+) -> Result<Response, ApiError> {
     let range = service::time_range(query.as_deref())?;
     let org = current.caller.organization_id;
-    Ok(ApiJson(
-        service::compute(&state, Kind::SkillDemand, org, org, range).await?,
-    ))
+    let served = service::serve(&state, Kind::SkillDemand, org, org, range).await?;
+    Ok(cached_response(&headers, &served))
 }
 
 /// One analytic inside a bundle: its data, or its error.
@@ -293,7 +359,8 @@ async fn bundle(
     current: &CurrentUser,
     role: Role,
     query: Option<&str>,
-) -> Result<Envelope<Bundle>, ApiError> {
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
     let range = service::time_range(query)?;
     let org = current.caller.organization_id;
     let subject = if role == Role::OrgAdmin {
@@ -301,23 +368,26 @@ async fn bundle(
     } else {
         current.caller.user_id
     };
-    let ds = service::dataset(state, org).await?;
-    let results =
-        service::compute_with(state, Kind::bundle(role), subject, org, &ds, range).await?;
+    let results = service::serve_many(state, Kind::bundle(role), subject, org, range).await?;
+    let now = Utc::now();
     let mut analytics = BTreeMap::new();
     let mut oldest = None;
     let mut source = DataSource::Realtime;
-    let (mut ok, mut failed) = (0, 0);
+    let (mut ok, mut failed, mut all_cached, mut stale) = (0, 0, true, false);
+    let mut tags = sha2::Sha256::new();
     for (kind, result) in results {
-        let entry = match result {
-            Ok(envelope) => {
+        let entry = match result.and_then(|served| Ok((served.envelope(now)?, served))) {
+            Ok((envelope, served)) => {
                 ok += 1;
                 oldest = Some(
-                    oldest.map_or(envelope.last_updated, |o: chrono::DateTime<chrono::Utc>| {
+                    oldest.map_or(envelope.last_updated, |o: chrono::DateTime<Utc>| {
                         o.min(envelope.last_updated)
                     }),
                 );
                 source = source.max(envelope.data_source);
+                all_cached &= served.cached;
+                stale |= envelope.stale;
+                tags.update(served.entry.etag.as_bytes());
                 BundleEntry::Ok {
                     data: envelope.data,
                     last_updated: envelope.last_updated,
@@ -327,6 +397,7 @@ async fn bundle(
             Err(err) => {
                 failed += 1;
                 let body = err.body();
+                tags.update(body.error.as_bytes());
                 BundleEntry::Error {
                     error: body.error,
                     message: body.message,
@@ -343,12 +414,23 @@ async fn bundle(
         analytics,
         summary: BundleSummary { ok, failed },
     };
-    let mut envelope = service::envelope(data, source, chrono::Utc::now());
+    let mut envelope = service::envelope(data, source, now);
+    envelope.cached = ok > 0 && all_cached;
+    envelope.stale = stale;
     if let Some(oldest) = oldest {
         envelope.last_updated = oldest;
         envelope.expires_at = oldest + service::STALE_AFTER;
     }
-    Ok(envelope)
+    let body = serde_json::to_string(&envelope).map_err(|e| ApiError::Internal(e.into()))?;
+    let etag = format!(
+        "W/\"{}\"",
+        tags.finalize()[..12]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let max_age = (envelope.expires_at - now).num_seconds();
+    Ok(http_cached(headers, &etag, max_age, body))
 }
 
 macro_rules! bundle_route {
@@ -361,7 +443,11 @@ macro_rules! bundle_route {
             security(("bearer" = [])),
             params(("timeRange" = Option<String>, Query, description = "7d, 30d (default), 90d or 1y")),
             responses(
-                (status = 200, description = "every analytic of the role; failures inside are reported per entry", body = Envelope<Bundle>),
+                (status = 200, description = "every analytic of the role; failures inside are reported per entry", body = Envelope<Bundle>, headers(
+                    ("ETag" = String, description = "weak tag of the results"),
+                    ("Cache-Control" = String, description = "`private, max-age` up to `expiresAt`"),
+                )),
+                (status = 304, description = "`If-None-Match` matched: not modified, no body"),
                 (status = 400, body = ErrorBody),
                 (status = 401, body = ErrorBody),
                 (status = 403, description = "not acting in this role", body = ErrorBody),
@@ -371,9 +457,10 @@ macro_rules! bundle_route {
         pub async fn $name(
             State(state): State<AppState>,
             RawQuery(query): RawQuery,
+            headers: HeaderMap,
             current: CurrentUser,
-        ) -> Result<ApiJson<Envelope<Bundle>>, ApiError> {
-            Ok(ApiJson(bundle(&state, &current, $role, query.as_deref()).await?))
+        ) -> Result<Response, ApiError> {
+            bundle(&state, &current, $role, query.as_deref(), &headers).await
         }
     };
 }

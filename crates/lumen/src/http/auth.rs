@@ -108,6 +108,15 @@ pub async fn login(
         .auth
         .login(state.store.as_ref(), email.trim(), &password)
         .await?;
+    let (user, org, roles) = (
+        issued.user.id,
+        issued.user.organization_id,
+        issued.user.roles.clone(),
+    );
+    let background = state.clone();
+    tokio::spawn(async move {
+        crate::analytics::refresh_stale_at_login(&background, user, org, &roles).await;
+    });
     Ok(ApiJson(issued.into()))
 }
 

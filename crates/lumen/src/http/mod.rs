@@ -23,6 +23,7 @@ use lumen_core::authz::{Access, SubjectRule};
 mod analytics;
 mod auth;
 pub mod guard;
+mod jobs;
 pub mod json;
 pub mod middleware;
 pub mod openapi;
@@ -77,6 +78,19 @@ where
     T: 'static,
 {
     RouteDef::new(Method::POST, path, access, limit, handler)
+}
+
+fn delete<H, T>(
+    path: &'static str,
+    access: Access,
+    limit: Option<LimitClass>,
+    handler: H,
+) -> RouteDef
+where
+    H: axum::handler::Handler<T, AppState>,
+    T: 'static,
+{
+    RouteDef::new(Method::DELETE, path, access, limit, handler)
 }
 
 /// Every route of the service except the docs UI's static assets. Each
@@ -240,6 +254,14 @@ pub fn route_table() -> Vec<RouteDef> {
             a,
             an::organization_bundle,
         ),
+        post(
+            "/api/v1/analytics/refresh",
+            Authenticated,
+            Some(LimitClass::ManualRefresh),
+            jobs::refresh,
+        ),
+        get("/api/v1/jobs/{jobId}", Authenticated, session, jobs::status),
+        delete("/api/v1/jobs/{jobId}", Authenticated, session, jobs::cancel),
     ]
 }
 

@@ -6,7 +6,7 @@ use axum::http::header;
 use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
-use super::{analytics, auth, system};
+use super::{analytics, auth, jobs, system};
 use crate::error::ErrorBody;
 
 struct BearerAuth;
@@ -72,12 +72,16 @@ impl utoipa::Modify for BearerAuth {
         analytics::learner_bundle,
         analytics::trainer_bundle,
         analytics::organization_bundle,
+        jobs::refresh,
+        jobs::status,
+        jobs::cancel,
     ),
     components(schemas(ErrorBody)),
     modifiers(&BearerAuth),
     tags(
         (name = "system", description = "Health, status, metrics and this document"),
         (name = "auth", description = "Login, tokens and accounts"),
+        (name = "jobs", description = "Manual refresh of analytics, and the caller's jobs"),
         (name = "learner", description = "Learner analytics: own data, acting as learner"),
         (name = "trainer", description = "Trainer analytics: own courses, acting as trainer"),
         (name = "organization", description = "Organisation analytics: own organisation, acting as org admin"),

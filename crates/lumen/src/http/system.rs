@@ -160,6 +160,22 @@ pub struct Status {
     /// The drop-off model of each organisation trained since start-up, with
     /// its evaluation (`null` when there was too little history to train).
     dropoff_models: Vec<ModelStatus>,
+    /// Jobs in the queue by state (`queued`, `active`, …); empty when the
+    /// database is down.
+    queue: std::collections::BTreeMap<String, i64>,
+    /// Each cache layer's lookups and hit ratio since start-up.
+    cache: Vec<CacheLayerStatus>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CacheLayerStatus {
+    /// `l1`, `l2` or `l3`.
+    layer: &'static str,
+    lookups: u64,
+    hits: u64,
+    /// hits / lookups; `null` before the first lookup.
+    hit_ratio: Option<f64>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -190,6 +206,22 @@ pub async fn status(State(state): State<AppState>) -> ApiJson<Status> {
     } else {
         Vec::new()
     };
+    let queue = if up {
+        state.store.job_counts().await.unwrap_or_default()
+    } else {
+        Default::default()
+    };
+    let cache = state
+        .metrics
+        .cache_ratios()
+        .into_iter()
+        .map(|(layer, hits, lookups)| CacheLayerStatus {
+            layer,
+            lookups,
+            hits,
+            hit_ratio: (lookups > 0).then(|| hits as f64 / lookups as f64),
+        })
+        .collect();
     ApiJson(Status {
         status: if checks.failing().is_empty() {
             "ok"
@@ -214,6 +246,8 @@ pub async fn status(State(state): State<AppState>) -> ApiJson<Status> {
                 evaluation,
             })
             .collect(),
+        queue,
+        cache,
     })
 }
 

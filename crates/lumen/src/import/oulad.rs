@@ -515,6 +515,7 @@ pub fn coverage(ds: &lumen_core::analytics::Dataset, as_of: DateTime<Utc>) -> Ve
         k: 5,
         model: None,
         ai: None,
+        memo: None,
     };
     [Role::Learner, Role::Trainer, Role::OrgAdmin]
         .iter()

@@ -15,6 +15,8 @@ use crate::config::{Config, DatabaseKind};
 mod common;
 #[macro_use]
 pub mod import;
+#[macro_use]
+pub mod jobs;
 mod postgres;
 mod sqlite;
 
@@ -85,7 +87,9 @@ pub struct RecordCounts {
 /// records are derived from their origin, see `Origin::record_id`), so
 /// writing the same record twice stores it once.
 #[async_trait]
-pub trait Store: import::ImportStore + Send + Sync + 'static {
+pub trait Store:
+    import::ImportStore + jobs::JobStore + jobs::ResultStore + Send + Sync + 'static
+{
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;
     /// Cheap round trip, for readiness checks.

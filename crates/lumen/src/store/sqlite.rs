@@ -34,5 +34,31 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// L3 is one table keyed by month: nothing to prepare.
+    async fn ensure_months(&self, _months: &[chrono::NaiveDate]) -> super::StoreResult<()> {
+        Ok(())
+    }
+
+    /// Deletes the L3 rows of months before `month`; how many months.
+    async fn drop_months_before(&self, month: chrono::NaiveDate) -> super::StoreResult<u64> {
+        let mut tx = self.pool.begin().await?;
+        let months: i64 = sqlx::query_scalar(
+            "SELECT COUNT(DISTINCT month) FROM analytics_rollups WHERE month < $1",
+        )
+        .bind(month)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM analytics_rollups WHERE month < $1")
+            .bind(month)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(months.try_into().unwrap_or(0))
+    }
+}
+
+impl_job_store!(SqliteStore, sqlx::Sqlite, "");
+
 impl_store!(SqliteStore, sqlx::Sqlite, "sqlite", "./migrations/sqlite");
 impl_import_store!(SqliteStore, sqlx::Sqlite);

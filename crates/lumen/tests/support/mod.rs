@@ -166,6 +166,48 @@ pub fn test_config(db: &TestDb) -> Config {
     }
 }
 
+/// Simulates the nine upstreams (small scale, `seed`) on a loopback port
+/// and collects them into `db`: the configuration pointing at them (rate
+/// limits off) and the simulator, which serves until the test ends.
+pub async fn simulated_org(db: &TestDb, seed: u64) -> (Config, lumen::simulate::SimHandle) {
+    use lumen::config::{UPSTREAM_SERVICES, UpstreamConfig};
+    use lumen::simulate::{Scale, SimConfig, SimHandle};
+    use lumen::upstream::{Resilience, Upstreams};
+    let sim = SimHandle::new(SimConfig {
+        seed,
+        scale: Scale::Small,
+        now: chrono::Utc::now(),
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let server = sim.clone();
+    tokio::spawn(async move { server.serve(listener).await });
+    let mut config = Config {
+        rate_limits_enabled: false,
+        ..test_config(db)
+    };
+    for service in UPSTREAM_SERVICES {
+        config.upstreams.insert(
+            service,
+            UpstreamConfig {
+                base_url: format!("{base}/{service}"),
+                token: Secret::new("t".into()),
+            },
+        );
+    }
+    let upstreams = Arc::new(
+        Upstreams::from_config(&config, Resilience::from_config(&config)).expect("clients"),
+    );
+    let report = lumen::collector::Collector::new(db.store(), upstreams)
+        .run()
+        .await
+        .expect("collect");
+    assert!(report.feeds.iter().all(|f| f.complete), "{report:?}");
+    (config, sim)
+}
+
 pub fn test_app(config: Config, db: &TestDb) -> (axum::Router, AppState) {
     let state = AppState::new(config, db.store()).expect("app state");
     (lumen::http::app(state.clone()), state)
@@ -204,6 +246,7 @@ pub mod client {
         pub role: Option<&'a str>,
         pub body: Option<Value>,
         pub peer: SocketAddr,
+        pub headers: Vec<(&'a str, &'a str)>,
     }
 
     impl<'a> Call<'a> {
@@ -215,6 +258,7 @@ pub mod client {
                 role: None,
                 body: None,
                 peer: SocketAddr::from(([127, 0, 0, 1], 40000)),
+                headers: Vec::new(),
             }
         }
         pub fn get(uri: impl Into<String>) -> Self {
@@ -234,6 +278,10 @@ pub mod client {
             self.role = Some(role);
             self
         }
+        pub fn header(mut self, name: &'a str, value: &'a str) -> Self {
+            self.headers.push((name, value));
+            self
+        }
         pub fn peer(mut self, peer: SocketAddr) -> Self {
             self.peer = peer;
             self
@@ -246,6 +294,9 @@ pub mod client {
             }
             if let Some(role) = self.role {
                 req = req.header("x-active-role", role);
+            }
+            for (name, value) in self.headers {
+                req = req.header(name, value);
             }
             let body = match self.body {
                 Some(v) => {
