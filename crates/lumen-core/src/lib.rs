@@ -5,7 +5,9 @@
 pub mod analytics;
 pub mod authz;
 pub mod gamification;
+pub mod import;
 pub mod model;
+pub mod oulad;
 pub mod role;
 
 pub use role::Role;

@@ -42,6 +42,12 @@ enum Command {
     /// Run the daily batch now (Collect, Analyze, Aggregate) with a progress
     /// bar, using this process's workers and any others on the queue.
     Batch(BatchArgs),
+    /// Import learning records from NDJSON files (docs/import.md), or the
+    /// OULAD dataset (`lumen import oulad DIR`, docs/oulad.md).
+    Import(ImportArgs),
+    /// The drop-off model offline.
+    #[command(subcommand)]
+    Model(ModelCommand),
 }
 
 #[derive(Args)]
@@ -54,6 +60,58 @@ struct BatchArgs {
     /// Time ranges to precompute (7d, 30d, 90d, 1y); repeat for several. Default 30d.
     #[arg(long = "time-range")]
     time_ranges: Vec<lumen_core::analytics::TimeRange>,
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct ImportArgs {
+    #[command(subcommand)]
+    dataset: Option<ImportDataset>,
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// A file `<kind>.ndjson`, or a directory of them (imported in dependency order).
+    path: Option<PathBuf>,
+    /// Ids derive from `import:<NAME>`; default: the directory's name (a
+    /// file's: its directory's). Import related files under one name.
+    #[arg(long)]
+    name: Option<String>,
+    /// A file with a bad record imports nothing (default: its good records).
+    #[arg(long)]
+    strict: bool,
+}
+
+#[derive(Subcommand)]
+enum ImportDataset {
+    /// The Open University Learning Analytics Dataset, from its CSV files
+    /// (studentVle*.csv[.gz] for the clickstream).
+    Oulad {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The directory holding courses.csv, studentInfo.csv, … .
+        dir: PathBuf,
+        /// Then run every analytic on the imported organisation and say
+        /// which work and which lack inputs (minutes on the full dataset).
+        #[arg(long)]
+        check: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Evaluate the drop-off model on OULAD's real outcomes: trained on an
+    /// earlier presentation, tested on a later one of the same module, at
+    /// prediction days 30, 60, 90 and 120, against two baselines.
+    Evaluate {
+        /// The OULAD directory (as for `lumen import oulad`).
+        #[arg(long, value_name = "DIR")]
+        oulad: PathBuf,
+        /// Prediction days (comma-separated).
+        #[arg(long, value_delimiter = ',', default_values_t = lumen::evaluate::DAYS)]
+        days: Vec<i64>,
+        /// Also write the full results (with reliability bins) as JSON.
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -261,6 +319,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Batch(args) => batch_command(args).await,
+        Command::Import(args) => import_command(args).await,
+        Command::Model(ModelCommand::Evaluate { oulad, days, json }) => {
+            let results = lumen::evaluate::evaluate_oulad(&oulad, &days)?;
+            print!("{}", lumen::evaluate::markdown(&results));
+            if let Some(path) = json {
+                std::fs::write(&path, serde_json::to_vec_pretty(&results)?)
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            Ok(())
+        }
         Command::Simulate(args) => {
             let config = Config::from_env(None)?;
             telemetry::init(&config);
@@ -430,6 +498,49 @@ async fn user_command(command: UserCommand) -> anyhow::Result<()> {
     }
     store.close().await;
     Ok(())
+}
+
+async fn import_command(args: ImportArgs) -> anyhow::Result<()> {
+    let config_file = match &args.dataset {
+        Some(ImportDataset::Oulad { config, .. }) => config.config.clone(),
+        None => args.config.config.clone(),
+    };
+    let config = Config::from_env(config_file.as_deref())?;
+    telemetry::init(&config);
+    let store = open_store(&config).await?;
+    let mut out = std::io::stdout().lock();
+    let result = match args.dataset {
+        Some(ImportDataset::Oulad { dir, check, .. }) => {
+            let report = lumen::import::oulad::import(store.as_ref(), &dir).await?;
+            report.print(&mut out)?;
+            lumen::import::oulad::print_outcomes(store.as_ref(), &mut out).await?;
+            if check {
+                lumen::import::oulad::print_coverage(store.as_ref(), &mut out).await?;
+            }
+            Ok(())
+        }
+        None => {
+            let path = args
+                .path
+                .context("give a PATH to import, or `oulad DIR` (see --help)")?;
+            let name = match args.name {
+                Some(n) => n,
+                None => lumen::import::default_name(&path)?,
+            };
+            let options = lumen::import::Options {
+                name,
+                strict: args.strict,
+                now: chrono::Utc::now(),
+            };
+            let report = lumen::import::import_path(store.as_ref(), &path, &options).await?;
+            report.print(&mut out)?;
+            let bad = report.bad().count();
+            anyhow::ensure!(bad == 0, "{bad} bad records (listed above)");
+            Ok(())
+        }
+    };
+    store.close().await;
+    result
 }
 
 async fn batch_command(args: BatchArgs) -> anyhow::Result<()> {

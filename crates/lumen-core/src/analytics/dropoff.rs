@@ -384,6 +384,18 @@ pub fn features(ds: &Dataset, enrolment: &Enrolment, t: DateTime<Utc>) -> Featur
     CourseContext::new(ds, enrolment.course_id, Some(enrolment.user_id)).features(enrolment, t)
 }
 
+/// The §9.1 features at `t` of several enrolments of one course, indexing
+/// the course's records once (for offline evaluation).
+pub fn course_features(
+    ds: &Dataset,
+    course_id: Uuid,
+    enrolments: &[&Enrolment],
+    t: DateTime<Utc>,
+) -> Vec<Features> {
+    let mut ctx = CourseContext::new(ds, course_id, None);
+    enrolments.iter().map(|e| ctx.features(e, t)).collect()
+}
+
 // ------------------------------------------------------------------- model
 
 /// Counts the quality gate looks at, and the validation ROC-AUC.

@@ -17,6 +17,7 @@ pub mod common;
 pub mod comparison;
 pub mod dataset;
 pub mod dropoff;
+pub mod evaluation;
 pub mod forecast;
 pub mod learner;
 pub mod logistic;

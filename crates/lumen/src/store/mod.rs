@@ -17,6 +17,7 @@ mod common;
 mod gamification;
 #[macro_use]
 mod reports;
+pub mod import;
 #[macro_use]
 pub mod jobs;
 mod postgres;
@@ -92,7 +93,14 @@ pub struct RecordCounts {
 /// writing the same record twice stores it once.
 #[async_trait]
 pub trait Store:
-    jobs::JobStore + jobs::ResultStore + GamificationStore + ReportStore + Send + Sync + 'static
+    import::ImportStore
+    + jobs::JobStore
+    + jobs::ResultStore
+    + GamificationStore
+    + ReportStore
+    + Send
+    + Sync
+    + 'static
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

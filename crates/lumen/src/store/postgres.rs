@@ -113,3 +113,4 @@ impl_store!(
 );
 impl_gamification_store!(PostgresStore);
 impl_report_store!(PostgresStore);
+impl_import_store!(PostgresStore, sqlx::Postgres);

@@ -63,3 +63,4 @@ impl_job_store!(SqliteStore, sqlx::Sqlite, "");
 impl_store!(SqliteStore, sqlx::Sqlite, "sqlite", "./migrations/sqlite");
 impl_gamification_store!(SqliteStore);
 impl_report_store!(SqliteStore);
+impl_import_store!(SqliteStore, sqlx::Sqlite);
