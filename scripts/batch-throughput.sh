@@ -15,7 +15,7 @@ SIM_PID=$!
 for _ in $(seq 1 600); do [ -s "$DIR/env" ] && break; sleep 0.5; done
 sleep 1
 set -a; . <(tr ' ' '\n' <"$DIR/env"); set +a
-export LUMEN_LOG=warn LUMEN_WORKERS=2 LUMEN_JWT_SECRET=batch-throughput-secret-0123456789abcdef
+export LUMEN_LOG=warn LUMEN_WORKERS=2
 PG="lumen_batch_$SCALE"
 psql -q -h 127.0.0.1 -U postgres -c "DROP DATABASE IF EXISTS $PG" -c "CREATE DATABASE $PG" >/dev/null
 for DB in "sqlite://$DIR/lumen.db" "postgres://postgres@127.0.0.1:5432/$PG"; do

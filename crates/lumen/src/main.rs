@@ -295,7 +295,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User(command) => user_command(command).await,
         Command::Worker(args) => {
-            let config = Config::from_env(args.config.as_deref())?;
+            let config = without_tokens(Config::from_env(args.config.as_deref())?);
             telemetry::init(&config);
             anyhow::ensure!(
                 config.workers > 0,
@@ -543,9 +543,22 @@ async fn import_command(args: ImportArgs) -> anyhow::Result<()> {
     result
 }
 
+/// `worker` and `batch` issue no tokens: they need no `LUMEN_JWT_SECRET`.
+fn without_tokens(mut config: Config) -> Config {
+    if config.jwt_secret.is_none() {
+        let key = format!(
+            "{}{}",
+            uuid::Uuid::new_v4().simple(),
+            uuid::Uuid::new_v4().simple()
+        );
+        config.jwt_secret = Some(Secret::new(key));
+    }
+    config
+}
+
 async fn batch_command(args: BatchArgs) -> anyhow::Result<()> {
     use lumen::jobs::{JobState, NewJob, batch::BatchPayload};
-    let mut config = Config::from_env(args.config.config.as_deref())?;
+    let mut config = without_tokens(Config::from_env(args.config.config.as_deref())?);
     telemetry::init(&config);
     config.workers = config.workers.max(1);
     let store = open_store(&config).await?;

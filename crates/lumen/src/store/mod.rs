@@ -17,6 +17,7 @@ mod common;
 mod gamification;
 #[macro_use]
 mod reports;
+#[macro_use]
 pub mod import;
 #[macro_use]
 pub mod jobs;
