@@ -338,15 +338,7 @@ impl Shared {
     async fn connect(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
         Ok(self
             .conn
-            .get_or_try_init(|| async {
-                tokio::time::timeout(
-                    Duration::from_secs(1),
-                    redis::aio::ConnectionManager::new(self.client.clone()),
-                )
-                .await
-                .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))?
-                .map_err(anyhow::Error::from)
-            })
+            .get_or_try_init(|| crate::state::connect_redis(&self.client))
             .await?
             .clone())
     }

@@ -263,15 +263,7 @@ impl RedisStore {
     async fn shared_check(&self, key: &str, quota: Quota) -> anyhow::Result<Decision> {
         let conn = self
             .conn
-            .get_or_try_init(|| async {
-                tokio::time::timeout(
-                    Duration::from_secs(1),
-                    redis::aio::ConnectionManager::new(self.client.clone()),
-                )
-                .await
-                .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))?
-                .map_err(anyhow::Error::from)
-            })
+            .get_or_try_init(|| crate::state::connect_redis(&self.client))
             .await?;
         let mut conn = conn.clone();
         let (allowed, tat, now): (i64, String, String) = tokio::time::timeout(

@@ -109,6 +109,19 @@ impl State {
     }
 }
 
+/// A Redis connection manager (reconnects by itself), giving up after 1 s.
+pub async fn connect_redis(
+    client: &redis::Client,
+) -> anyhow::Result<redis::aio::ConnectionManager> {
+    tokio::time::timeout(
+        Duration::from_secs(1),
+        redis::aio::ConnectionManager::new(client.clone()),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))?
+    .map_err(anyhow::Error::from)
+}
+
 /// Checks that the configured Redis answers.
 #[derive(Clone)]
 pub struct RedisProbe {

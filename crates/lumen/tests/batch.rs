@@ -12,12 +12,11 @@ use std::time::Duration;
 use chrono::Utc;
 use lumen::AppState;
 use lumen::analytics::Kind;
-use lumen::jobs::{self, Job, JobState, NewJob, WorkerConfig};
+use lumen::jobs::{self, Job, JobState, NewJob};
 use lumen::store::Store;
 use lumen_core::Role;
 use serde_json::json;
 use support::TestDb;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 async fn enqueue_batch(state: &AppState) -> Uuid {
@@ -160,18 +159,7 @@ async fn the_batch_analyses_everyone_in_chunks(db: TestDb) {
     )
     .expect("state");
     let batch = enqueue_batch(&state).await;
-    let shutdown = CancellationToken::new();
-    let workers = tokio::spawn(jobs::run_workers(
-        state.clone(),
-        WorkerConfig {
-            poll: Duration::from_millis(20),
-            ..WorkerConfig::default()
-        },
-        shutdown.clone(),
-    ));
-    let done = wait_finished(state.store.as_ref(), batch, Duration::from_secs(600)).await;
-    shutdown.cancel();
-    let _ = workers.await;
+    let done = support::run_until_finished(&state, batch, Duration::from_secs(600)).await;
     check_complete(state.store.as_ref(), done).await;
     db.drop_db().await;
 }

@@ -11,13 +11,12 @@ use axum::Router;
 use axum::http::{Method, StatusCode};
 use chrono::{DateTime, Utc};
 use lumen::config::{Config, Secret};
-use lumen::jobs::{self, JobState, WorkerConfig};
+use lumen::jobs::JobState;
 use lumen::{AppState, http};
 use lumen_core::model::User;
 use serde_json::{Value, json};
 use support::client::Call;
 use support::{TestDb, token_for};
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 struct World {
@@ -67,31 +66,6 @@ fn updated(body: &Value) -> DateTime<Utc> {
         .expect("lastUpdated")
         .parse()
         .expect("time")
-}
-
-/// Runs `state`'s workers until `job` has finished.
-async fn run_until_finished(state: &AppState, job: Uuid) -> lumen::jobs::Job {
-    let shutdown = CancellationToken::new();
-    let workers = tokio::spawn(jobs::run_workers(
-        state.clone(),
-        WorkerConfig {
-            poll: Duration::from_millis(20),
-            ..WorkerConfig::default()
-        },
-        shutdown.clone(),
-    ));
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    let job = loop {
-        let current = state.store.job(job).await.expect("read").expect("job");
-        if current.state.finished() {
-            break current;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{current:?}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
-    shutdown.cancel();
-    let _ = workers.await;
-    job
 }
 
 #[tokio::test]
@@ -257,7 +231,7 @@ async fn layers_serve_in_order_and_stale_results_queue_a_refresh(w: World) {
         assert!(matches!(enqueued, lumen::jobs::Enqueued::Existing(_)));
         enqueued.id()
     };
-    let done = run_until_finished(&state, job_id).await;
+    let done = support::run_until_finished(&state, job_id, Duration::from_secs(120)).await;
     assert_eq!(done.state, JobState::Completed, "{done:?}");
     assert_eq!(
         done.result.as_ref().map(|r| r["refreshed"].clone()),
@@ -439,7 +413,12 @@ async fn two_instances_sharing_redis_see_each_others_refresh() {
     .await
     .expect("queue")
     .id();
-    assert_eq!(run_until_finished(&a, job).await.state, JobState::Completed);
+    assert_eq!(
+        support::run_until_finished(&a, job, Duration::from_secs(120))
+            .await
+            .state,
+        JobState::Completed
+    );
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let seen = get(app_b.clone()).await;

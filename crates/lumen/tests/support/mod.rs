@@ -208,6 +208,40 @@ pub async fn simulated_org(db: &TestDb, seed: u64) -> (Config, lumen::simulate::
     (config, sim)
 }
 
+/// Runs `state`'s job workers until `job` has finished (or `limit` passes,
+/// which fails the test); the job as it ended.
+pub async fn run_until_finished(
+    state: &AppState,
+    job: Uuid,
+    limit: std::time::Duration,
+) -> lumen::jobs::Job {
+    use std::time::Duration;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let workers = tokio::spawn(lumen::jobs::run_workers(
+        state.clone(),
+        lumen::jobs::WorkerConfig {
+            poll: Duration::from_millis(20),
+            ..lumen::jobs::WorkerConfig::default()
+        },
+        shutdown.clone(),
+    ));
+    let deadline = tokio::time::Instant::now() + limit;
+    let job = loop {
+        let current = state.store.job(job).await.expect("read").expect("job");
+        if current.state.finished() {
+            break current;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "unfinished: {current:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    shutdown.cancel();
+    let _ = workers.await;
+    job
+}
+
 pub fn test_app(config: Config, db: &TestDb) -> (axum::Router, AppState) {
     let state = AppState::new(config, db.store()).expect("app state");
     (lumen::http::app(state.clone()), state)
