@@ -70,7 +70,7 @@ fn new_user(
 /// (simulated) Directory; any that did not are created in a stand-in
 /// organisation so the logins always work. Idempotent: an account that has a
 /// password keeps it.
-pub async fn seed_demo(store: &dyn Store) -> anyhow::Result<()> {
+pub async fn seed_demo(store: &Store) -> anyhow::Result<()> {
     for (email, name, roles) in DEMO_LOGINS {
         let user = match store.credentials(email).await? {
             Some((_, Some(_))) => continue,
@@ -105,7 +105,7 @@ pub fn check_new_password(password: &str) -> anyhow::Result<()> {
 
 /// `lumen user add`: a local account in the named organisation (created if missing).
 pub async fn add_user(
-    store: &dyn Store,
+    store: &Store,
     organization_name: &str,
     email: &str,
     full_name: &str,
@@ -134,7 +134,7 @@ pub async fn add_user(
 }
 
 /// `lumen user set-password`.
-pub async fn set_password(store: &dyn Store, email: &str, password: &str) -> anyhow::Result<()> {
+pub async fn set_password(store: &Store, email: &str, password: &str) -> anyhow::Result<()> {
     check_new_password(password)?;
     let user = store
         .user_by_email(email)

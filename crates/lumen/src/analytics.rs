@@ -448,7 +448,12 @@ pub async fn serve_many(
         state.metrics.cache_lookup("l2", false);
         if let Some(row) = state
             .store
-            .rollup(name, keyed, range_name, crate::store::jobs::month_of(now))
+            .rollup(
+                name,
+                keyed,
+                range_name,
+                crate::store::results::month_of(now),
+            )
             .await?
         {
             let mut l2 = row.clone();

@@ -25,7 +25,7 @@ use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 use crate::analytics::DataSource;
-use crate::store::jobs::StoredResult;
+use crate::store::results::StoredResult;
 
 /// L1 entries live this long.
 pub const L1_TTL: Duration = Duration::from_secs(24 * 3600);

@@ -273,7 +273,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 report.stored(),
                 report.fetched()
             );
-            accounts::seed_demo(store.as_ref()).await?;
+            accounts::seed_demo(&store).await?;
             // Warm the cache in the background: the daily batch, now.
             store
                 .enqueue_job(
@@ -419,8 +419,8 @@ fn today() -> chrono::DateTime<chrono::Utc> {
     Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
 }
 
-async fn open_store(config: &Config) -> anyhow::Result<std::sync::Arc<dyn store::Store>> {
-    store::connect(config)
+async fn open_store(config: &Config) -> anyhow::Result<store::Store> {
+    store::Store::connect(config)
         .await
         .with_context(|| format!("cannot open {}", redact_url(config.database_url.expose())))
 }
@@ -473,13 +473,12 @@ async fn user_command(command: UserCommand) -> anyhow::Result<()> {
             ..
         } => {
             let password = read_password()?;
-            let user =
-                accounts::add_user(store.as_ref(), &org, &email, &name, &roles, &password).await?;
+            let user = accounts::add_user(&store, &org, &email, &name, &roles, &password).await?;
             println!("created {} ({})", user.email, user.id);
         }
         UserCommand::SetPassword { email, .. } => {
             let password = read_password()?;
-            accounts::set_password(store.as_ref(), &email, &password).await?;
+            accounts::set_password(&store, &email, &password).await?;
             println!("password set for {email}");
         }
         UserCommand::List { .. } => {
@@ -511,11 +510,11 @@ async fn import_command(args: ImportArgs) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     let result = match args.dataset {
         Some(ImportDataset::Oulad { dir, check, .. }) => {
-            let report = lumen::import::oulad::import(store.as_ref(), &dir).await?;
+            let report = lumen::import::oulad::import(&store, &dir).await?;
             report.print(&mut out)?;
-            lumen::import::oulad::print_outcomes(store.as_ref(), &mut out).await?;
+            lumen::import::oulad::print_outcomes(&store, &mut out).await?;
             if check {
-                lumen::import::oulad::print_coverage(store.as_ref(), &mut out).await?;
+                lumen::import::oulad::print_coverage(&store, &mut out).await?;
             }
             Ok(())
         }
@@ -532,7 +531,7 @@ async fn import_command(args: ImportArgs) -> anyhow::Result<()> {
                 strict: args.strict,
                 now: chrono::Utc::now(),
             };
-            let report = lumen::import::import_path(store.as_ref(), &path, &options).await?;
+            let report = lumen::import::import_path(&store, &path, &options).await?;
             report.print(&mut out)?;
             let bad = report.bad().count();
             anyhow::ensure!(bad == 0, "{bad} bad records (listed above)");
@@ -655,7 +654,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     serve_with(config, store).await
 }
 
-async fn serve_with(config: Config, store: std::sync::Arc<dyn store::Store>) -> anyhow::Result<()> {
+async fn serve_with(config: Config, store: store::Store) -> anyhow::Result<()> {
     let addr = SocketAddr::new(config.host, config.port);
     lumen::auth::passwords::warm_up();
     let state = AppState::new(config, store.clone())?;

@@ -26,7 +26,7 @@ impl std::ops::Deref for AppState {
 
 pub struct State {
     pub config: Arc<Config>,
-    pub store: Arc<dyn Store>,
+    pub store: Store,
     pub redis: Option<RedisProbe>,
     pub metrics: Arc<Metrics>,
     pub auth: Arc<Auth>,
@@ -47,12 +47,12 @@ pub struct State {
 }
 
 impl AppState {
-    pub fn new(config: Config, store: Arc<dyn Store>) -> anyhow::Result<Self> {
+    pub fn new(config: Config, store: Store) -> anyhow::Result<Self> {
         let auth = Auth::from_config(&config)?;
         Self::with_auth(config, store, auth)
     }
 
-    pub fn with_auth(config: Config, store: Arc<dyn Store>, auth: Auth) -> anyhow::Result<Self> {
+    pub fn with_auth(config: Config, store: Store, auth: Auth) -> anyhow::Result<Self> {
         let redis = match &config.redis_url {
             Some(url) => Some(RedisProbe::new(url.expose())?),
             None => None,

@@ -124,7 +124,7 @@ async fn world(db: &TestDb) -> World {
     let add = |org: &'static str, email: &'static str, roles: &'static [Role]| {
         let store = store.clone();
         async move {
-            accounts::add_user(store.as_ref(), org, email, email, roles, "password-123")
+            accounts::add_user(&store, org, email, email, roles, "password-123")
                 .await
                 .expect("user")
         }
@@ -287,7 +287,7 @@ async fn run_matrix(db: &TestDb) {
                 let uri = fill(route.path, param, &id.to_string());
                 for credential in CREDENTIALS {
                     // A fresh session per request: logout ends the one it is given.
-                    let valid = token_for(store.as_ref(), caller).await;
+                    let valid = token_for(&store, caller).await;
                     let token = match credential {
                         Credential::Missing => None,
                         Credential::Malformed => Some("not.a.jwt".to_owned()),
@@ -347,7 +347,7 @@ async fn run_matrix(db: &TestDb) {
     // Subject ids that are not UUIDs are validation errors, not decisions.
     for route in route_table() {
         if let Access::Subject { param, .. } = route.guard.access {
-            let token = token_for(store.as_ref(), &w.admin).await;
+            let token = token_for(&store, &w.admin).await;
             let reply = Call::new(
                 route.method.clone(),
                 fill(route.path, Some(param), "not-a-uuid"),
@@ -365,7 +365,6 @@ async fn run_matrix(db: &TestDb) {
 async fn every_route_answers_every_caller_as_documented_on_sqlite() {
     let db = TestDb::sqlite().await;
     run_matrix(&db).await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -374,7 +373,6 @@ async fn every_route_answers_every_caller_as_documented_on_postgres() {
         return;
     };
     run_matrix(&db).await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -382,7 +380,7 @@ async fn a_caller_with_several_roles_must_name_one_for_subject_routes() {
     let db = TestDb::sqlite().await;
     let w = world(&db).await;
     let multi = accounts::add_user(
-        db.store().as_ref(),
+        &db.store(),
         "Org A",
         "multi@a.test",
         "Multi",
@@ -391,7 +389,7 @@ async fn a_caller_with_several_roles_must_name_one_for_subject_routes() {
     )
     .await
     .expect("user");
-    let token = token_for(db.store().as_ref(), &multi).await;
+    let token = token_for(&db.store(), &multi).await;
     let uri = format!("/api/v1/users/{}", w.taught.id);
     let reply = Call::get(uri.clone()).token(&token).send(&w.app).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
@@ -409,5 +407,4 @@ async fn a_caller_with_several_roles_must_name_one_for_subject_routes() {
         .send(&w.app)
         .await;
     assert_eq!(own.status, StatusCode::OK);
-    db.drop_db().await;
 }

@@ -13,6 +13,7 @@ use lumen::{AppState, http};
 use lumen_core::model::User;
 use serde_json::Value;
 use support::client::Call;
+use support::on_both_databases;
 use support::{TestDb, token_for};
 
 struct World {
@@ -71,9 +72,9 @@ fn assert_envelope(body: &Value, analytic: &str) {
 
 async fn every_analytic_answers_with_an_envelope_or_a_documented_error(w: &World) {
     let store = w.db.store();
-    let lt = token_for(store.as_ref(), &w.learner).await;
-    let tt = token_for(store.as_ref(), &w.trainer).await;
-    let at = token_for(store.as_ref(), &w.admin).await;
+    let lt = token_for(&store, &w.learner).await;
+    let tt = token_for(&store, &w.trainer).await;
+    let at = token_for(&store, &w.admin).await;
     let (l, t, o) = (w.learner.id, w.trainer.id, w.admin.organization_id);
     let calls: Vec<(&str, String, &str, &str)> = vec![
         (
@@ -223,8 +224,8 @@ async fn every_analytic_answers_with_an_envelope_or_a_documented_error(w: &World
 
 async fn bundles_report_every_analytic_of_the_role(w: &World) {
     let store = w.db.store();
-    let lt = token_for(store.as_ref(), &w.learner).await;
-    let at = token_for(store.as_ref(), &w.admin).await;
+    let lt = token_for(&store, &w.learner).await;
+    let at = token_for(&store, &w.admin).await;
     let reply = Call::get("/api/v1/analytics/learner?timeRange=90d")
         .token(&lt)
         .send(&w.app)
@@ -270,7 +271,7 @@ async fn bundles_report_every_analytic_of_the_role(w: &World) {
 }
 
 async fn time_ranges_are_validated(w: &World) {
-    let lt = token_for(w.db.store().as_ref(), &w.learner).await;
+    let lt = token_for(&w.db.store(), &w.learner).await;
     let uri = format!(
         "/api/v1/learner/analytics/engagement/{}?timeRange=2w",
         w.learner.id
@@ -300,7 +301,7 @@ async fn time_ranges_are_validated(w: &World) {
 
 async fn a_trainer_sees_drop_off_risk_of_their_learners_only(w: &World) {
     let store = w.db.store();
-    let tt = token_for(store.as_ref(), &w.trainer).await;
+    let tt = token_for(&store, &w.trainer).await;
     let records = store
         .load_records(w.trainer.organization_id)
         .await
@@ -363,8 +364,8 @@ async fn a_trainer_sees_drop_off_risk_of_their_learners_only(w: &World) {
 /// organisation's analytics (department aggregates only).
 async fn no_response_reveals_another_individual(w: &World) {
     let store = w.db.store();
-    let lt = token_for(store.as_ref(), &w.learner).await;
-    let at = token_for(store.as_ref(), &w.admin).await;
+    let lt = token_for(&store, &w.learner).await;
+    let at = token_for(&store, &w.admin).await;
     let users = store
         .users(Some(w.learner.organization_id))
         .await
@@ -402,27 +403,8 @@ async fn no_response_reveals_another_individual(w: &World) {
     }
 }
 
-macro_rules! on_both_databases {
-    ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $test() {
-                let w = super::world(super::TestDb::sqlite().await).await;
-                super::$test(&w).await;
-                w.db.drop_db().await;
-            } )+
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $test() {
-                let Some(db) = super::TestDb::postgres().await else { return };
-                let w = super::world(db).await;
-                super::$test(&w).await;
-                w.db.drop_db().await;
-            } )+
-        }
-    };
-}
-
 on_both_databases!(
+    |db| &super::world(db).await;
     every_analytic_answers_with_an_envelope_or_a_documented_error,
     bundles_report_every_analytic_of_the_role,
     time_ranges_are_validated,

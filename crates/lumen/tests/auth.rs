@@ -14,12 +14,13 @@ use chrono::Utc;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use lumen::auth::Auth;
 use lumen::config::{Config, PlatformAuth};
-use lumen::store::{NewRefreshToken, Store};
+use lumen::store::NewRefreshToken;
 use lumen::{AppState, accounts, http};
 use lumen_core::Role;
 use lumen_core::model::{Origin, sources};
 use serde_json::{Value, json};
 use support::client::{Call, Reply};
+use support::on_both_databases;
 use support::{TEST_JWT_SECRET, TestDb, test_config};
 
 const PASSWORD: &str = "correct horse battery";
@@ -31,7 +32,7 @@ async fn setup(db: &TestDb) -> Router {
     };
     let store = db.store();
     accounts::add_user(
-        store.as_ref(),
+        &store,
         "Acme",
         "ada@acme.test",
         "Ada Lovelace",
@@ -64,25 +65,6 @@ async fn me(app: &Router, token: &str) -> Reply {
 
 fn s(v: &Value) -> String {
     v.as_str().expect("string").to_owned()
-}
-
-macro_rules! on_both_databases {
-    ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $test() {
-                let db = super::TestDb::sqlite().await;
-                super::$test(&db).await;
-                db.drop_db().await;
-            } )+
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $test() {
-                let Some(db) = super::TestDb::postgres().await else { return };
-                super::$test(&db).await;
-                db.drop_db().await;
-            } )+
-        }
-    };
 }
 
 on_both_databases!(
@@ -344,19 +326,18 @@ async fn assert_rejected(app: &Router, token: &str, what: &str) {
 
 #[tokio::test]
 async fn a_correctly_signed_token_is_accepted() {
-    let (app, db, claims) = attack_setup().await;
+    let (app, _db, claims) = attack_setup().await;
     let reply = me(&app, &hs256(&claims, TEST_JWT_SECRET.as_bytes())).await;
     assert_eq!(
         reply.status,
         StatusCode::OK,
         "the baseline of the attacks below must pass"
     );
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn alg_none_is_rejected() {
-    let (app, db, claims) = attack_setup().await;
+    let (app, _db, claims) = attack_setup().await;
     let token = format!(
         "{}.{}.",
         b64(&json!({"alg": "none", "typ": "JWT"})),
@@ -365,12 +346,11 @@ async fn alg_none_is_rejected() {
     assert_rejected(&app, &token, "alg none").await;
     let token = format!("{}.{}.", b64(&json!({"alg": "None"})), b64(&claims));
     assert_rejected(&app, &token, "alg None").await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn a_bad_signature_is_rejected() {
-    let (app, db, claims) = attack_setup().await;
+    let (app, _db, claims) = attack_setup().await;
     assert_rejected(
         &app,
         &hs256(&claims, b"another-secret-another-secret-another"),
@@ -382,24 +362,22 @@ async fn a_bad_signature_is_rejected() {
     let first = if sig.starts_with('A') { 'B' } else { 'A' };
     let flipped = format!("{first}{}", &sig[1..]);
     assert_rejected(&app, &format!("{rest}.{flipped}"), "flipped signature").await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn a_tampered_payload_is_rejected() {
-    let (app, db, claims) = attack_setup().await;
+    let (app, _db, claims) = attack_setup().await;
     let good = hs256(&claims, TEST_JWT_SECRET.as_bytes());
     let parts: Vec<&str> = good.split('.').collect();
     let mut elevated = claims.clone();
     elevated["roles"] = json!(["org-admin"]);
     let tampered = format!("{}.{}.{}", parts[0], b64(&elevated), parts[2]);
     assert_rejected(&app, &tampered, "tampered roles").await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn expired_and_not_yet_valid_tokens_are_rejected() {
-    let (app, db, claims) = attack_setup().await;
+    let (app, _db, claims) = attack_setup().await;
     let now = Utc::now().timestamp();
     let mut expired = claims.clone();
     expired["iat"] = json!(now - 7200);
@@ -418,24 +396,22 @@ async fn expired_and_not_yet_valid_tokens_are_rejected() {
         "not yet valid",
     )
     .await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn a_wrong_issuer_or_audience_is_rejected() {
-    let (app, db, claims) = attack_setup().await;
+    let (app, _db, claims) = attack_setup().await;
     let mut iss = claims.clone();
     iss["iss"] = json!("someone-else");
     assert_rejected(&app, &hs256(&iss, TEST_JWT_SECRET.as_bytes()), "issuer").await;
     let mut aud = claims.clone();
     aud["aud"] = json!("another-app");
     assert_rejected(&app, &hs256(&aud, TEST_JWT_SECRET.as_bytes()), "audience").await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn tokens_missing_a_claim_are_rejected() {
-    let (app, db, claims) = attack_setup().await;
+    let (app, _db, claims) = attack_setup().await;
     for claim in [
         "sub",
         "exp",
@@ -459,18 +435,16 @@ async fn tokens_missing_a_claim_are_rejected() {
         "empty roles",
     )
     .await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn malformed_bearer_values_are_rejected() {
-    let (app, db, _) = attack_setup().await;
+    let (app, _db, _) = attack_setup().await;
     for token in ["", "abc", "a.b.c", "Basic dXNlcjpwYXNz"] {
         assert_rejected(&app, token, token).await;
     }
     let reply = Call::get("/api/v1/auth/me").send(&app).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-    db.drop_db().await;
 }
 
 // ---- platform tokens (JWKS served over real HTTP on 127.0.0.1) ----
@@ -569,7 +543,7 @@ async fn platform_rs256_and_eddsa_tokens_are_accepted_and_map_to_directory_ids()
     let user_id = Origin::new(sources::DIRECTORY, "dir-user-42").record_id("user");
     let store = db.store();
     accounts::add_user(
-        store.as_ref(),
+        &store,
         "Acme",
         "ada@acme.test",
         "Ada Lovelace",
@@ -609,7 +583,6 @@ async fn platform_rs256_and_eddsa_tokens_are_accepted_and_map_to_directory_ids()
         assert_eq!(reply.body["user"]["id"], json!(user_id));
     }
     assert_eq!(server.fetches.load(Ordering::SeqCst), 1, "keys are cached");
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -633,7 +606,6 @@ async fn an_unknown_kid_refetches_the_key_set() {
     // A kid nobody serves is refused.
     let unknown = sign(Algorithm::RS256, "rsa-9", &rsa(), &platform_claims());
     assert_rejected(&app, &unknown, "unknown kid").await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -665,7 +637,6 @@ async fn algorithm_confusion_is_rejected() {
         "EdDSA on the RSA kid",
     )
     .await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -688,7 +659,6 @@ async fn platform_tokens_with_a_wrong_issuer_audience_or_expiry_are_rejected() {
         )
         .await;
     }
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -701,7 +671,6 @@ async fn platform_tokens_are_refused_when_no_jwks_is_configured() {
         "no JWKS",
     )
     .await;
-    db.drop_db().await;
 }
 
 // ---- timing ----
@@ -732,8 +701,4 @@ async fn unknown_email_and_wrong_password_take_about_the_same_time() {
         (0.5..2.0).contains(&ratio),
         "unknown/wrong median time ratio {ratio:.3}"
     );
-    db.drop_db().await;
 }
-
-#[allow(dead_code)]
-fn _store_is_object_safe(_: &dyn Store) {}

@@ -16,8 +16,14 @@ use lumen::jobs::{self, Job, JobState, NewJob};
 use lumen::store::Store;
 use lumen_core::Role;
 use serde_json::json;
-use support::TestDb;
+use support::{TestDb, on_both_databases};
 use uuid::Uuid;
+
+on_both_databases!(
+    |db| db;
+    the_batch_analyses_everyone_in_chunks,
+    a_killed_worker_s_batch_is_finished_by_the_next,
+);
 
 async fn enqueue_batch(state: &AppState) -> Uuid {
     jobs::enqueue(
@@ -33,7 +39,7 @@ async fn enqueue_batch(state: &AppState) -> Uuid {
     .id()
 }
 
-async fn wait_finished(store: &dyn Store, job: Uuid, limit: Duration) -> Job {
+async fn wait_finished(store: &Store, job: Uuid, limit: Duration) -> Job {
     let deadline = tokio::time::Instant::now() + limit;
     loop {
         let current = store.job(job).await.expect("read").expect("job");
@@ -52,7 +58,7 @@ async fn wait_finished(store: &dyn Store, job: Uuid, limit: Duration) -> Job {
 /// What a complete batch over `db` must have stored: every analytic of
 /// every role bundle for every subject, as a result or a documented
 /// "not computed" reason, each once.
-async fn check_complete(store: &dyn Store, batch: Job) {
+async fn check_complete(store: &Store, batch: Job) {
     assert_eq!(batch.state, JobState::Completed, "{batch:?}");
     let counts = store.child_job_counts(batch.id).await.expect("counts");
     assert_eq!(
@@ -121,7 +127,7 @@ async fn check_complete(store: &dyn Store, batch: Job) {
     );
 }
 
-async fn chunk_jobs(store: &dyn Store, batch: Uuid) -> Vec<Job> {
+async fn chunk_jobs(store: &Store, batch: Uuid) -> Vec<Job> {
     // Chunk ids are derived from the batch's, but listing them needs the
     // payloads: walk the jobs the batch's counts cover.
     let mut found = Vec::new();
@@ -160,20 +166,7 @@ async fn the_batch_analyses_everyone_in_chunks(db: TestDb) {
     .expect("state");
     let batch = enqueue_batch(&state).await;
     let done = support::run_until_finished(&state, batch, Duration::from_secs(600)).await;
-    check_complete(state.store.as_ref(), done).await;
-    db.drop_db().await;
-}
-
-#[tokio::test]
-async fn the_batch_analyses_everyone_in_chunks_sqlite() {
-    the_batch_analyses_everyone_in_chunks(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn the_batch_analyses_everyone_in_chunks_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        the_batch_analyses_everyone_in_chunks(db).await;
-    }
+    check_complete(&state.store, done).await;
 }
 
 /// A `lumen worker` process on `db`.
@@ -225,20 +218,20 @@ async fn a_killed_worker_s_batch_is_finished_by_the_next(db: TestDb) {
         counts.get("completed").copied().unwrap_or(0) < total,
         "killed in the middle: {counts:?}"
     );
-    let completed_before: HashSet<Uuid> = chunk_jobs(store.as_ref(), batch)
+    let completed_before: HashSet<Uuid> = chunk_jobs(&store, batch)
         .await
         .into_iter()
         .filter(|j| j.state == JobState::Completed)
         .map(|j| j.id)
         .collect();
     let mut second = worker(&db);
-    let done = wait_finished(store.as_ref(), batch, Duration::from_secs(600)).await;
+    let done = wait_finished(&store, batch, Duration::from_secs(600)).await;
     second.kill().expect("stop");
     let _ = second.wait();
     // Finished chunks were not run again; only the interrupted one was
     // attempted twice.
     let mut retried = 0;
-    for chunk in chunk_jobs(store.as_ref(), batch).await {
+    for chunk in chunk_jobs(&store, batch).await {
         if completed_before.contains(&chunk.id) {
             assert_eq!(chunk.attempts, 1, "a finished chunk ran again");
         }
@@ -246,18 +239,5 @@ async fn a_killed_worker_s_batch_is_finished_by_the_next(db: TestDb) {
         retried += usize::from(chunk.attempts == 2);
     }
     assert!(retried <= 1, "only the chunk running at the kill is redone");
-    check_complete(store.as_ref(), done).await;
-    db.drop_db().await;
-}
-
-#[tokio::test]
-async fn a_killed_worker_s_batch_is_finished_by_the_next_sqlite() {
-    a_killed_worker_s_batch_is_finished_by_the_next(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn a_killed_worker_s_batch_is_finished_by_the_next_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        a_killed_worker_s_batch_is_finished_by_the_next(db).await;
-    }
+    check_complete(&store, done).await;
 }

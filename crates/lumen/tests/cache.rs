@@ -56,7 +56,7 @@ impl World {
     }
 
     async fn token(&self, user: &User) -> String {
-        token_for(self.db.store().as_ref(), user).await
+        token_for(&self.db.store(), user).await
     }
 }
 
@@ -98,7 +98,6 @@ async fn two_hundred_concurrent_cold_requests_compute_once() {
     assert_eq!(state.metrics.computations_total(), 1, "one computation");
     assert_eq!(computed, 1, "one response computed, 199 waited for it");
     assert_eq!(stamps.len(), 1, "every response carries the same result");
-    w.db.drop_db().await;
 }
 
 async fn layers_serve_in_order_and_stale_results_queue_a_refresh(w: World) {
@@ -240,7 +239,6 @@ async fn layers_serve_in_order_and_stale_results_queue_a_refresh(w: World) {
     let fresh = get(app, None).await;
     assert_eq!(fresh.body["stale"], false);
     assert!(updated(&fresh.body) > old.computed_at);
-    w.db.drop_db().await;
 }
 
 #[tokio::test]
@@ -364,7 +362,6 @@ async fn manual_refresh_is_limited_and_its_job_is_the_owners_only() {
             .state,
         JobState::Cancelled
     );
-    w.db.drop_db().await;
 }
 
 #[tokio::test]
@@ -440,5 +437,4 @@ async fn two_instances_sharing_redis_see_each_others_refresh() {
     for l in listeners {
         l.abort();
     }
-    w.db.drop_db().await;
 }

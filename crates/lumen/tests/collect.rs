@@ -16,6 +16,7 @@ use lumen::simulate::{Faults, Malformed, Scale, SimConfig, SimHandle};
 use lumen::store::Store;
 use lumen::upstream::{CircuitState, Resilience, Upstreams};
 use support::TestDb;
+use support::on_both_databases;
 
 /// The simulator's feed name → the table its records land in.
 const FEED_TABLES: [(&str, &str); 19] = [
@@ -70,7 +71,7 @@ fn fast_resilience() -> Resilience {
     }
 }
 
-fn collector(store: Arc<dyn Store>, base: &str) -> (Collector, Arc<Upstreams>) {
+fn collector(store: Store, base: &str) -> (Collector, Arc<Upstreams>) {
     let mut config = Config::default();
     for service in UPSTREAM_SERVICES {
         config.upstreams.insert(
@@ -103,33 +104,15 @@ async fn run(collector: &Collector) -> RunReport {
     collector.run().await.expect("collection runs")
 }
 
-macro_rules! on_both_databases {
-    ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $( #[tokio::test] async fn $test() {
-                let db = super::TestDb::sqlite().await;
-                super::$test(db.store()).await;
-                db.drop_db().await;
-            } )+
-        }
-        mod postgres {
-            $( #[tokio::test] async fn $test() {
-                let Some(db) = super::TestDb::postgres().await else { return };
-                super::$test(db.store()).await;
-                db.drop_db().await;
-            } )+
-        }
-    };
-}
-
 on_both_databases!(
+    |db| db.store();
     a_full_collection_stores_exactly_the_simulated_organisation,
     collecting_again_changes_nothing_and_an_incremental_run_reads_only_what_is_new,
     a_service_down_stops_only_its_own_feeds_and_its_circuit_recovers,
     malformed_payloads_are_rejected_counted_and_never_stored,
 );
 
-async fn a_full_collection_stores_exactly_the_simulated_organisation(store: Arc<dyn Store>) {
+async fn a_full_collection_stores_exactly_the_simulated_organisation(store: Store) {
     let (sim, base) = start_simulator().await;
     let (collector, _) = collector(store.clone(), &base);
     let report = run(&collector).await;
@@ -164,7 +147,7 @@ async fn a_full_collection_stores_exactly_the_simulated_organisation(store: Arc<
 }
 
 async fn collecting_again_changes_nothing_and_an_incremental_run_reads_only_what_is_new(
-    store: Arc<dyn Store>,
+    store: Store,
 ) {
     let (sim, base) = start_simulator().await;
     let (collector, _) = collector(store.clone(), &base);
@@ -202,7 +185,7 @@ async fn collecting_again_changes_nothing_and_an_incremental_run_reads_only_what
     assert!(third.fetched() * 5 < first.fetched());
 }
 
-async fn a_service_down_stops_only_its_own_feeds_and_its_circuit_recovers(store: Arc<dyn Store>) {
+async fn a_service_down_stops_only_its_own_feeds_and_its_circuit_recovers(store: Store) {
     let (sim, base) = start_simulator().await;
     let (collector, upstreams) = collector(store.clone(), &base);
     sim.set_faults(
@@ -258,7 +241,7 @@ async fn a_service_down_stops_only_its_own_feeds_and_its_circuit_recovers(store:
     assert_eq!(store.table_counts().await.expect("counts"), expected(&sim));
 }
 
-async fn malformed_payloads_are_rejected_counted_and_never_stored(store: Arc<dyn Store>) {
+async fn malformed_payloads_are_rejected_counted_and_never_stored(store: Store) {
     let (sim, base) = start_simulator().await;
     let (collector, _) = collector(store.clone(), &base);
     // A clean baseline of the organisation, then each corruption on the
@@ -354,7 +337,7 @@ async fn malformed_payloads_are_rejected_counted_and_never_stored(store: Arc<dyn
 }
 
 /// Forgets where the feeds of `service` were, so the next run reads them whole.
-async fn clear_watermarks(store: &Arc<dyn Store>, service: &str) {
+async fn clear_watermarks(store: &Store, service: &str) {
     for mut state in store.sync_states().await.expect("states") {
         if state.service == service {
             state.watermark = None;
@@ -401,7 +384,6 @@ async fn with_mock_fallback_services_never_reached_are_filled_with_synthetic_dat
             );
         }
     }
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -429,5 +411,4 @@ async fn without_mock_fallback_a_failed_service_is_stale_after_earlier_success()
         store.table_counts().await.expect("counts")["lab_sessions"] > 0,
         "last known good data stays"
     );
-    db.drop_db().await;
 }

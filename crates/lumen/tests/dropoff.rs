@@ -113,5 +113,4 @@ async fn the_model_ranks_disengaging_learners_above_steady_ones_on_simulated_gro
         auc > 0.6,
         "disengaging learners should rank above steady ones: AUC {auc:.3}"
     );
-    db.drop_db().await;
 }

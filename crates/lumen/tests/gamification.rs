@@ -16,35 +16,11 @@ use lumen_core::model::{
 };
 use serde_json::{Value, json};
 use support::client::Call;
+use support::on_both_databases;
 use support::{TestDb, test_app, test_config, token_for};
 use uuid::Uuid;
 
-macro_rules! both_databases {
-    ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let db = super::TestDb::sqlite().await;
-                    super::$test(&db).await;
-                    db.drop_db().await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    super::$test(&db).await;
-                    db.drop_db().await;
-                }
-            )+
-        }
-    };
-}
-
-both_databases!(
+on_both_databases!(
     stats_badges_and_streaks_of_a_learner,
     leaderboards_respect_privacy_and_organisations,
 );
@@ -220,7 +196,7 @@ async fn world(db: &TestDb) -> World {
 }
 
 async fn get(w: &World, db: &TestDb, who: &User, uri: &str) -> (StatusCode, Value) {
-    let token = token_for(db.store().as_ref(), who).await;
+    let token = token_for(&db.store(), who).await;
     let reply = Call::get(uri).token(&token).send(&w.app).await;
     (reply.status, reply.body)
 }
@@ -359,7 +335,7 @@ async fn leaderboards_respect_privacy_and_organisations(db: &TestDb) {
     assert_eq!(lb["me"]["rank"], 2);
 
     // l1 opts out: gone from everyone's board, still sees their own points.
-    let token = token_for(db.store().as_ref(), &w.l1).await;
+    let token = token_for(&db.store(), &w.l1).await;
     let reply = Call::new(Method::PUT, "/api/v1/gamification/preferences").token(&token);
     let reply = Call {
         body: Some(json!({"leaderboardOptOut": true})),
@@ -449,7 +425,7 @@ async fn leaderboards_respect_privacy_and_organisations(db: &TestDb) {
     let (status, body) = get(&w, db, &w.l3, &format!("{board}?scope=department")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     // A preferences body of the wrong shape is a 400.
-    let token = token_for(db.store().as_ref(), &w.l2).await;
+    let token = token_for(&db.store(), &w.l2).await;
     let reply = Call {
         body: Some(json!({"leaderboardOptOut": "yes"})),
         ..Call::new(Method::PUT, "/api/v1/gamification/preferences").token(&token)

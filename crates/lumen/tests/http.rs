@@ -120,35 +120,32 @@ async fn panicking_handler() -> &'static str {
 
 #[tokio::test]
 async fn health_answers_healthy_with_version_and_uptime() {
-    let (app, _, db) = sqlite_app().await;
+    let (app, _, _db) = sqlite_app().await;
     let reply = send(&app, get_req("/api/health")).await;
     assert_eq!(reply.status, StatusCode::OK);
     let body = reply.json();
     assert_eq!(body["status"], "healthy");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     assert!(body["uptimeSeconds"].is_u64());
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn liveness_answers_alive() {
-    let (app, _, db) = sqlite_app().await;
+    let (app, _, _db) = sqlite_app().await;
     let reply = send(&app, get_req("/api/v1/health/live")).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json()["status"], "alive");
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn readiness_is_ready_when_the_database_answers_and_redis_is_not_configured() {
-    let (app, _, db) = sqlite_app().await;
+    let (app, _, _db) = sqlite_app().await;
     let reply = send(&app, get_req("/api/v1/health/ready")).await;
     assert_eq!(reply.status, StatusCode::OK);
     let body = reply.json();
     assert_eq!(body["status"], "ready");
     assert_eq!(body["checks"]["database"], "up");
     assert_eq!(body["checks"]["redis"], "not-configured");
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -165,7 +162,6 @@ async fn readiness_checks_a_real_redis_when_configured() {
     let reply = send(&app, get_req("/api/v1/health/ready")).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.json());
     assert_eq!(reply.json()["checks"]["redis"], "up");
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -187,12 +183,11 @@ async fn readiness_is_503_naming_redis_when_redis_is_down() {
             .is_some_and(|m| m.contains("redis")),
         "{body}"
     );
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn readiness_is_503_naming_the_database_when_it_is_down() {
-    let (app, state, db) = sqlite_app().await;
+    let (app, state, _db) = sqlite_app().await;
     state.store.close().await;
     let reply = send(&app, get_req("/api/v1/health/ready")).await;
     let body = reply.error(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE");
@@ -208,7 +203,6 @@ async fn readiness_is_503_naming_the_database_when_it_is_down() {
     assert_eq!(status.status, StatusCode::OK);
     assert_eq!(status.json()["status"], "degraded");
     assert_eq!(status.json()["records"], Value::Null);
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -222,12 +216,11 @@ async fn readiness_and_status_work_on_postgres() {
     let status = send(&app, get_req("/api/status")).await.json();
     assert_eq!(status["databaseBackend"], "postgres");
     assert_eq!(status["records"]["users"], 0);
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn status_reports_version_backend_dependencies_and_records() {
-    let (app, _, db) = sqlite_app().await;
+    let (app, _, _db) = sqlite_app().await;
     let body = send(&app, get_req("/api/status")).await.json();
     assert_eq!(body["status"], "ok");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
@@ -235,12 +228,11 @@ async fn status_reports_version_backend_dependencies_and_records() {
     assert_eq!(body["checks"]["database"], "up");
     assert_eq!(body["records"]["organizations"], 0);
     assert!(body["startedAt"].as_str().is_some());
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_template_and_status() {
-    let (app, _, db) = sqlite_app().await;
+    let (app, _, _db) = sqlite_app().await;
     send(&app, get_req("/api/health")).await;
     send(&app, get_req("/api/health")).await;
     send(&app, get_req("/no/such/route/123")).await;
@@ -270,12 +262,11 @@ async fn metrics_count_requests_by_route_template_and_status() {
         text.contains("lumen_http_request_duration_seconds_bucket"),
         "{text}"
     );
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn the_docs_ui_is_served_from_the_binary() {
-    let (app, _, db) = sqlite_app().await;
+    let (app, _, _db) = sqlite_app().await;
     let index = send(&app, get_req("/docs/")).await;
     assert_eq!(index.status, StatusCode::OK);
     let html = String::from_utf8_lossy(&index.body);
@@ -290,28 +281,25 @@ async fn the_docs_ui_is_served_from_the_binary() {
     let bundle = send(&app, get_req("/docs/swagger-ui-bundle.js")).await;
     assert_eq!(bundle.status, StatusCode::OK);
     assert!(bundle.body.len() > 100_000, "the UI bundle is vendored");
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn an_unknown_route_is_a_json_404() {
-    let (app, _, db) = sqlite_app().await;
+    let (app, _, _db) = sqlite_app().await;
     send(&app, get_req("/api/v1/nothing-here"))
         .await
         .error(StatusCode::NOT_FOUND, "NOT_FOUND");
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn a_wrong_method_is_a_json_405_with_allow() {
-    let (app, _, db) = sqlite_app().await;
+    let (app, _, _db) = sqlite_app().await;
     let req = Request::delete("/api/health")
         .body(Body::empty())
         .expect("request");
     let reply = send(&app, req).await;
     reply.error(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED");
     assert!(reply.header("allow").is_some_and(|a| a.contains("GET")));
-    db.drop_db().await;
 }
 
 fn post_json(uri: &str, content_type: Option<&str>, body: impl Into<Body>) -> Request<Body> {
@@ -324,7 +312,7 @@ fn post_json(uri: &str, content_type: Option<&str>, body: impl Into<Body>) -> Re
 
 #[tokio::test]
 async fn valid_json_passes_through_the_stack() {
-    let (_, state, db) = sqlite_app().await;
+    let (_, state, _db) = sqlite_app().await;
     let app = echo_app(state);
     let reply = send(
         &app,
@@ -337,12 +325,11 @@ async fn valid_json_passes_through_the_stack() {
     .await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.json()["count"], 2);
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn malformed_json_is_a_validation_error_on_the_body() {
-    let (_, state, db) = sqlite_app().await;
+    let (_, state, _db) = sqlite_app().await;
     let app = echo_app(state);
     let reply = send(
         &app,
@@ -356,12 +343,11 @@ async fn malformed_json_is_a_validation_error_on_the_body() {
             .is_some_and(|r| r.contains("malformed JSON")),
         "{body}"
     );
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn json_of_the_wrong_shape_is_a_validation_error() {
-    let (_, state, db) = sqlite_app().await;
+    let (_, state, _db) = sqlite_app().await;
     let app = echo_app(state);
     let reply = send(
         &app,
@@ -374,12 +360,11 @@ async fn json_of_the_wrong_shape_is_a_validation_error() {
     .await;
     let body = reply.error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
     assert!(body["validation"]["body"].is_string(), "{body}");
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn a_wrong_or_missing_content_type_is_a_json_415() {
-    let (_, state, db) = sqlite_app().await;
+    let (_, state, _db) = sqlite_app().await;
     let app = echo_app(state);
     for ct in [
         Some("text/plain"),
@@ -389,7 +374,6 @@ async fn a_wrong_or_missing_content_type_is_a_json_415() {
         let reply = send(&app, post_json("/echo", ct, r#"{"name":"a","count":1}"#)).await;
         reply.error(StatusCode::UNSUPPORTED_MEDIA_TYPE, "UNSUPPORTED_MEDIA_TYPE");
     }
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -414,7 +398,6 @@ async fn a_body_over_the_limit_is_a_json_413() {
     send(&app, req)
         .await
         .error(StatusCode::PAYLOAD_TOO_LARGE, "PAYLOAD_TOO_LARGE");
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -427,22 +410,20 @@ async fn a_request_past_the_timeout_is_a_json_503() {
     let state = AppState::new(config, db.store()).expect("state");
     let reply = send(&echo_app(state), get_req("/slow")).await;
     reply.error(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE");
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn a_panicking_handler_is_a_json_500_without_internals() {
-    let (_, state, db) = sqlite_app().await;
+    let (_, state, _db) = sqlite_app().await;
     let reply = send(&echo_app(state), get_req("/panic")).await;
     let body = reply.error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR");
     assert!(!body.to_string().contains("SELECT"), "{body}");
     assert!(!body.to_string().contains("boom"), "{body}");
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn a_request_id_is_created_or_accepted_and_always_echoed() {
-    let (app, _, db) = sqlite_app().await;
+    let (app, _, _db) = sqlite_app().await;
     let reply = send(&app, get_req("/api/health")).await;
     let made = reply.header("x-request-id").expect("a request id is made");
     assert!(uuid::Uuid::parse_str(made).is_ok(), "{made}");
@@ -464,12 +445,11 @@ async fn a_request_id_is_created_or_accepted_and_always_echoed() {
     let reply = send(&app, req).await;
     let id = reply.header("x-request-id").expect("echoed on errors");
     assert_ne!(id, "a b c");
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn security_headers_are_on_every_response_including_errors() {
-    let (app, _, db) = sqlite_app().await;
+    let (app, _, _db) = sqlite_app().await;
     for uri in ["/api/health", "/nope"] {
         let reply = send(&app, get_req(uri)).await;
         assert_eq!(
@@ -490,7 +470,6 @@ async fn security_headers_are_on_every_response_including_errors() {
             "no HSTS unless configured"
         );
     }
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -509,7 +488,6 @@ async fn hsts_is_sent_when_configured() {
             .header("strict-transport-security")
             .is_some_and(|v| v.contains("max-age="))
     );
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -534,12 +512,11 @@ async fn cors_allows_only_configured_origins() {
     );
     let denied = send(&app, preflight("https://evil.example.com")).await;
     assert_eq!(denied.header("access-control-allow-origin"), None);
-    db.drop_db().await;
 }
 
 #[tokio::test]
 async fn responses_are_compressed_when_the_client_accepts_it() {
-    let (app, _, db) = sqlite_app().await;
+    let (app, _, _db) = sqlite_app().await;
     for encoding in ["gzip", "br"] {
         let req = Request::get("/api/openapi.json")
             .header(header::ACCEPT_ENCODING, encoding)
@@ -548,5 +525,4 @@ async fn responses_are_compressed_when_the_client_accepts_it() {
         let reply = send(&app, req).await;
         assert_eq!(reply.header("content-encoding"), Some(encoding));
     }
-    db.drop_db().await;
 }

@@ -6,40 +6,15 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use lumen::import::{BadRecord, ImportReport, Options, import_path};
 use lumen::store::Store;
 use lumen_core::import::Kind;
-use support::TestDb;
+use support::on_both_databases;
 
-macro_rules! suite {
-    ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let db = super::TestDb::sqlite().await;
-                    super::$test(db.store()).await;
-                    db.drop_db().await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    super::$test(db.store()).await;
-                    db.drop_db().await;
-                }
-            )+
-        }
-    };
-}
-
-suite!(
+on_both_databases!(
+    |db| db.store();
     every_record_kind_imports_and_importing_twice_stores_nothing_twice,
     bad_records_are_reported_with_file_line_and_reason_and_good_ones_imported,
     strict_imports_nothing_from_a_file_with_a_bad_record,
@@ -93,13 +68,13 @@ fn table(kind: Kind) -> &'static str {
     }
 }
 
-async fn import(store: &Arc<dyn Store>, dir: &str, strict: bool) -> ImportReport {
-    import_path(store.as_ref(), &fixtures(dir), &options(strict))
+async fn import(store: &Store, dir: &str, strict: bool) -> ImportReport {
+    import_path(&store, &fixtures(dir), &options(strict))
         .await
         .expect("import runs")
 }
 
-async fn every_record_kind_imports_and_importing_twice_stores_nothing_twice(store: Arc<dyn Store>) {
+async fn every_record_kind_imports_and_importing_twice_stores_nothing_twice(store: Store) {
     let report = import(&store, "good", false).await;
     assert_eq!(report.bad().collect::<Vec<_>>(), Vec::<&BadRecord>::new());
     assert_eq!(report.files.len(), Kind::ALL.len(), "one file per kind");
@@ -191,9 +166,7 @@ const BAD_INTERACTIONS: [(usize, &str); 3] = [
     (4, "invalid record: clicks"),
 ];
 
-async fn bad_records_are_reported_with_file_line_and_reason_and_good_ones_imported(
-    store: Arc<dyn Store>,
-) {
+async fn bad_records_are_reported_with_file_line_and_reason_and_good_ones_imported(store: Store) {
     import(&store, "good", false).await;
     let before = store.table_counts().await.expect("counts");
     let report = import(&store, "bad", false).await;
@@ -225,7 +198,7 @@ async fn bad_records_are_reported_with_file_line_and_reason_and_good_ones_import
     );
 }
 
-async fn strict_imports_nothing_from_a_file_with_a_bad_record(store: Arc<dyn Store>) {
+async fn strict_imports_nothing_from_a_file_with_a_bad_record(store: Store) {
     import(&store, "good", false).await;
     let before = store.table_counts().await.expect("counts");
     let report = import(&store, "bad", true).await;
@@ -247,7 +220,7 @@ async fn strict_imports_nothing_from_a_file_with_a_bad_record(store: Arc<dyn Sto
          {\"id\":\"s3\",\"userId\":\"nobody\",\"contentItemId\":\"v1\",\"occurredAt\":\"2025-01-14T10:00:00Z\"}\n",
     )
     .expect("write");
-    let report = import_path(store.as_ref(), &dir, &options(true))
+    let report = import_path(&store, &dir, &options(true))
         .await
         .expect("import runs");
     assert_reasons(
@@ -256,7 +229,7 @@ async fn strict_imports_nothing_from_a_file_with_a_bad_record(store: Arc<dyn Sto
     );
     assert_eq!(stored(&report, "interactions.ndjson"), 0);
     assert_eq!(store.table_counts().await.expect("counts"), before);
-    let report = import_path(store.as_ref(), &dir, &options(false))
+    let report = import_path(&store, &dir, &options(false))
         .await
         .expect("import runs");
     assert_eq!(

@@ -11,10 +11,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use lumen::AppState;
 use lumen::jobs::{self, Enqueued, JobState, NewJob, WorkerConfig};
-use lumen::store::Store;
 use lumen::store::jobs::Schedule;
 use serde_json::json;
-use support::{TestDb, test_config};
+use support::{TestDb, on_both_databases, test_config};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -32,7 +31,19 @@ fn at(h: u32, m: u32, s: u32) -> DateTime<Utc> {
         .expect("valid")
 }
 
-async fn enqueue_claim_complete_and_dedupe(store: &dyn Store) {
+on_both_databases!(
+    |db| db;
+    enqueue_claim_complete_and_dedupe,
+    an_expired_lease_lets_another_worker_take_over,
+    failures_retry_with_backoff_then_die,
+    cancel_stops_queued_and_running_jobs,
+    two_workers_run_every_job_exactly_once,
+    a_schedule_fires_once_per_slot,
+    retention_deletes_expired_results,
+);
+
+async fn enqueue_claim_complete_and_dedupe(db: TestDb) {
+    let store = &db.store();
     let now = Utc::now();
     let a = store
         .enqueue_job(&echo(json!(1)), now)
@@ -104,7 +115,8 @@ async fn enqueue_claim_complete_and_dedupe(store: &dyn Store) {
     assert!(matches!(s3, Enqueued::New(id) if id != s1.id()));
 }
 
-async fn an_expired_lease_lets_another_worker_take_over(store: &dyn Store) {
+async fn an_expired_lease_lets_another_worker_take_over(db: TestDb) {
+    let store = &db.store();
     let t0 = Utc::now();
     let id = store
         .enqueue_job(&echo(json!(null)), t0)
@@ -155,7 +167,8 @@ async fn an_expired_lease_lets_another_worker_take_over(store: &dyn Store) {
     );
 }
 
-async fn failures_retry_with_backoff_then_die(store: &dyn Store) {
+async fn failures_retry_with_backoff_then_die(db: TestDb) {
+    let store = &db.store();
     let now = Utc::now();
     let id = store
         .enqueue_job(
@@ -212,7 +225,8 @@ async fn failures_retry_with_backoff_then_die(store: &dyn Store) {
     );
 }
 
-async fn cancel_stops_queued_and_running_jobs(store: &dyn Store) {
+async fn cancel_stops_queued_and_running_jobs(db: TestDb) {
+    let store = &db.store();
     let now = Utc::now();
     let queued = store
         .enqueue_job(&echo(json!(1)), now)
@@ -265,37 +279,6 @@ async fn cancel_stops_queued_and_running_jobs(store: &dyn Store) {
         store.job(child).await.expect("read").expect("job").state,
         JobState::Cancelled
     );
-}
-
-/// Each scenario on an empty queue of the database `new_db` makes.
-async fn queue_semantics<F, Fut>(new_db: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<TestDb>>,
-{
-    for scenario in 0..4 {
-        let Some(db) = new_db().await else {
-            return;
-        };
-        let store = db.store();
-        match scenario {
-            0 => enqueue_claim_complete_and_dedupe(store.as_ref()).await,
-            1 => an_expired_lease_lets_another_worker_take_over(store.as_ref()).await,
-            2 => failures_retry_with_backoff_then_die(store.as_ref()).await,
-            _ => cancel_stops_queued_and_running_jobs(store.as_ref()).await,
-        }
-        db.drop_db().await;
-    }
-}
-
-#[tokio::test]
-async fn queue_semantics_sqlite() {
-    queue_semantics(|| async { Some(TestDb::sqlite().await) }).await;
-}
-
-#[tokio::test]
-async fn queue_semantics_postgres() {
-    queue_semantics(TestDb::postgres).await;
 }
 
 /// Two instances (two app states, each with its own workers) drain one
@@ -351,19 +334,6 @@ async fn two_workers_run_every_job_exactly_once(db: TestDb) {
         workers.insert(job.worker.expect("worker"));
     }
     assert_eq!(workers.len(), 2, "both instances took part");
-    db.drop_db().await;
-}
-
-#[tokio::test]
-async fn two_workers_run_every_job_exactly_once_sqlite() {
-    two_workers_run_every_job_exactly_once(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn two_workers_run_every_job_exactly_once_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        two_workers_run_every_job_exactly_once(db).await;
-    }
 }
 
 /// Two instances with one cron schedule: each slot fires one job, even when
@@ -400,19 +370,6 @@ async fn a_schedule_fires_once_per_slot(db: TestDb) {
         .await
         .expect_err("invalid");
     assert_eq!(err.code(), "VALIDATION_ERROR");
-    db.drop_db().await;
-}
-
-#[tokio::test]
-async fn a_schedule_fires_once_per_slot_sqlite() {
-    a_schedule_fires_once_per_slot(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn a_schedule_fires_once_per_slot_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        a_schedule_fires_once_per_slot(db).await;
-    }
 }
 
 /// A worker runs a failing job to `dead` through its retries, and records
@@ -436,13 +393,12 @@ async fn workers_retry_a_failing_job_until_it_is_dead() {
     assert_eq!(job.state, JobState::Dead);
     assert_eq!(job.attempts, 2);
     assert!(job.last_error.expect("error").contains("on purpose"));
-    db.drop_db().await;
 }
 
 /// The retention job deletes L2 rows older than 7 days and L3 months older
 /// than 7 years (dropping the partition on PostgreSQL), and keeps the rest.
 async fn retention_deletes_expired_results(db: TestDb) {
-    use lumen::store::jobs::StoredResult;
+    use lumen::store::results::StoredResult;
     let state = AppState::new(test_config(&db), db.store()).expect("state");
     let now = Utc::now();
     let row = |kind: &str, computed_at: DateTime<Utc>| StoredResult {
@@ -505,7 +461,7 @@ async fn retention_deletes_expired_results(db: TestDb) {
             .expect("read")
             .is_some()
     );
-    let month = lumen::store::jobs::month_of(now);
+    let month = lumen::store::results::month_of(now);
     let kept = store
         .rollup("velocity", s, "30d", month)
         .await
@@ -513,21 +469,13 @@ async fn retention_deletes_expired_results(db: TestDb) {
         .expect("kept");
     assert_eq!(kept.computed_at.timestamp(), now.timestamp());
     let gone = store
-        .rollup("velocity", s, "30d", lumen::store::jobs::month_of(ancient))
+        .rollup(
+            "velocity",
+            s,
+            "30d",
+            lumen::store::results::month_of(ancient),
+        )
         .await
         .expect("read");
     assert!(gone.is_none(), "the ancient month is gone");
-    db.drop_db().await;
-}
-
-#[tokio::test]
-async fn retention_deletes_expired_results_sqlite() {
-    retention_deletes_expired_results(TestDb::sqlite().await).await;
-}
-
-#[tokio::test]
-async fn retention_deletes_expired_results_postgres() {
-    if let Some(db) = TestDb::postgres().await {
-        retention_deletes_expired_results(db).await;
-    }
 }

@@ -7,7 +7,7 @@ mod support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 
 use chrono::Duration;
 use lumen::import::oulad::Oulad;
@@ -55,9 +55,9 @@ const PRESENTATIONS: i64 = 22;
 /// again and checked that nothing changed (SQLite only: each import of the
 /// 1.3 M records takes minutes in a debug build, and the second import runs
 /// the same SQL on both databases, which tests/import.rs re-imports on both).
-async fn import_counts_match_the_readme(store: Arc<dyn Store>, twice: bool) {
+async fn import_counts_match_the_readme(store: Store, twice: bool) {
     let Some(dir) = oulad_dir() else { return };
-    let report = lumen::import::oulad::import(store.as_ref(), &dir)
+    let report = lumen::import::oulad::import(&store, &dir)
         .await
         .expect("import");
     // The only bad rows: submissions without a score.
@@ -93,7 +93,7 @@ async fn import_counts_match_the_readme(store: Arc<dyn Store>, twice: bool) {
     }
     let learner = lumen_core::oulad::id(lumen_core::import::id_kinds::USER, "11391");
     let enrolments = store.enrolments_of_user(learner).await.expect("read");
-    let again = lumen::import::oulad::import(store.as_ref(), &dir)
+    let again = lumen::import::oulad::import(&store, &dir)
         .await
         .expect("second import");
     assert_eq!(again.bad().count() as i64, MISSING_SCORES);
@@ -112,7 +112,6 @@ async fn import_counts_match_the_readme(store: Arc<dyn Store>, twice: bool) {
 async fn sqlite_import_counts_match_the_readme_and_a_second_import_changes_nothing() {
     let db = TestDb::sqlite().await;
     import_counts_match_the_readme(db.store(), true).await;
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -121,7 +120,6 @@ async fn postgres_import_counts_match_the_readme() {
         return;
     };
     import_counts_match_the_readme(db.store(), false).await;
-    db.drop_db().await;
 }
 
 fn evaluate(ds: &Dataset, data: &Oulad, day: i64) -> Vec<Evaluation> {

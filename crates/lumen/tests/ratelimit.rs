@@ -35,7 +35,7 @@ fn limited(db: &TestDb, redis: Option<String>, limits: &[(&str, &str)]) -> Route
 
 async fn user(db: &TestDb, email: &str) -> User {
     accounts::add_user(
-        db.store().as_ref(),
+        &db.store(),
         "Acme",
         email,
         "Someone",
@@ -109,7 +109,6 @@ async fn login_allows_five_attempts_per_ip_per_15_minutes_by_default() {
         login(&app, random_peer()).await.status,
         StatusCode::UNAUTHORIZED
     );
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -121,8 +120,8 @@ async fn per_user_limits_count_each_user_separately() {
         user(&db, "b@acme.test").await,
     );
     let (ta, tb) = (
-        token_for(db.store().as_ref(), &a).await,
-        token_for(db.store().as_ref(), &b).await,
+        token_for(&db.store(), &a).await,
+        token_for(&db.store(), &b).await,
     );
     for _ in 0..2 {
         assert_eq!(
@@ -144,7 +143,6 @@ async fn per_user_limits_count_each_user_separately() {
             .status,
         StatusCode::OK
     );
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -159,7 +157,6 @@ async fn health_is_limited_per_ip_at_its_own_rate() {
         );
     }
     assert_limited(&Call::get("/api/health").peer(peer).send(&app).await);
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -176,7 +173,6 @@ async fn limits_can_be_turned_off() {
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
         assert_eq!(reply.header("ratelimit-limit"), None);
     }
-    db.drop_db().await;
 }
 
 async fn me(app: &Router, token: &str) -> Reply {
@@ -200,7 +196,7 @@ async fn two_instances_sharing_redis_share_one_limit() {
         &[("session", "3/1m"), ("login", "4/15m")],
     );
     let u = user(&db, &format!("{}@acme.test", uuid::Uuid::new_v4().simple())).await;
-    let token = token_for(db.store().as_ref(), &u).await;
+    let token = token_for(&db.store(), &u).await;
     assert_eq!(me(&first, &token).await.status, StatusCode::OK);
     assert_eq!(me(&second, &token).await.status, StatusCode::OK);
     let third = me(&first, &token).await;
@@ -215,7 +211,6 @@ async fn two_instances_sharing_redis_share_one_limit() {
         assert_eq!(login(app, peer).await.status, StatusCode::UNAUTHORIZED);
     }
     assert_limited(&login(&first, peer).await);
-    db.drop_db().await;
 }
 
 #[tokio::test]
@@ -234,5 +229,4 @@ async fn with_redis_unreachable_limits_still_hold_in_process() {
         );
     }
     assert_limited(&Call::get("/api/health").peer(peer).send(&app).await);
-    db.drop_db().await;
 }

@@ -23,37 +23,13 @@ use lumen_core::Role;
 use lumen_core::model::User;
 use serde_json::{Value, json};
 use support::client::Call;
+use support::on_both_databases;
 use support::{TestDb, test_config, token_for};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tower::ServiceExt;
 use uuid::Uuid;
 
-macro_rules! both_databases {
-    ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let db = super::TestDb::sqlite().await;
-                    super::$test(&db).await;
-                    db.drop_db().await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    super::$test(&db).await;
-                    db.drop_db().await;
-                }
-            )+
-        }
-    };
-}
-
-both_databases!(
+on_both_databases!(
     reports_of_every_type_and_format_for_their_owner_only,
     scheduled_reports_are_delivered_and_expire,
 );
@@ -201,9 +177,9 @@ async fn reports_of_every_type_and_format_for_their_owner_only(db: &TestDb) {
     let trainer = person(db, "trainer@demo.lumen.test").await;
     let admin = person(db, "admin@demo.lumen.test").await;
     let store = db.store();
-    let lt = token_for(store.as_ref(), &learner).await;
-    let tt = token_for(store.as_ref(), &trainer).await;
-    let at = token_for(store.as_ref(), &admin).await;
+    let lt = token_for(&store, &learner).await;
+    let tt = token_for(&store, &trainer).await;
+    let at = token_for(&store, &admin).await;
 
     // A PDF of each type: a title page, then a page per analytic of the bundle.
     for (kind, role, token, title, owner) in [
@@ -475,7 +451,7 @@ const WEBHOOK_SECRET: &str = "webhook-secret-0123456789";
 async fn scheduled_reports_are_delivered_and_expire(db: &TestDb) {
     let store = db.store();
     let admin = lumen::accounts::add_user(
-        store.as_ref(),
+        &store,
         "Sched Org",
         "boss@sched.test",
         "The Boss",
@@ -485,7 +461,7 @@ async fn scheduled_reports_are_delivered_and_expire(db: &TestDb) {
     .await
     .expect("admin");
     let other = lumen::accounts::add_user(
-        store.as_ref(),
+        &store,
         "Sched Org",
         "peer@sched.test",
         "Peer",
@@ -514,8 +490,8 @@ async fn scheduled_reports_are_delivered_and_expire(db: &TestDb) {
     });
     let state = AppState::new(config.clone(), store.clone()).expect("state");
     let app = http::app(state.clone());
-    let token = token_for(store.as_ref(), &admin).await;
-    let other_token = token_for(store.as_ref(), &other).await;
+    let token = token_for(&store, &admin).await;
+    let other_token = token_for(&store, &other).await;
 
     // Create (a bad cron names the field), list, and nobody else may delete.
     let bad = Call::post(

@@ -3,8 +3,6 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use lumen::store::{ConflictKind, RecordCounts, Store, StoreError};
 use lumen_core::Role;
@@ -12,35 +10,11 @@ use lumen_core::model::{
     Course, CourseStatus, Department, Enrolment, EnrolmentStatus, Organization, Origin, Outcome,
     User,
 };
-use support::TestDb;
+use support::on_both_databases;
 use uuid::Uuid;
 
-macro_rules! store_suite {
-    ($($test:ident),+ $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let db = super::TestDb::sqlite().await;
-                    super::$test(db.store()).await;
-                    db.drop_db().await;
-                }
-            )+
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $test() {
-                    let Some(db) = super::TestDb::postgres().await else { return };
-                    super::$test(db.store()).await;
-                    db.drop_db().await;
-                }
-            )+
-        }
-    };
-}
-
-store_suite!(
+on_both_databases!(
+    |db| db.store();
     migrations_can_run_again_without_effect,
     an_organization_round_trips,
     upserting_the_same_record_twice_stores_it_once,
@@ -126,7 +100,7 @@ fn enrolment(user: &User, course: &Course) -> Enrolment {
     }
 }
 
-async fn seeded(store: &Arc<dyn Store>) -> (Organization, User, Course) {
+async fn seeded(store: &Store) -> (Organization, User, Course) {
     let o = org("Acme");
     store.upsert_organization(&o).await.expect("org");
     let u = user(&o, "ada@acme.test", &[Role::Learner]);
@@ -136,13 +110,13 @@ async fn seeded(store: &Arc<dyn Store>) -> (Organization, User, Course) {
     (o, u, c)
 }
 
-async fn migrations_can_run_again_without_effect(store: Arc<dyn Store>) {
+async fn migrations_can_run_again_without_effect(store: Store) {
     seeded(&store).await;
     store.migrate().await.expect("second migrate is a no-op");
     assert_eq!(store.record_counts().await.expect("counts").users, 1);
 }
 
-async fn an_organization_round_trips(store: Arc<dyn Store>) {
+async fn an_organization_round_trips(store: Store) {
     let o = org("Acme");
     store.upsert_organization(&o).await.expect("insert");
     assert_eq!(store.organization(o.id).await.expect("read"), Some(o));
@@ -152,7 +126,7 @@ async fn an_organization_round_trips(store: Arc<dyn Store>) {
     );
 }
 
-async fn upserting_the_same_record_twice_stores_it_once(store: Arc<dyn Store>) {
+async fn upserting_the_same_record_twice_stores_it_once(store: Store) {
     let (o, u, c) = seeded(&store).await;
     let mut renamed = o.clone();
     renamed.name = "Acme Ltd".into();
@@ -182,9 +156,7 @@ async fn upserting_the_same_record_twice_stores_it_once(store: Arc<dyn Store>) {
     );
 }
 
-async fn users_round_trip_with_their_roles_and_are_found_by_email_in_any_case(
-    store: Arc<dyn Store>,
-) {
+async fn users_round_trip_with_their_roles_and_are_found_by_email_in_any_case(store: Store) {
     let o = org("Acme");
     store.upsert_organization(&o).await.expect("org");
     let mut u = user(&o, "Multi@Acme.test", &[Role::Learner, Role::Trainer]);
@@ -201,7 +173,7 @@ async fn users_round_trip_with_their_roles_and_are_found_by_email_in_any_case(
     );
 }
 
-async fn updating_a_user_replaces_their_roles(store: Arc<dyn Store>) {
+async fn updating_a_user_replaces_their_roles(store: Store) {
     let (_, mut u, _) = seeded(&store).await;
     u.roles = vec![Role::OrgAdmin, Role::Trainer];
     store.upsert_user(&u).await.expect("update");
@@ -209,7 +181,7 @@ async fn updating_a_user_replaces_their_roles(store: Arc<dyn Store>) {
     assert_eq!(roles, Some(vec![Role::Trainer, Role::OrgAdmin]));
 }
 
-async fn two_users_cannot_share_an_email(store: Arc<dyn Store>) {
+async fn two_users_cannot_share_an_email(store: Store) {
     let (o, u, _) = seeded(&store).await;
     let mut other = user(&o, "someone@acme.test", &[Role::Learner]);
     other.email = u.email.to_uppercase();
@@ -232,7 +204,7 @@ async fn two_users_cannot_share_an_email(store: Arc<dyn Store>) {
     assert_eq!(store.record_counts().await.expect("counts").users, 1);
 }
 
-async fn departments_are_listed_per_organization(store: Arc<dyn Store>) {
+async fn departments_are_listed_per_organization(store: Store) {
     let a = org("Acme");
     let b = org("Globex");
     store.upsert_organization(&a).await.expect("org");
@@ -268,7 +240,7 @@ async fn departments_are_listed_per_organization(store: Arc<dyn Store>) {
     );
 }
 
-async fn courses_and_enrolments_round_trip(store: Arc<dyn Store>) {
+async fn courses_and_enrolments_round_trip(store: Store) {
     let (o, u, c) = seeded(&store).await;
     assert_eq!(store.course(c.id).await.expect("read"), Some(c.clone()));
     let c2 = course(&o, "Statistics");
@@ -289,7 +261,7 @@ async fn courses_and_enrolments_round_trip(store: Arc<dyn Store>) {
     );
 }
 
-async fn an_invalid_enrolment_is_rejected_and_nothing_is_stored(store: Arc<dyn Store>) {
+async fn an_invalid_enrolment_is_rejected_and_nothing_is_stored(store: Store) {
     let (_, u, c) = seeded(&store).await;
     let mut e = enrolment(&u, &c);
     e.progress = 1.7;
@@ -310,7 +282,7 @@ async fn an_invalid_enrolment_is_rejected_and_nothing_is_stored(store: Arc<dyn S
     );
 }
 
-async fn an_enrolment_for_an_unknown_course_is_a_conflict(store: Arc<dyn Store>) {
+async fn an_enrolment_for_an_unknown_course_is_a_conflict(store: Store) {
     let (o, u, _) = seeded(&store).await;
     let ghost = course(&o, "Never stored");
     let err = store
@@ -329,7 +301,7 @@ async fn an_enrolment_for_an_unknown_course_is_a_conflict(store: Arc<dyn Store>)
     );
 }
 
-async fn timestamps_keep_microsecond_precision_in_utc(store: Arc<dyn Store>) {
+async fn timestamps_keep_microsecond_precision_in_utc(store: Store) {
     let mut o = org("Acme");
     o.created_at = Utc
         .timestamp_opt(1_760_000_000, 123_456_000)
@@ -344,7 +316,7 @@ async fn timestamps_keep_microsecond_precision_in_utc(store: Arc<dyn Store>) {
     assert_eq!(read.created_at, o.created_at);
 }
 
-async fn an_organisations_records_load_without_any_other_organisations(store: Arc<dyn Store>) {
+async fn an_organisations_records_load_without_any_other_organisations(store: Store) {
     let (a, ua, ca) = seeded(&store).await;
     let b = org("Globex");
     store.upsert_organization(&b).await.expect("org");

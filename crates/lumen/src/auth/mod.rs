@@ -83,7 +83,7 @@ impl Auth {
 
     /// Verifies a bearer token; for Lumen's own tokens also that the login
     /// session has not been revoked (logout, refresh-token reuse).
-    pub async fn authenticate(&self, store: &dyn Store, token: &str) -> Result<Verified, ApiError> {
+    pub async fn authenticate(&self, store: &Store, token: &str) -> Result<Verified, ApiError> {
         let verified = self.verifier.verify(token).await.map_err(|e| match e {
             tokens::TokenError::Invalid => {
                 ApiError::Unauthorized("invalid or expired token".into())
@@ -118,7 +118,7 @@ impl Auth {
     /// password and wrong password are indistinguishable, in answer and cost.
     pub async fn login(
         &self,
-        store: &dyn Store,
+        store: &Store,
         email: &str,
         password: &str,
     ) -> Result<Issued, ApiError> {
@@ -148,11 +148,7 @@ impl Auth {
     }
 
     /// Rotates a refresh token. A token presented twice revokes its session.
-    pub async fn refresh(
-        &self,
-        store: &dyn Store,
-        refresh_token: &str,
-    ) -> Result<Issued, ApiError> {
+    pub async fn refresh(&self, store: &Store, refresh_token: &str) -> Result<Issued, ApiError> {
         let now = Utc::now();
         match store
             .use_refresh_token(&hash_refresh_token(refresh_token), now)
@@ -183,7 +179,7 @@ impl Auth {
         }
     }
 
-    pub async fn logout(&self, store: &dyn Store, verified: &Verified) -> Result<(), ApiError> {
+    pub async fn logout(&self, store: &Store, verified: &Verified) -> Result<(), ApiError> {
         if let Some(session) = verified.session {
             store.revoke_session(session, now()).await?;
             self.active_sessions.remove(&session);
@@ -193,7 +189,7 @@ impl Auth {
 
     async fn issue(
         &self,
-        store: &dyn Store,
+        store: &Store,
         user: User,
         session: Uuid,
         now: DateTime<Utc>,

@@ -83,7 +83,7 @@ impl RunReport {
 }
 
 pub struct Collector {
-    store: Arc<dyn Store>,
+    store: Store,
     upstreams: Arc<Upstreams>,
     /// Synthetic stand-ins (LUMEN_MOCK_FALLBACK): read when a service fails
     /// and nothing was ever collected from it.
@@ -95,7 +95,7 @@ fn now() -> DateTime<Utc> {
 }
 
 impl Collector {
-    pub fn new(store: Arc<dyn Store>, upstreams: Arc<Upstreams>) -> Self {
+    pub fn new(store: Store, upstreams: Arc<Upstreams>) -> Self {
         Self {
             store,
             upstreams,

@@ -106,7 +106,7 @@ pub async fn login(
     }
     let issued = state
         .auth
-        .login(state.store.as_ref(), email.trim(), &password)
+        .login(&state.store, email.trim(), &password)
         .await?;
     let (user, org, roles) = (
         issued.user.id,
@@ -174,7 +174,7 @@ pub async fn refresh(
     if !looks_like_refresh_token(&token) {
         return Err(ApiError::InvalidRefreshToken);
     }
-    let issued = state.auth.refresh(state.store.as_ref(), &token).await?;
+    let issued = state.auth.refresh(&state.store, &token).await?;
     Ok(ApiJson(RefreshResponse {
         token: issued.token,
         refresh_token: issued.refresh_token,
@@ -224,10 +224,7 @@ pub async fn logout(
     State(state): State<AppState>,
     current: CurrentUser,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .auth
-        .logout(state.store.as_ref(), &current.verified)
-        .await?;
+    state.auth.logout(&state.store, &current.verified).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

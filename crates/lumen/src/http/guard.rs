@@ -115,7 +115,7 @@ async fn check(
         Access::Public => None,
         access => {
             let token = bearer(&parts.headers)?;
-            let verified = state.auth.authenticate(state.store.as_ref(), token).await?;
+            let verified = state.auth.authenticate(&state.store, token).await?;
             let header = parts
                 .headers
                 .get(ACTIVE_ROLE)

@@ -211,7 +211,7 @@ fn own_id(record: &Record) -> Option<Uuid> {
 /// returns how many were stored, and adds the refused ones to `bad`.
 /// `AllOrNothing` and `Never` take the whole file in one transaction.
 pub async fn store_records(
-    store: &dyn Store,
+    store: &Store,
     file: &Path,
     records: Vec<(usize, Record)>,
     commit: Commit,
@@ -313,7 +313,7 @@ pub struct Options {
 
 /// `lumen import PATH`: every NDJSON file of PATH, in dependency order.
 pub async fn import_path(
-    store: &dyn Store,
+    store: &Store,
     path: &Path,
     options: &Options,
 ) -> anyhow::Result<ImportReport> {

@@ -390,7 +390,7 @@ fn input_bytes(dir: &Path) -> anyhow::Result<u64> {
 }
 
 /// `lumen import oulad DIR`: every OULAD record into the store.
-pub async fn import(store: &dyn Store, dir: &Path) -> anyhow::Result<ImportReport> {
+pub async fn import(store: &Store, dir: &Path) -> anyhow::Result<ImportReport> {
     let started = Instant::now();
     let mut data = Oulad::open(dir, &[])?;
     let progress = Progress::new(input_bytes(dir)?);
@@ -552,10 +552,7 @@ pub fn coverage(ds: &lumen_core::analytics::Dataset, as_of: DateTime<Utc>) -> Ve
 }
 
 /// Prints the stored enrolments by outcome.
-pub async fn print_outcomes(
-    store: &dyn Store,
-    out: &mut impl std::io::Write,
-) -> anyhow::Result<()> {
+pub async fn print_outcomes(store: &Store, out: &mut impl std::io::Write) -> anyhow::Result<()> {
     writeln!(out, "enrolments by outcome:")?;
     for (outcome, n) in store.enrolment_outcomes().await? {
         writeln!(out, "  {outcome:<24} {n:>7}")?;
@@ -565,10 +562,7 @@ pub async fn print_outcomes(
 
 /// Prints [`coverage`] of the stored OULAD organisation at
 /// [`coverage_instant`].
-pub async fn print_coverage(
-    store: &dyn Store,
-    out: &mut impl std::io::Write,
-) -> anyhow::Result<()> {
+pub async fn print_coverage(store: &Store, out: &mut impl std::io::Write) -> anyhow::Result<()> {
     let records = store.load_records(oulad::organization().id).await?;
     let ds = lumen_core::analytics::Dataset::new(records);
     let as_of = coverage_instant();

@@ -94,7 +94,7 @@ pub(super) async fn run(ctx: &JobContext) -> anyhow::Result<Value> {
     // 3. Aggregate.
     let rolled = state
         .store
-        .rollup_batch(batch, crate::store::jobs::month_of(as_of))
+        .rollup_batch(batch, crate::store::results::month_of(as_of))
         .await?;
     let results = state.store.batch_results(batch).await?.len();
     state.queue.batch_data.lock().await.take();

@@ -86,7 +86,7 @@ async fn refresh(ctx: &JobContext) -> anyhow::Result<Value> {
 
 /// L2 results are kept 7 days, L3 months 7 years, finished jobs 30 days.
 async fn retention(ctx: &JobContext) -> anyhow::Result<Value> {
-    use crate::store::jobs::month_of;
+    use crate::store::results::month_of;
     let store = &ctx.state.store;
     let now = Utc::now();
     let results = store.purge_results(now - chrono::Duration::days(7)).await?;

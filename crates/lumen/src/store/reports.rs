@@ -1,11 +1,10 @@
 //! Reports' storage: report requests with their file's place in object
 //! storage, and report schedules (docs/reports.md).
 
-use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::StoreResult;
+use super::{Store, StoreResult};
 
 /// One report: what was asked, its state, and once done where its file is.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -46,182 +45,156 @@ pub struct ScheduleRow {
     pub created_at: DateTime<Utc>,
 }
 
-#[async_trait]
-pub trait ReportStore: Send + Sync {
+impl Store {
     /// Inserts or replaces the whole row.
-    async fn save_report(&self, report: &ReportRow) -> StoreResult<()>;
-    async fn report(&self, id: Uuid) -> StoreResult<Option<ReportRow>>;
+    pub async fn save_report(&self, r: &ReportRow) -> StoreResult<()> {
+        on_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO reports (id, owner_id, report_type, format, time_range, analytics, \
+                 status, error, job_id, schedule_id, object_key, file_name, content_type, \
+                 size_bytes, created_at, finished_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error, \
+                 job_id = excluded.job_id, object_key = excluded.object_key, \
+                 file_name = excluded.file_name, content_type = excluded.content_type, \
+                 size_bytes = excluded.size_bytes, finished_at = excluded.finished_at",
+            )
+            .bind(r.id)
+            .bind(r.owner_id)
+            .bind(&r.report_type)
+            .bind(&r.format)
+            .bind(&r.time_range)
+            .bind(&r.analytics)
+            .bind(&r.status)
+            .bind(&r.error)
+            .bind(r.job_id)
+            .bind(r.schedule_id)
+            .bind(&r.object_key)
+            .bind(&r.file_name)
+            .bind(&r.content_type)
+            .bind(r.size_bytes)
+            .bind(r.created_at)
+            .bind(r.finished_at)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
+
+    pub async fn report(&self, id: Uuid) -> StoreResult<Option<ReportRow>> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, owner_id, report_type, format, time_range, analytics, status, error, \
+                 job_id, schedule_id, object_key, file_name, content_type, size_bytes, created_at, \
+                 finished_at FROM reports WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
+
     /// An owner's reports, newest first, and how many there are in all.
-    async fn reports_of(
+    pub async fn reports_of(
         &self,
         owner_id: Uuid,
         limit: i64,
         offset: i64,
-    ) -> StoreResult<(Vec<ReportRow>, i64)>;
-    /// Finished reports whose file is older than `before` (retention).
-    async fn reports_finished_before(&self, before: DateTime<Utc>) -> StoreResult<Vec<ReportRow>>;
-    async fn save_report_schedule(&self, schedule: &ScheduleRow) -> StoreResult<()>;
-    async fn report_schedule(&self, id: Uuid) -> StoreResult<Option<ScheduleRow>>;
-    async fn report_schedules_of(&self, owner_id: Uuid) -> StoreResult<Vec<ScheduleRow>>;
-    /// `true` when it existed.
-    async fn delete_report_schedule(&self, id: Uuid) -> StoreResult<bool>;
-}
-
-macro_rules! report_select {
-    ($tail:literal) => {
-        concat!(
-            "SELECT id, owner_id, report_type, format, time_range, analytics, status, error, job_id, ",
-            "schedule_id, object_key, file_name, content_type, size_bytes, created_at, finished_at ",
-            "FROM reports ",
-            $tail
-        )
-    };
-}
-
-macro_rules! schedule_select {
-    ($tail:literal) => {
-        concat!(
-            "SELECT id, owner_id, name, cron, report_type, format, time_range, analytics, created_at ",
-            "FROM report_schedules ",
-            $tail
-        )
-    };
-}
-
-/// Expands to `impl ReportStore for $store` (a struct with a sqlx `pool`).
-macro_rules! impl_report_store {
-    ($store:ty) => {
-        #[async_trait::async_trait]
-        impl $crate::store::ReportStore for $store {
-            async fn save_report(
-                &self,
-                r: &$crate::store::ReportRow,
-            ) -> $crate::store::StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO reports (id, owner_id, report_type, format, time_range, analytics, status, \
-                     error, job_id, schedule_id, object_key, file_name, content_type, size_bytes, created_at, \
-                     finished_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-                     ON CONFLICT (id) DO UPDATE SET status = excluded.status, error = excluded.error, \
-                     job_id = excluded.job_id, object_key = excluded.object_key, file_name = excluded.file_name, \
-                     content_type = excluded.content_type, size_bytes = excluded.size_bytes, \
-                     finished_at = excluded.finished_at",
-                )
-                .bind(r.id)
-                .bind(r.owner_id)
-                .bind(&r.report_type)
-                .bind(&r.format)
-                .bind(&r.time_range)
-                .bind(&r.analytics)
-                .bind(&r.status)
-                .bind(&r.error)
-                .bind(r.job_id)
-                .bind(r.schedule_id)
-                .bind(&r.object_key)
-                .bind(&r.file_name)
-                .bind(&r.content_type)
-                .bind(r.size_bytes)
-                .bind(r.created_at)
-                .bind(r.finished_at)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
-            }
-
-            async fn report(
-                &self,
-                id: uuid::Uuid,
-            ) -> $crate::store::StoreResult<Option<$crate::store::ReportRow>> {
-                Ok(sqlx::query_as(report_select!("WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?)
-            }
-
-            async fn reports_of(
-                &self,
-                owner_id: uuid::Uuid,
-                limit: i64,
-                offset: i64,
-            ) -> $crate::store::StoreResult<(Vec<$crate::store::ReportRow>, i64)> {
-                let rows = sqlx::query_as(report_select!(
-                    "WHERE owner_id = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3"
-                ))
+    ) -> StoreResult<(Vec<ReportRow>, i64)> {
+        Ok(on_pool!(self, pool => (
+            sqlx::query_as(
+                "SELECT id, owner_id, report_type, format, time_range, analytics, status, error, \
+                 job_id, schedule_id, object_key, file_name, content_type, size_bytes, created_at, \
+                 finished_at FROM reports WHERE owner_id = $1 \
+                 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3",
+            )
+            .bind(owner_id)
+            .bind(limit)
+            .bind(offset)
+            .fetch_all(pool)
+            .await?,
+            sqlx::query_scalar("SELECT COUNT(*) FROM reports WHERE owner_id = $1")
                 .bind(owner_id)
-                .bind(limit)
-                .bind(offset)
-                .fetch_all(&self.pool)
-                .await?;
-                let total: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM reports WHERE owner_id = $1")
-                    .bind(owner_id)
-                    .fetch_one(&self.pool)
-                    .await?;
-                Ok((rows, total))
-            }
+                .fetch_one(pool)
+                .await?,
+        )))
+    }
 
-            async fn reports_finished_before(
-                &self,
-                before: chrono::DateTime<chrono::Utc>,
-            ) -> $crate::store::StoreResult<Vec<$crate::store::ReportRow>> {
-                Ok(sqlx::query_as(report_select!(
-                    "WHERE status = 'done' AND finished_at < $1 ORDER BY finished_at"
-                ))
-                .bind(before)
-                .fetch_all(&self.pool)
-                .await?)
-            }
+    /// Finished reports whose file is older than `before` (retention).
+    pub async fn reports_finished_before(
+        &self,
+        before: DateTime<Utc>,
+    ) -> StoreResult<Vec<ReportRow>> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, owner_id, report_type, format, time_range, analytics, status, error, \
+                 job_id, schedule_id, object_key, file_name, content_type, size_bytes, created_at, \
+                 finished_at FROM reports WHERE status = 'done' AND finished_at < $1 \
+                 ORDER BY finished_at",
+            )
+            .bind(before)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
 
-            async fn save_report_schedule(
-                &self,
-                s: &$crate::store::ScheduleRow,
-            ) -> $crate::store::StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO report_schedules (id, owner_id, name, cron, report_type, format, time_range, \
-                     analytics, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, cron = excluded.cron, \
-                     report_type = excluded.report_type, format = excluded.format, \
-                     time_range = excluded.time_range, analytics = excluded.analytics",
-                )
-                .bind(s.id)
-                .bind(s.owner_id)
-                .bind(&s.name)
-                .bind(&s.cron)
-                .bind(&s.report_type)
-                .bind(&s.format)
-                .bind(&s.time_range)
-                .bind(&s.analytics)
-                .bind(s.created_at)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
-            }
+    pub async fn save_report_schedule(&self, s: &ScheduleRow) -> StoreResult<()> {
+        on_pool!(self, pool => {
+            sqlx::query(
+                "INSERT INTO report_schedules (id, owner_id, name, cron, report_type, format, \
+                 time_range, analytics, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, cron = excluded.cron, \
+                 report_type = excluded.report_type, format = excluded.format, \
+                 time_range = excluded.time_range, analytics = excluded.analytics",
+            )
+            .bind(s.id)
+            .bind(s.owner_id)
+            .bind(&s.name)
+            .bind(&s.cron)
+            .bind(&s.report_type)
+            .bind(&s.format)
+            .bind(&s.time_range)
+            .bind(&s.analytics)
+            .bind(s.created_at)
+            .execute(pool)
+            .await?;
+        });
+        Ok(())
+    }
 
-            async fn report_schedule(
-                &self,
-                id: uuid::Uuid,
-            ) -> $crate::store::StoreResult<Option<$crate::store::ScheduleRow>> {
-                Ok(sqlx::query_as(schedule_select!("WHERE id = $1"))
-                    .bind(id)
-                    .fetch_optional(&self.pool)
-                    .await?)
-            }
+    pub async fn report_schedule(&self, id: Uuid) -> StoreResult<Option<ScheduleRow>> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, owner_id, name, cron, report_type, format, time_range, analytics, \
+                 created_at FROM report_schedules WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(pool)
+            .await?
+        }))
+    }
 
-            async fn report_schedules_of(
-                &self,
-                owner_id: uuid::Uuid,
-            ) -> $crate::store::StoreResult<Vec<$crate::store::ScheduleRow>> {
-                Ok(sqlx::query_as(schedule_select!("WHERE owner_id = $1 ORDER BY created_at, id"))
-                    .bind(owner_id)
-                    .fetch_all(&self.pool)
-                    .await?)
-            }
+    pub async fn report_schedules_of(&self, owner_id: Uuid) -> StoreResult<Vec<ScheduleRow>> {
+        Ok(on_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT id, owner_id, name, cron, report_type, format, time_range, analytics, \
+                 created_at FROM report_schedules WHERE owner_id = $1 ORDER BY created_at, id",
+            )
+            .bind(owner_id)
+            .fetch_all(pool)
+            .await?
+        }))
+    }
 
-            async fn delete_report_schedule(&self, id: uuid::Uuid) -> $crate::store::StoreResult<bool> {
-                let done = sqlx::query("DELETE FROM report_schedules WHERE id = $1")
-                    .bind(id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(done.rows_affected() > 0)
-            }
-        }
-    };
+    /// `true` when it existed.
+    pub async fn delete_report_schedule(&self, id: Uuid) -> StoreResult<bool> {
+        let deleted = on_pool!(self, pool => {
+            sqlx::query("DELETE FROM report_schedules WHERE id = $1")
+                .bind(id)
+                .execute(pool)
+                .await?
+                .rows_affected()
+        });
+        Ok(deleted > 0)
+    }
 }

@@ -7,13 +7,13 @@
 //! and `LUMEN_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`). When one is
 //! unreachable its tests are skipped with a message, except with `CI=true`,
 //! where they fail.
-#![allow(dead_code)] // each test binary uses part of this module
+#![allow(dead_code, unused_imports, unused_macros)] // each test binary uses part of this module
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use lumen::config::Secret;
-use lumen::store::{PostgresStore, SqliteStore, Store};
+use lumen::store::Store;
 use lumen::{AppState, Config};
 use sqlx::Connection;
 use uuid::Uuid;
@@ -39,22 +39,21 @@ pub fn redis_url() -> String {
     std::env::var("LUMEN_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
 }
 
-/// One isolated, migrated database.
+/// One isolated, migrated database, deleted when dropped: also when the
+/// test fails, since a panic drops it too.
 pub enum TestDb {
-    Sqlite { store: Arc<dyn Store>, dir: PathBuf },
-    Postgres { store: Arc<dyn Store>, name: String },
+    Sqlite { store: Store, dir: PathBuf },
+    Postgres { store: Store, name: String },
 }
 
 impl TestDb {
     pub async fn sqlite() -> TestDb {
         let dir = std::env::temp_dir().join(format!("lumen-test-{}", Uuid::new_v4().simple()));
         let url = format!("sqlite://{}", dir.join("lumen.db").display());
-        let store = SqliteStore::connect(&url, 5).await.expect("open SQLite");
-        store.migrate().await.expect("migrate SQLite");
-        TestDb::Sqlite {
-            store: Arc::new(store),
-            dir,
-        }
+        let store = Store::open(&url, 5).await.expect("open SQLite");
+        let db = TestDb::Sqlite { store, dir };
+        db.store().migrate().await.expect("migrate SQLite");
+        db
     }
 
     /// `None` (test skipped) when PostgreSQL is unreachable outside CI.
@@ -73,17 +72,13 @@ impl TestDb {
             .await
             .expect("create test database");
         let url = database_url(&admin_url, &name);
-        let store = PostgresStore::connect(&url, 5)
-            .await
-            .expect("open PostgreSQL");
-        store.migrate().await.expect("migrate PostgreSQL");
-        Some(TestDb::Postgres {
-            store: Arc::new(store),
-            name,
-        })
+        let store = Store::open(&url, 5).await.expect("open PostgreSQL");
+        let db = TestDb::Postgres { store, name };
+        db.store().migrate().await.expect("migrate PostgreSQL");
+        Some(db)
     }
 
-    pub fn store(&self) -> Arc<dyn Store> {
+    pub fn store(&self) -> Store {
         match self {
             TestDb::Sqlite { store, .. } | TestDb::Postgres { store, .. } => store.clone(),
         }
@@ -96,27 +91,78 @@ impl TestDb {
             TestDb::Postgres { name, .. } => database_url(&postgres_admin_url(), name),
         }
     }
+}
 
-    /// Closes and deletes the database.
-    pub async fn drop_db(self) {
+impl Drop for TestDb {
+    fn drop(&mut self) {
         match self {
-            TestDb::Sqlite { store, dir } => {
-                store.close().await;
-                let _ = std::fs::remove_dir_all(dir);
+            TestDb::Sqlite { dir, .. } => {
+                let _ = std::fs::remove_dir_all(&*dir);
             }
-            TestDb::Postgres { store, name } => {
-                store.close().await;
-                if let Ok(mut admin) = sqlx::PgConnection::connect(&postgres_admin_url()).await {
-                    let _ = sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                    )))
-                    .execute(&mut admin)
-                    .await;
+            TestDb::Postgres { name, .. } => {
+                // `drop` cannot wait on the test's runtime (it may be
+                // unwinding, or busy running this very code): a thread of
+                // its own with a runtime of its own drops the database,
+                // closing the connections still open to it.
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let dropped = std::thread::spawn(move || -> anyhow::Result<()> {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?;
+                    runtime.block_on(async {
+                        let mut admin = sqlx::PgConnection::connect(&postgres_admin_url()).await?;
+                        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+                            .execute(&mut admin)
+                            .await?;
+                        Ok(())
+                    })
+                })
+                .join();
+                if !matches!(dropped, Ok(Ok(()))) {
+                    eprintln!("test database {name} was not dropped: {dropped:?}");
                 }
             }
         }
     }
 }
+
+/// Defines each named scenario as two tests, `sqlite::NAME` and
+/// `postgres::NAME`, each on a fresh [`TestDb`] that is dropped however the
+/// test ends (the PostgreSQL one is skipped when unreachable, outside CI).
+/// One use per test file (it defines the two modules).
+///
+/// `on_both_databases!(a, b)` calls `async fn a(db: &TestDb)`;
+/// `on_both_databases!(|db| EXPR; a, b)` calls `a(EXPR)` instead, e.g.
+/// `|db| db.store()` or `|db| &super::world(db).await` (`EXPR` is expanded
+/// inside the generated modules: the file's own items are `super::`).
+macro_rules! on_both_databases {
+    (|$db:ident| $arg:expr; $($test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let $db = $crate::support::TestDb::sqlite().await;
+                    super::$test($arg).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $test() {
+                    let Some($db) = $crate::support::TestDb::postgres().await else {
+                        return;
+                    };
+                    super::$test($arg).await;
+                }
+            )+
+        }
+    };
+    ($($test:ident),+ $(,)?) => {
+        $crate::support::on_both_databases!(|db| &db; $($test),+);
+    };
+}
+pub(crate) use on_both_databases;
 
 /// The admin URL with its database name replaced.
 fn database_url(admin_url: &str, name: &str) -> String {
@@ -366,7 +412,7 @@ pub mod client {
 }
 
 /// Mints a valid access token for `user` in a new session, as login would.
-pub async fn token_for(store: &dyn lumen::store::Store, user: &lumen_core::model::User) -> String {
+pub async fn token_for(store: &Store, user: &lumen_core::model::User) -> String {
     let session = Uuid::new_v4();
     let now = chrono::Utc::now();
     store
