@@ -69,7 +69,7 @@ fn table(kind: Kind) -> &'static str {
 }
 
 async fn import(store: &Store, dir: &str, strict: bool) -> ImportReport {
-    import_path(&store, &fixtures(dir), &options(strict))
+    import_path(store, &fixtures(dir), &options(strict))
         .await
         .expect("import runs")
 }

@@ -41,7 +41,7 @@ impl Store {
     }
 
     pub async fn user(&self, id: Uuid) -> StoreResult<Option<User>> {
-        let row: Option<UserRow> = on_pool!(self, pool => {
+        let row: Option<UserRow> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, organization_id, department_id, source, external_id, email, full_name, \
                  job_role, time_zone, avatar_url, leaderboard_opt_out, last_login_at, created_at, \
@@ -56,7 +56,7 @@ impl Store {
 
     /// Case-insensitive.
     pub async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        let row: Option<UserRow> = on_pool!(self, pool => {
+        let row: Option<UserRow> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, organization_id, department_id, source, external_id, email, full_name, \
                  job_role, time_zone, avatar_url, leaderboard_opt_out, last_login_at, created_at, \
@@ -71,7 +71,7 @@ impl Store {
 
     /// Users of one organisation, or of all when `None`, by email.
     pub async fn users(&self, organization_id: Option<Uuid>) -> StoreResult<Vec<User>> {
-        let rows: Vec<UserRow> = on_pool!(self, pool => {
+        let rows: Vec<UserRow> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, organization_id, department_id, source, external_id, email, full_name, \
                  job_role, time_zone, avatar_url, leaderboard_opt_out, last_login_at, created_at, \
@@ -93,7 +93,7 @@ impl Store {
 
     async fn with_roles(&self, row: Option<UserRow>) -> StoreResult<Option<User>> {
         let Some(row) = row else { return Ok(None) };
-        let roles: Vec<String> = on_pool!(self, pool => {
+        let roles: Vec<String> = on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
                 .bind(row.id)
                 .fetch_all(pool)
@@ -104,7 +104,7 @@ impl Store {
 
     /// The learner is enrolled in a course the trainer trains, or linked to them.
     pub async fn teaches(&self, trainer_id: Uuid, learner_id: Uuid) -> StoreResult<bool> {
-        let found: Option<i32> = on_pool!(self, pool => {
+        let found: Option<i32> = on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT 1 FROM enrolments e JOIN course_trainers ct ON ct.course_id = e.course_id \
                  WHERE ct.trainer_id = $1 AND e.user_id = $2 \
@@ -124,7 +124,7 @@ impl Store {
         let Some(user) = self.user_by_email(email).await? else {
             return Ok(None);
         };
-        let hash: Option<String> = on_pool!(self, pool => {
+        let hash: Option<String> = on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
                 .bind(user.id)
                 .fetch_one(pool)
@@ -134,7 +134,7 @@ impl Store {
     }
 
     pub async fn set_password_hash(&self, user_id: Uuid, hash: &str) -> StoreResult<()> {
-        on_pool!(self, pool => {
+        on_pool!(self, |pool| {
             sqlx::query("UPDATE users SET password_hash = $2 WHERE id = $1")
                 .bind(user_id)
                 .bind(hash)
@@ -145,7 +145,7 @@ impl Store {
     }
 
     pub async fn record_login(&self, user_id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
-        on_pool!(self, pool => {
+        on_pool!(self, |pool| {
             sqlx::query("UPDATE users SET last_login_at = $2 WHERE id = $1")
                 .bind(user_id)
                 .bind(at)
@@ -162,7 +162,7 @@ impl Store {
         user_id: Uuid,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        on_pool!(self, pool => {
+        on_pool!(self, |pool| {
             sqlx::query("INSERT INTO auth_sessions (id, user_id, created_at) VALUES ($1, $2, $3)")
                 .bind(session_id)
                 .bind(user_id)
@@ -175,7 +175,7 @@ impl Store {
 
     /// Stores a refresh token's hash in a session.
     pub async fn add_refresh_token(&self, token: &NewRefreshToken) -> StoreResult<()> {
-        on_pool!(self, pool => {
+        on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO refresh_tokens (token_hash, session_id, issued_at, expires_at) \
                  VALUES ($1, $2, $3, $4)",
@@ -198,7 +198,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> StoreResult<TokenUse> {
         // The conditional UPDATE is the single-use guarantee.
-        let fresh: Option<(Uuid, DateTime<Utc>)> = on_pool!(self, pool => {
+        let fresh: Option<(Uuid, DateTime<Utc>)> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
                  RETURNING session_id, expires_at",
@@ -209,7 +209,7 @@ impl Store {
             .await?
         });
         if let Some((session_id, expires_at)) = fresh {
-            let (user_id, revoked_at): (Uuid, Option<DateTime<Utc>>) = on_pool!(self, pool => {
+            let (user_id, revoked_at): (Uuid, Option<DateTime<Utc>>) = on_pool!(self, |pool| {
                 sqlx::query_as("SELECT user_id, revoked_at FROM auth_sessions WHERE id = $1")
                     .bind(session_id)
                     .fetch_one(pool)
@@ -222,7 +222,7 @@ impl Store {
                 session_revoked: revoked_at.is_some(),
             });
         }
-        let spent: Option<Uuid> = on_pool!(self, pool => {
+        let spent: Option<Uuid> = on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT session_id FROM refresh_tokens WHERE token_hash = $1")
                 .bind(token_hash)
                 .fetch_optional(pool)
@@ -236,7 +236,7 @@ impl Store {
 
     /// Revokes a session and so every refresh token in it (idempotent).
     pub async fn revoke_session(&self, session_id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
-        on_pool!(self, pool => {
+        on_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE auth_sessions SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
             )
@@ -250,7 +250,7 @@ impl Store {
 
     /// The session exists and is not revoked.
     pub async fn session_active(&self, session_id: Uuid) -> StoreResult<bool> {
-        let found: Option<i32> = on_pool!(self, pool => {
+        let found: Option<i32> = on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT 1 FROM auth_sessions WHERE id = $1 AND revoked_at IS NULL")
                 .bind(session_id)
                 .fetch_optional(pool)

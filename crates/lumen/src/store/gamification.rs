@@ -12,7 +12,7 @@ use super::{Store, StoreResult};
 impl Store {
     /// The learner's own leaderboard choice, if they made one in Lumen.
     pub async fn leaderboard_opt_out(&self, user_id: Uuid) -> StoreResult<Option<bool>> {
-        Ok(on_pool!(self, pool => {
+        Ok(on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT leaderboard_opt_out FROM gamification_preferences WHERE user_id = $1",
             )
@@ -28,7 +28,7 @@ impl Store {
         opt_out: bool,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        on_pool!(self, pool => {
+        on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO gamification_preferences (user_id, leaderboard_opt_out, updated_at) \
                  VALUES ($1, $2, $3) ON CONFLICT (user_id) DO UPDATE SET \
@@ -48,7 +48,7 @@ impl Store {
         &self,
         organization_id: Uuid,
     ) -> StoreResult<HashMap<Uuid, bool>> {
-        let rows: Vec<(Uuid, bool)> = on_pool!(self, pool => {
+        let rows: Vec<(Uuid, bool)> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT p.user_id, p.leaderboard_opt_out FROM gamification_preferences p \
                  JOIN users u ON u.id = p.user_id WHERE u.organization_id = $1",

@@ -88,10 +88,12 @@ impl Store {
 
     /// Enrolments by `status` or, when completed, `completed/<outcome>`.
     pub async fn enrolment_outcomes(&self) -> StoreResult<BTreeMap<String, i64>> {
-        let rows: Vec<(String, Option<String>, i64)> = on_pool!(self, pool => {
-            sqlx::query_as("SELECT status, outcome, COUNT(*) FROM enrolments GROUP BY status, outcome")
-                .fetch_all(pool)
-                .await?
+        let rows: Vec<(String, Option<String>, i64)> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT status, outcome, COUNT(*) FROM enrolments GROUP BY status, outcome",
+            )
+            .fetch_all(pool)
+            .await?
         });
         Ok(rows
             .into_iter()
@@ -144,7 +146,7 @@ async fn write_bulk(tx: &mut Tx, records: &[Record]) -> StoreResult<()> {
 }
 
 async fn insert_interactions(tx: &mut Tx, rows: &[&ContentInteraction]) -> StoreResult<()> {
-    on_pool!(tx tx, conn => {
+    on_pool!(tx(tx), |conn| {
         let mut q = sqlx::QueryBuilder::new(
             "INSERT INTO content_interactions (id, user_id, content_item_id, source, external_id, \
              occurred_at, time_spent_seconds, clicks, completed) ",
@@ -174,7 +176,7 @@ async fn insert_interactions(tx: &mut Tx, rows: &[&ContentInteraction]) -> Store
 }
 
 async fn insert_attempts(tx: &mut Tx, rows: &[&AssessmentAttempt]) -> StoreResult<()> {
-    on_pool!(tx tx, conn => {
+    on_pool!(tx(tx), |conn| {
         let mut q = sqlx::QueryBuilder::new(
             "INSERT INTO assessment_attempts (id, assessment_id, user_id, source, external_id, \
              attempt_number, score, started_at, submitted_at) ",

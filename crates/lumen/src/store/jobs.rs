@@ -226,7 +226,7 @@ impl Store {
         if let Some(id) = job.id {
             return Ok(Enqueued::Existing(id));
         }
-        let existing: Option<Uuid> = on_pool!(self, pool => {
+        let existing: Option<Uuid> = on_pool!(self, |pool| {
             sqlx::query_scalar(
                 "SELECT id FROM jobs WHERE singleton_key = $1 \
                  AND state IN ('queued', 'active', 'retrying')",
@@ -327,7 +327,7 @@ impl Store {
         worker: &str,
         lease_until: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let updated = on_pool!(self, pool => {
+        let updated = on_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND worker = $2 AND state = 'active'",
             )
@@ -349,7 +349,7 @@ impl Store {
         done: i64,
         total: i64,
     ) -> StoreResult<bool> {
-        let updated = on_pool!(self, pool => {
+        let updated = on_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE jobs SET progress_done = $3, progress_total = $4 \
                  WHERE id = $1 AND worker = $2 AND state = 'active'",
@@ -372,7 +372,7 @@ impl Store {
         result: &serde_json::Value,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let updated = on_pool!(self, pool => {
+        let updated = on_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE jobs SET state = 'completed', result = $3, finished_at = $4, \
                  lease_until = NULL, progress_done = progress_total \
@@ -397,7 +397,7 @@ impl Store {
         worker: &str,
         until: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let updated = on_pool!(self, pool => {
+        let updated = on_pool!(self, |pool| {
             sqlx::query(
                 "UPDATE jobs SET state = 'queued', run_after = $3, attempts = attempts - 1, \
                  lease_until = NULL WHERE id = $1 AND worker = $2 AND state = 'active'",
@@ -433,7 +433,7 @@ impl Store {
                 now,
             ),
         };
-        let updated = on_pool!(self, pool => {
+        let updated = on_pool!(self, |pool| {
             sqlx::query(sql)
                 .bind(id)
                 .bind(worker)
@@ -450,7 +450,7 @@ impl Store {
     /// it had already finished.
     pub async fn cancel_job(&self, id: Uuid, now: DateTime<Utc>) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
-        let cancelled = on_pool!(tx &mut tx, conn => {
+        let cancelled = on_pool!(tx(&mut tx), |conn| {
             let cancelled = sqlx::query(
                 "UPDATE jobs SET state = 'cancelled', finished_at = $2, lease_until = NULL \
                  WHERE id = $1 AND state IN ('queued', 'active', 'retrying')",
@@ -475,7 +475,7 @@ impl Store {
     }
 
     pub async fn job(&self, id: Uuid) -> StoreResult<Option<Job>> {
-        let row: Option<JobRow> = on_pool!(self, pool => {
+        let row: Option<JobRow> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, kind, payload, owner_id, parent_id, singleton_key, state, priority, \
                  attempts, max_attempts, run_after, lease_until, worker, progress_done, \
@@ -491,7 +491,7 @@ impl Store {
 
     /// Children of a job, counted by state.
     pub async fn child_job_counts(&self, parent: Uuid) -> StoreResult<BTreeMap<String, i64>> {
-        let rows: Vec<(String, i64)> = on_pool!(self, pool => {
+        let rows: Vec<(String, i64)> = on_pool!(self, |pool| {
             sqlx::query_as("SELECT state, COUNT(*) FROM jobs WHERE parent_id = $1 GROUP BY state")
                 .bind(parent)
                 .fetch_all(pool)
@@ -502,7 +502,7 @@ impl Store {
 
     /// Every job, counted by state.
     pub async fn job_counts(&self) -> StoreResult<BTreeMap<String, i64>> {
-        let rows: Vec<(String, i64)> = on_pool!(self, pool => {
+        let rows: Vec<(String, i64)> = on_pool!(self, |pool| {
             sqlx::query_as("SELECT state, COUNT(*) FROM jobs GROUP BY state")
                 .fetch_all(pool)
                 .await?
@@ -512,7 +512,7 @@ impl Store {
 
     /// Deletes jobs that finished before `before`, and fired slots older than it.
     pub async fn purge_jobs(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        Ok(on_pool!(self, pool => {
+        Ok(on_pool!(self, |pool| {
             let jobs = sqlx::query(
                 "DELETE FROM jobs WHERE state IN ('completed', 'cancelled', 'dead') \
                  AND finished_at < $1",
@@ -530,7 +530,7 @@ impl Store {
     }
 
     pub async fn upsert_schedule(&self, s: &Schedule) -> StoreResult<()> {
-        on_pool!(self, pool => {
+        on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO job_schedules (name, cron, kind, payload, owner_id, created_at, \
                  updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
@@ -552,7 +552,7 @@ impl Store {
     }
 
     pub async fn delete_schedule(&self, name: &str) -> StoreResult<bool> {
-        let deleted = on_pool!(self, pool => {
+        let deleted = on_pool!(self, |pool| {
             sqlx::query("DELETE FROM job_schedules WHERE name = $1")
                 .bind(name)
                 .execute(pool)
@@ -563,7 +563,7 @@ impl Store {
     }
 
     pub async fn schedules(&self) -> StoreResult<Vec<Schedule>> {
-        Ok(on_pool!(self, pool => {
+        Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT name, cron, kind, payload, owner_id, created_at, updated_at \
                  FROM job_schedules ORDER BY name",
@@ -584,7 +584,7 @@ impl Store {
     ) -> StoreResult<Option<Uuid>> {
         let mut tx = self.begin().await?;
         let id = job.id.unwrap_or_else(Uuid::new_v4);
-        let fired = on_pool!(tx &mut tx, conn => {
+        let fired = on_pool!(tx(&mut tx), |conn| {
             sqlx::query(
                 "INSERT INTO job_schedule_slots (name, slot, job_id) VALUES ($1, $2, $3) \
                  ON CONFLICT DO NOTHING",
@@ -614,7 +614,7 @@ impl Store {
 /// its singleton key: its id when inserted.
 async fn insert_job(tx: &mut Tx, job: &NewJob, now: DateTime<Utc>) -> StoreResult<Option<Uuid>> {
     let id = job.id.unwrap_or_else(Uuid::new_v4);
-    let inserted = on_pool!(tx tx, conn => {
+    let inserted = on_pool!(tx(tx), |conn| {
         sqlx::query(
             "INSERT INTO jobs (id, kind, payload, owner_id, parent_id, singleton_key, state, \
              priority, max_attempts, run_after, created_at) \

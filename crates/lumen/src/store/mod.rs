@@ -26,12 +26,14 @@ use sqlx::{Postgres, Sqlite, Transaction};
 use crate::config::{Config, DatabaseKind};
 
 /// Runs `$body` once per database, with `$pool` bound to the store's pool
-/// (or, in the `tx` form, `$conn` to the transaction's connection): SQL
-/// written once for both dialects. The body is compiled for each database,
-/// so it may only use what both accept; values it yields must have one type
-/// (e.g. `rows_affected()`, not the query result itself).
+/// (or, as `on_pool!(tx(&mut tx), |conn| …)`, `$conn` to the transaction's
+/// connection): SQL written once for both dialects. The closure-like syntax
+/// is only syntax (rustfmt formats it); the body is pasted into each arm and
+/// compiled for each database, so it may use `.await` and `?`, only SQL both
+/// accept, and must yield one type (e.g. `rows_affected()`, not the query
+/// result itself).
 macro_rules! on_pool {
-    (tx $tx:expr, $conn:ident => $body:expr) => {
+    (tx($tx:expr), |$conn:ident| $body:expr) => {
         match &mut *$tx {
             $crate::store::Tx::Sqlite(tx) => {
                 let $conn = &mut **tx;
@@ -43,7 +45,7 @@ macro_rules! on_pool {
             }
         }
     };
-    ($store:expr, $pool:ident => $body:expr) => {
+    ($store:expr, |$pool:ident| $body:expr) => {
         match &$store.pool {
             $crate::store::Pool::Sqlite($pool) => $body,
             $crate::store::Pool::Postgres($pool) => $body,
@@ -124,7 +126,7 @@ enum Pool {
     Postgres(PgPool),
 }
 
-/// An open transaction on either database; see `on_pool!(tx …)`.
+/// An open transaction on either database; see `on_pool!(tx(…), …)`.
 enum Tx {
     Sqlite(Transaction<'static, Sqlite>),
     Postgres(Transaction<'static, Postgres>),
@@ -149,7 +151,7 @@ impl Tx {
 
     /// Runs one statement that takes no values (a savepoint).
     async fn execute(&mut self, sql: &'static str) -> StoreResult<()> {
-        on_pool!(tx self, conn => {
+        on_pool!(tx(self), |conn| {
             sqlx::query(sql).execute(conn).await?;
         });
         Ok(())
@@ -233,7 +235,7 @@ impl Store {
 
     /// Cheap round trip, for readiness checks.
     pub async fn ping(&self) -> StoreResult<()> {
-        on_pool!(self, pool => {
+        on_pool!(self, |pool| {
             sqlx::query("SELECT 1").execute(pool).await?;
         });
         Ok(())
@@ -241,7 +243,7 @@ impl Store {
 
     /// Closes the pool, waiting for connections in use.
     pub async fn close(&self) {
-        on_pool!(self, pool => pool.close().await);
+        on_pool!(self, |pool| pool.close().await);
     }
 
     async fn begin(&self) -> StoreResult<Tx> {

@@ -53,7 +53,7 @@ impl Store {
     }
 
     pub async fn organization(&self, id: Uuid) -> StoreResult<Option<Organization>> {
-        let row: Option<OrganizationRow> = on_pool!(self, pool => {
+        let row: Option<OrganizationRow> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, source, external_id, name, leaderboard_names, created_at, updated_at \
                  FROM organizations WHERE id = $1",
@@ -70,7 +70,7 @@ impl Store {
     }
 
     pub async fn departments(&self, organization_id: Uuid) -> StoreResult<Vec<Department>> {
-        let rows: Vec<DepartmentRow> = on_pool!(self, pool => {
+        let rows: Vec<DepartmentRow> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, organization_id, parent_id, source, external_id, name, created_at, \
                  updated_at FROM departments WHERE organization_id = $1 ORDER BY name, id",
@@ -87,7 +87,7 @@ impl Store {
     }
 
     pub async fn course(&self, id: Uuid) -> StoreResult<Option<Course>> {
-        let row: Option<CourseRow> = on_pool!(self, pool => {
+        let row: Option<CourseRow> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, organization_id, source, external_id, title, status, starts_at, \
                  length_days, created_at, updated_at FROM courses WHERE id = $1",
@@ -106,7 +106,7 @@ impl Store {
     }
 
     pub async fn enrolments_of_user(&self, user_id: Uuid) -> StoreResult<Vec<Enrolment>> {
-        let rows: Vec<EnrolmentRow> = on_pool!(self, pool => {
+        let rows: Vec<EnrolmentRow> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, user_id, course_id, source, external_id, status, outcome, progress, \
                  enrolled_at, started_at, last_active_at, completed_at, withdrawn_at, updated_at \
@@ -164,14 +164,15 @@ impl Store {
     }
 
     pub async fn record_counts(&self) -> StoreResult<RecordCounts> {
-        let (organizations, users, courses, enrolments): (i64, i64, i64, i64) = on_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT (SELECT COUNT(*) FROM organizations), (SELECT COUNT(*) FROM users), \
+        let (organizations, users, courses, enrolments): (i64, i64, i64, i64) =
+            on_pool!(self, |pool| {
+                sqlx::query_as(
+                    "SELECT (SELECT COUNT(*) FROM organizations), (SELECT COUNT(*) FROM users), \
                  (SELECT COUNT(*) FROM courses), (SELECT COUNT(*) FROM enrolments)",
-            )
-            .fetch_one(pool)
-            .await?
-        });
+                )
+                .fetch_one(pool)
+                .await?
+            });
         Ok(RecordCounts {
             organizations,
             users,
@@ -200,7 +201,8 @@ impl Store {
             i64,
             i64,
         );
-        let (row, rest): (Sixteen, (i64, i64, i64)) = on_pool!(self, pool => (
+        let (row, rest): (Sixteen, (i64, i64, i64)) = on_pool!(self, |pool| {
+            (
             sqlx::query_as(
                 "SELECT (SELECT COUNT(*) FROM organizations), (SELECT COUNT(*) FROM departments), \
                  (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM trainer_learners), \
@@ -220,7 +222,8 @@ impl Store {
             )
             .fetch_one(pool)
             .await?,
-        ));
+        )
+        });
         let values = [
             row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8, row.9, row.10, row.11,
             row.12, row.13, row.14, row.15, rest.0, rest.1, rest.2,
@@ -234,7 +237,7 @@ impl Store {
 
     /// Every assessment's maximum score, to check attempts against.
     pub async fn assessment_max_scores(&self) -> StoreResult<HashMap<Uuid, f64>> {
-        let rows: Vec<(Uuid, f64)> = on_pool!(self, pool => {
+        let rows: Vec<(Uuid, f64)> = on_pool!(self, |pool| {
             sqlx::query_as("SELECT id, max_score FROM assessments")
                 .fetch_all(pool)
                 .await?
@@ -247,7 +250,7 @@ impl Store {
         let organization = self.organization(org).await?;
         let departments = self.departments(org).await?;
         let users = self.users(Some(org)).await?;
-        on_pool!(self, pool => {
+        on_pool!(self, |pool| {
             let courses: Vec<CourseRow> = sqlx::query_as(
                 "SELECT id, organization_id, source, external_id, title, status, starts_at, \
                  length_days, created_at, updated_at FROM courses WHERE organization_id = $1",
@@ -412,7 +415,7 @@ impl Store {
 /// roles are written together).
 pub(super) async fn write_record(tx: &mut Tx, record: &Record) -> StoreResult<()> {
     use Record as R;
-    on_pool!(tx tx, conn => match record {
+    on_pool!(tx(tx), |conn| match record {
         R::Organization(org) => {
             let (source, external_id) = origin_parts(&org.origin);
             sqlx::query(
@@ -861,21 +864,25 @@ async fn delete_record(tx: &mut Tx, key: &RecordKey) -> StoreResult<()> {
             }
         })
     };
-    on_pool!(tx tx, conn => {
+    on_pool!(tx(tx), |conn| {
         let query = match key {
-            K::Id { table, id } => sqlx::query(table_sql(*table)?).bind(*id),
+            K::Id { table, id } => sqlx::query(table_sql(table)?).bind(*id),
             K::TrainerLearner {
                 trainer_id,
                 learner_id,
-            } => sqlx::query("DELETE FROM trainer_learners WHERE trainer_id = $1 AND learner_id = $2")
-                .bind(*trainer_id)
-                .bind(*learner_id),
+            } => sqlx::query(
+                "DELETE FROM trainer_learners WHERE trainer_id = $1 AND learner_id = $2",
+            )
+            .bind(*trainer_id)
+            .bind(*learner_id),
             K::CourseTrainer {
                 course_id,
                 trainer_id,
-            } => sqlx::query("DELETE FROM course_trainers WHERE course_id = $1 AND trainer_id = $2")
-                .bind(*course_id)
-                .bind(*trainer_id),
+            } => {
+                sqlx::query("DELETE FROM course_trainers WHERE course_id = $1 AND trainer_id = $2")
+                    .bind(*course_id)
+                    .bind(*trainer_id)
+            }
             K::SkillLevel {
                 user_id,
                 skill_id,
@@ -901,9 +908,11 @@ async fn delete_record(tx: &mut Tx, key: &RecordKey) -> StoreResult<()> {
             K::SkillTarget {
                 organization_id,
                 skill_id,
-            } => sqlx::query("DELETE FROM org_skill_targets WHERE organization_id = $1 AND skill_id = $2")
-                .bind(*organization_id)
-                .bind(*skill_id),
+            } => sqlx::query(
+                "DELETE FROM org_skill_targets WHERE organization_id = $1 AND skill_id = $2",
+            )
+            .bind(*organization_id)
+            .bind(*skill_id),
         };
         query.execute(conn).await?;
     });

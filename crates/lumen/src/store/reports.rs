@@ -48,7 +48,7 @@ pub struct ScheduleRow {
 impl Store {
     /// Inserts or replaces the whole row.
     pub async fn save_report(&self, r: &ReportRow) -> StoreResult<()> {
-        on_pool!(self, pool => {
+        on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO reports (id, owner_id, report_type, format, time_range, analytics, \
                  status, error, job_id, schedule_id, object_key, file_name, content_type, \
@@ -82,7 +82,7 @@ impl Store {
     }
 
     pub async fn report(&self, id: Uuid) -> StoreResult<Option<ReportRow>> {
-        Ok(on_pool!(self, pool => {
+        Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, owner_id, report_type, format, time_range, analytics, status, error, \
                  job_id, schedule_id, object_key, file_name, content_type, size_bytes, created_at, \
@@ -101,7 +101,7 @@ impl Store {
         limit: i64,
         offset: i64,
     ) -> StoreResult<(Vec<ReportRow>, i64)> {
-        Ok(on_pool!(self, pool => (
+        Ok(on_pool!(self, |pool| (
             sqlx::query_as(
                 "SELECT id, owner_id, report_type, format, time_range, analytics, status, error, \
                  job_id, schedule_id, object_key, file_name, content_type, size_bytes, created_at, \
@@ -125,7 +125,7 @@ impl Store {
         &self,
         before: DateTime<Utc>,
     ) -> StoreResult<Vec<ReportRow>> {
-        Ok(on_pool!(self, pool => {
+        Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, owner_id, report_type, format, time_range, analytics, status, error, \
                  job_id, schedule_id, object_key, file_name, content_type, size_bytes, created_at, \
@@ -139,7 +139,7 @@ impl Store {
     }
 
     pub async fn save_report_schedule(&self, s: &ScheduleRow) -> StoreResult<()> {
-        on_pool!(self, pool => {
+        on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO report_schedules (id, owner_id, name, cron, report_type, format, \
                  time_range, analytics, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -163,7 +163,7 @@ impl Store {
     }
 
     pub async fn report_schedule(&self, id: Uuid) -> StoreResult<Option<ScheduleRow>> {
-        Ok(on_pool!(self, pool => {
+        Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, owner_id, name, cron, report_type, format, time_range, analytics, \
                  created_at FROM report_schedules WHERE id = $1",
@@ -175,7 +175,7 @@ impl Store {
     }
 
     pub async fn report_schedules_of(&self, owner_id: Uuid) -> StoreResult<Vec<ScheduleRow>> {
-        Ok(on_pool!(self, pool => {
+        Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, owner_id, name, cron, report_type, format, time_range, analytics, \
                  created_at FROM report_schedules WHERE owner_id = $1 ORDER BY created_at, id",
@@ -188,7 +188,7 @@ impl Store {
 
     /// `true` when it existed.
     pub async fn delete_report_schedule(&self, id: Uuid) -> StoreResult<bool> {
-        let deleted = on_pool!(self, pool => {
+        let deleted = on_pool!(self, |pool| {
             sqlx::query("DELETE FROM report_schedules WHERE id = $1")
                 .bind(id)
                 .execute(pool)

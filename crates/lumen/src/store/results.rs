@@ -36,7 +36,7 @@ impl Store {
         subject: Uuid,
         range: &str,
     ) -> StoreResult<Option<StoredResult>> {
-        Ok(on_pool!(self, pool => {
+        Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT kind, subject_id, time_range, organization_id, data, data_source, \
                  computed_at, batch_id FROM analytics_results \
@@ -51,7 +51,7 @@ impl Store {
     }
 
     pub async fn put_result(&self, r: &StoredResult) -> StoreResult<()> {
-        on_pool!(self, pool => {
+        on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO analytics_results (kind, subject_id, time_range, organization_id, \
                  data, data_source, computed_at, batch_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -83,7 +83,7 @@ impl Store {
         range: &str,
         month: NaiveDate,
     ) -> StoreResult<Option<StoredResult>> {
-        Ok(on_pool!(self, pool => {
+        Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT kind, subject_id, time_range, organization_id, data, data_source, \
                  computed_at, NULL AS batch_id FROM analytics_rollups \
@@ -104,7 +104,7 @@ impl Store {
     pub async fn put_rollup(&self, r: &StoredResult) -> StoreResult<()> {
         let month = month_of(r.computed_at);
         self.prepare_rollup_months(&[month]).await?;
-        on_pool!(self, pool => {
+        on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO analytics_rollups (month, kind, subject_id, time_range, \
                  organization_id, data, data_source, computed_at) \
@@ -131,7 +131,7 @@ impl Store {
     /// The Aggregate stage: copies a batch's L2 results into L3.
     pub async fn rollup_batch(&self, batch: Uuid, month: NaiveDate) -> StoreResult<u64> {
         self.prepare_rollup_months(&[month]).await?;
-        Ok(on_pool!(self, pool => {
+        Ok(on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO analytics_rollups (month, kind, subject_id, time_range, \
                  organization_id, data, data_source, computed_at) \
@@ -152,7 +152,7 @@ impl Store {
 
     /// L2 rows a batch wrote.
     pub async fn batch_results(&self, batch: Uuid) -> StoreResult<Vec<(String, Uuid, String)>> {
-        Ok(on_pool!(self, pool => {
+        Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT kind, subject_id, time_range FROM analytics_results WHERE batch_id = $1 \
                  ORDER BY kind, subject_id, time_range",
@@ -165,7 +165,7 @@ impl Store {
 
     /// Deletes L2 rows computed before `before`.
     pub async fn purge_results(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        Ok(on_pool!(self, pool => {
+        Ok(on_pool!(self, |pool| {
             sqlx::query("DELETE FROM analytics_results WHERE computed_at < $1")
                 .bind(before)
                 .execute(pool)

@@ -37,7 +37,7 @@ pub struct RejectionCount {
 impl Store {
     /// Collection state of every upstream feed seen so far.
     pub async fn sync_states(&self) -> StoreResult<Vec<SyncState>> {
-        Ok(on_pool!(self, pool => {
+        Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT service, feed, watermark, next_cursor, last_attempt_at, last_success_at, \
                  last_error, last_error_at, records_synced, records_rejected, blocked_runs, origin \
@@ -49,7 +49,7 @@ impl Store {
     }
 
     pub async fn save_sync_state(&self, st: &SyncState) -> StoreResult<()> {
-        on_pool!(self, pool => {
+        on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO sync_state (service, feed, watermark, next_cursor, last_attempt_at, \
                  last_success_at, last_error, last_error_at, records_synced, records_rejected, \
@@ -88,7 +88,7 @@ impl Store {
         count: i64,
         at: DateTime<Utc>,
     ) -> StoreResult<()> {
-        on_pool!(self, pool => {
+        on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO sync_rejections (service, feed, reason, count, last_at) \
                  VALUES ($1, $2, $3, $4, $5) ON CONFLICT (service, feed, reason) DO UPDATE SET \
@@ -106,7 +106,7 @@ impl Store {
     }
 
     pub async fn rejections(&self) -> StoreResult<Vec<RejectionCount>> {
-        Ok(on_pool!(self, pool => {
+        Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT service, feed, reason, count FROM sync_rejections \
                  ORDER BY service, feed, reason",
