@@ -100,10 +100,10 @@ async fn same_bytes(db: TestDb, update: bool) {
         .with_clock(Clock::fixed(now()));
     let app = http::app(state);
 
-    let lt = token_for(store.as_ref(), &learner).await;
-    let tt = token_for(store.as_ref(), &trainer).await;
-    let at = token_for(store.as_ref(), &admin).await;
-    let mt = token_for(store.as_ref(), &multi).await;
+    let lt = token_for(&store, &learner).await;
+    let tt = token_for(&store, &trainer).await;
+    let at = token_for(&store, &admin).await;
+    let mt = token_for(&store, &multi).await;
     let org = admin.organization_id;
 
     // (name, token, active role, path): every analytic at every range for
@@ -235,5 +235,4 @@ async fn same_bytes(db: TestDb, update: bool) {
         calls.len(),
         differences.join("\n")
     );
-    db.drop_db().await;
 }
