@@ -4,10 +4,10 @@
 //! PostgreSQL (production), each with its own migrations folder.
 //!
 //! The methods are plain `impl Store` blocks, one file per aggregate. SQL
-//! both dialects accept is written once inside [`on_pool!`], which only picks
+//! both dialects accept is written once inside `on_pool!`, which only picks
 //! the pool; where the databases differ (connection set-up, migrations, the
 //! queue's row locking, L3's monthly partitions) the code matches on
-//! [`Pool`] explicitly. Placeholders are `$1, $2, …` (both dialects bind
+//! `Pool` explicitly. Placeholders are `$1, $2, …` (both dialects bind
 //! them by number); upserts are `INSERT … ON CONFLICT … DO UPDATE`.
 
 use std::collections::HashSet;
