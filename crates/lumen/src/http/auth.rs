@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::ApiJson;
 use super::guard::CurrentUser;
 use crate::auth::{Issued, looks_like_refresh_token, passwords};
-use crate::error::{ApiError, ErrorBody};
+use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 /// A person as the dashboard sees them.

@@ -2,14 +2,14 @@
 //! by the guard (subject routes) or is decided in `crate::gamification` by
 //! `lumen_core::authz` (leaderboard scopes).
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use uuid::Uuid;
 
-use super::ApiJson;
 use super::guard::CurrentUser;
+use super::{ApiJson, ApiQuery};
 use crate::analytics::Envelope;
-use crate::error::{ApiError, ErrorBody};
-use crate::gamification::{self as service, LeaderboardQuery, Preferences};
+use crate::gamification::{self as service, LeaderboardParams, LeaderboardQuery, Preferences};
+use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use lumen_core::gamification as rules;
 
@@ -86,10 +86,10 @@ learner_endpoint!(
 )]
 pub async fn leaderboard(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
+    ApiQuery(params): ApiQuery<LeaderboardParams>,
     current: CurrentUser,
 ) -> Result<ApiJson<Envelope<rules::Leaderboard>>, ApiError> {
-    let q = LeaderboardQuery::parse(query.as_deref())?;
+    let q = LeaderboardQuery::parse(&params)?;
     Ok(ApiJson(
         service::leaderboard(&state, &current.caller, q).await?,
     ))

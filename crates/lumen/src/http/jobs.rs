@@ -1,18 +1,18 @@
 //! Manual refresh and the job endpoints (PRODUCT §3.3 "Refresh and jobs").
 //! Callers see only jobs they asked for; another user's job is a 404.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::ApiJson;
 use super::guard::CurrentUser;
+use super::{ApiJson, ApiPath};
 use crate::analytics::{self as service, Kind};
-use crate::error::{ApiError, ErrorBody};
-use crate::jobs::{Job, JobState};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::queue::{Job, JobState};
 use crate::state::AppState;
 use lumen_core::Role;
 use lumen_core::analytics::TimeRange;
@@ -112,8 +112,8 @@ pub async fn refresh(
     )
     .await?;
     let message = match job {
-        crate::jobs::Enqueued::New(_) => "Manual refresh queued successfully",
-        crate::jobs::Enqueued::Existing(_) => "The same refresh is already queued",
+        crate::queue::Enqueued::New(_) => "Manual refresh queued successfully",
+        crate::queue::Enqueued::Existing(_) => "The same refresh is already queued",
     };
     Ok(ApiJson(RefreshResponse {
         job_id: job.id(),
@@ -195,7 +195,7 @@ async fn own_job(state: &AppState, current: &CurrentUser, id: Uuid) -> Result<Jo
 )]
 pub async fn status(
     State(state): State<AppState>,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     current: CurrentUser,
 ) -> Result<ApiJson<JobStatus>, ApiError> {
     Ok(ApiJson(own_job(&state, &current, id).await?.into()))
@@ -219,7 +219,7 @@ pub async fn status(
 )]
 pub async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     current: CurrentUser,
 ) -> Result<ApiJson<JobStatus>, ApiError> {
     let job = own_job(&state, &current, id).await?;
