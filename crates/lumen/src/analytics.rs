@@ -878,7 +878,7 @@ pub async fn compute_with(
         None
     };
     let ai = if kinds.contains(&Kind::Recommendations) {
-        state.learner_ai.suggestions(state, subject).await
+        state.learner_ai.suggestions(subject).await
     } else {
         None
     };

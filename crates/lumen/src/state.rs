@@ -82,6 +82,10 @@ impl AppState {
                 .as_ref()
                 .map(|u| (u.expose().as_str(), config.cache_redis_prefix.as_str())),
         )?);
+        let learner_ai = Arc::new(crate::learner_ai::LearnerAi::new(
+            store.clone(),
+            upstreams.clone(),
+        ));
         Ok(Self(Arc::new(State {
             auth: Arc::new(auth),
             l1,
@@ -89,7 +93,7 @@ impl AppState {
             limiter,
             upstreams,
             models: Arc::default(),
-            learner_ai: Arc::default(),
+            learner_ai,
             config: Arc::new(config),
             store,
             redis,

@@ -26,10 +26,8 @@ macro_rules! learner_endpoint {
             responses(
                 (status = 200, body = Envelope<$body>),
                 (status = 400, description = "`VALIDATION_ERROR`: userId is not a UUID", body = ErrorBody),
-                (status = 401, body = ErrorBody),
                 (status = 403, description = "the learner is outside the caller's scope", body = ErrorBody),
                 (status = 404, description = "no such learner", body = ErrorBody),
-                (status = 429, body = ErrorBody),
             )
         )]
         pub async fn $name(
@@ -79,9 +77,7 @@ learner_endpoint!(
     responses(
         (status = 200, body = Envelope<rules::Leaderboard>),
         (status = 400, description = "`VALIDATION_ERROR`: bad scope, window, limit or id", body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 403, description = "the department or course is not of the caller's organisation", body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn leaderboard(
@@ -103,8 +99,6 @@ pub async fn leaderboard(
     security(("bearer" = [])),
     responses(
         (status = 200, body = Preferences),
-        (status = 401, body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn preferences(
@@ -127,8 +121,6 @@ pub async fn preferences(
     responses(
         (status = 200, body = Preferences),
         (status = 400, description = "`VALIDATION_ERROR`", body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn set_preferences(

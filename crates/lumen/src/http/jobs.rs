@@ -59,7 +59,6 @@ const SECONDS_PER_ANALYTIC: i64 = 2;
     responses(
         (status = 200, description = "queued (or already queued: the same job's id)", body = RefreshResponse),
         (status = 400, description = "`VALIDATION_ERROR`: bad id, role or analytics", body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 403, description = "not the caller's own id, or a role they do not hold", body = ErrorBody),
         (status = 429, description = "3 per hour per user; `retryAfter` and `nextAllowedAt`", body = ErrorBody),
     )
@@ -189,7 +188,6 @@ async fn own_job(state: &AppState, current: &CurrentUser, id: Uuid) -> Result<Jo
     responses(
         (status = 200, body = JobStatus),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 404, description = "no such job, or not the caller's", body = ErrorBody),
     )
 )]
@@ -212,7 +210,6 @@ pub async fn status(
     responses(
         (status = 200, description = "the job, now cancelled", body = JobStatus),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 404, description = "no such job, or not the caller's", body = ErrorBody),
         (status = 409, description = "`CONFLICT`: the job had already finished", body = ErrorBody),
     )

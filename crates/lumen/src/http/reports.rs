@@ -46,9 +46,7 @@ pub struct HistoryQuery {
     responses(
         (status = 202, body = Accepted),
         (status = 400, description = "`VALIDATION_ERROR` per field", body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 403, description = "the caller does not hold the report type's role", body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn generate(
@@ -79,9 +77,7 @@ pub async fn generate(
     responses(
         (status = 200, body = ReportStatus),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 404, description = "no such report, or another user's", body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn status(
@@ -103,9 +99,7 @@ pub async fn status(
     responses(
         (status = 200, description = "the file: application/pdf, text/csv or application/json, as an attachment"),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 404, description = "no such report, another user's, or no file (not generated yet, failed, or removed by retention)", body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn download(
@@ -151,8 +145,6 @@ pub async fn download(
     responses(
         (status = 200, body = History),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn history(
@@ -177,9 +169,7 @@ pub async fn history(
     responses(
         (status = 201, body = Schedule),
         (status = 400, description = "`VALIDATION_ERROR` per field (cron, type, format, …)", body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 403, description = "the caller does not hold the report type's role", body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn create_schedule(
@@ -201,8 +191,6 @@ pub async fn create_schedule(
     security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<Schedule>),
-        (status = 401, body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn schedules(
@@ -222,9 +210,7 @@ pub async fn schedules(
     responses(
         (status = 204, description = "deleted"),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 404, description = "no such schedule, or another user's", body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn delete_schedule(
