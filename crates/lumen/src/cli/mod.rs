@@ -20,7 +20,8 @@ pub mod data;
 pub mod serve;
 pub mod user;
 
-/// `--config`, shared by the commands that read the configuration.
+// `--config`, shared by the commands that read the configuration. (No doc
+// comment: clap would show it as the about of the commands it is flattened in.)
 #[derive(Args)]
 pub struct ConfigArgs {
     /// TOML configuration file (also LUMEN_CONFIG); environment variables override it.

@@ -110,6 +110,39 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_bad_path_id_is_a_validation_error_naming_it() {
+        use axum::Router;
+        use axum::routing::get;
+        use http_body_util::BodyExt;
+        use tower::ServiceExt;
+        let app: Router = Router::new().route(
+            "/jobs/{jobId}",
+            get(|ApiPath(id): ApiPath<Uuid>| async move { id.to_string() }),
+        );
+        let request = |uri: &str| {
+            Request::get(uri)
+                .body(axum::body::Body::empty())
+                .expect("request")
+        };
+        let id = Uuid::from_u128(9);
+        let ok = app
+            .clone()
+            .oneshot(request(&format!("/jobs/{id}")))
+            .await
+            .expect("infallible");
+        assert_eq!(ok.status(), axum::http::StatusCode::OK);
+        let bad = app
+            .oneshot(request("/jobs/not-a-uuid"))
+            .await
+            .expect("infallible");
+        assert_eq!(bad.status(), axum::http::StatusCode::BAD_REQUEST);
+        let body = bad.into_body().collect().await.expect("body").to_bytes();
+        let body: serde_json::Value = serde_json::from_slice(&body).expect("json");
+        assert_eq!(body["error"], "VALIDATION_ERROR");
+        assert_eq!(body["validation"]["jobId"], "must be a UUID");
+    }
+
+    #[tokio::test]
     async fn queries_are_percent_decoded_and_bad_fields_named() {
         let page = query("/x?pageSize=7&name=a%20b%2Bc").await.expect("valid");
         assert_eq!(
