@@ -59,7 +59,7 @@ macro_rules! analytic {
         ) -> Result<Response, ApiError> {
             let range = service::time_range(query.as_deref())?;
             let served = service::serve(&state, $kind, subject, current.caller.organization_id, range).await?;
-            Ok(cached_response(&headers, &served))
+            Ok(cached_response(&state, &headers, &served))
         }
     };
 }
@@ -106,8 +106,8 @@ fn http_cached(headers: &HeaderMap, etag: &str, max_age: i64, body: String) -> R
     response
 }
 
-fn cached_response(headers: &HeaderMap, served: &Served) -> Response {
-    let now = Utc::now();
+fn cached_response(state: &AppState, headers: &HeaderMap, served: &Served) -> Response {
+    let now = state.clock.now();
     let max_age = (served.expires_at() - now).num_seconds();
     http_cached(
         headers,
@@ -309,7 +309,7 @@ pub async fn skill_demand(
     let range = service::time_range(query.as_deref())?;
     let org = current.caller.organization_id;
     let served = service::serve(&state, Kind::SkillDemand, org, org, range).await?;
-    Ok(cached_response(&headers, &served))
+    Ok(cached_response(&state, &headers, &served))
 }
 
 /// One analytic inside a bundle: its data, or its error.
@@ -369,7 +369,7 @@ async fn bundle(
         current.caller.user_id
     };
     let results = service::serve_many(state, Kind::bundle(role), subject, org, range).await?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let mut analytics = BTreeMap::new();
     let mut oldest = None;
     let mut source = DataSource::Realtime;
