@@ -90,12 +90,23 @@ impl LearnerAi {
     }
 }
 
+/// Why Learner AI could not be asked (logged; the request goes on without).
+#[derive(Debug, thiserror::Error)]
+enum LearnerAiError {
+    #[error(transparent)]
+    Upstream(#[from] crate::upstream::UpstreamError),
+    #[error("malformed answer: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
 /// Asks Learner AI about a learner known to the Directory.
 async fn fetch(
     store: &dyn Store,
     upstreams: &Upstreams,
     learner: Uuid,
-) -> anyhow::Result<Option<Vec<AiSuggestion>>> {
+) -> Result<Option<Vec<AiSuggestion>>, LearnerAiError> {
     let Some(client) = upstreams.clients.get(SERVICE) else {
         return Ok(None);
     };
