@@ -5,7 +5,32 @@ use lumen_core::Role;
 use lumen_core::model::{Organization, Origin, User, is_plausible_email, sources};
 
 use crate::auth::passwords;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
+
+/// Why an account could not be created or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    /// A field given is not valid; what is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    #[error("a user with email {0} already exists (use `lumen user set-password`)")]
+    Exists(String),
+    #[error("no user with email {0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Hashing the password failed.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Hashes a password on the blocking pool.
+async fn hash(password: String) -> Result<String, AccountError> {
+    let hashed = tokio::task::spawn_blocking(move || passwords::hash(&password))
+        .await
+        .map_err(anyhow::Error::from)??;
+    Ok(hashed)
+}
 
 pub const DEMO_PASSWORD: &str = "demo-password";
 pub const DEMO_ORGANIZATION: &str = "Demo Organisation";
@@ -70,7 +95,7 @@ fn new_user(
 /// (simulated) Directory; any that did not are created in a stand-in
 /// organisation so the logins always work. Idempotent: an account that has a
 /// password keeps it.
-pub async fn seed_demo(store: &Store) -> anyhow::Result<()> {
+pub async fn seed_demo(store: &Store) -> Result<(), AccountError> {
     for (email, name, roles) in DEMO_LOGINS {
         let user = match store.credentials(email).await? {
             Some((_, Some(_))) => continue,
@@ -85,21 +110,22 @@ pub async fn seed_demo(store: &Store) -> anyhow::Result<()> {
                 user
             }
         };
-        let hash = tokio::task::spawn_blocking(|| passwords::hash(DEMO_PASSWORD)).await??;
+        let hash = hash(DEMO_PASSWORD.to_owned()).await?;
         store.set_password_hash(user.id, &hash).await?;
     }
     Ok(())
 }
 
 /// Checks a new password's length.
-pub fn check_new_password(password: &str) -> anyhow::Result<()> {
+pub fn check_new_password(password: &str) -> Result<(), AccountError> {
     let n = password.chars().count();
-    anyhow::ensure!(
-        (passwords::MIN_LENGTH..=passwords::MAX_LENGTH).contains(&n),
-        "a password must be {} to {} characters",
-        passwords::MIN_LENGTH,
-        passwords::MAX_LENGTH
-    );
+    if !(passwords::MIN_LENGTH..=passwords::MAX_LENGTH).contains(&n) {
+        return Err(AccountError::Invalid(format!(
+            "a password must be {} to {} characters",
+            passwords::MIN_LENGTH,
+            passwords::MAX_LENGTH
+        )));
+    }
     Ok(())
 }
 
@@ -111,18 +137,21 @@ pub async fn add_user(
     full_name: &str,
     roles: &[Role],
     password: &str,
-) -> anyhow::Result<User> {
-    anyhow::ensure!(
-        is_plausible_email(email),
-        "{email:?} is not an email address"
-    );
-    anyhow::ensure!(!roles.is_empty(), "give at least one --role");
-    anyhow::ensure!(!full_name.trim().is_empty(), "--name must not be empty");
+) -> Result<User, AccountError> {
+    let invalid = |why: String| Err(AccountError::Invalid(why));
+    if !is_plausible_email(email) {
+        return invalid(format!("{email:?} is not an email address"));
+    }
+    if roles.is_empty() {
+        return invalid("give at least one --role".into());
+    }
+    if full_name.trim().is_empty() {
+        return invalid("--name must not be empty".into());
+    }
     check_new_password(password)?;
-    anyhow::ensure!(
-        store.user_by_email(email).await?.is_none(),
-        "a user with email {email} already exists (use `lumen user set-password`)"
-    );
+    if store.user_by_email(email).await?.is_some() {
+        return Err(AccountError::Exists(email.to_owned()));
+    }
     let org = organization(sources::LOCAL, organization_name);
     if store.organization(org.id).await?.is_none() {
         store.upsert_organization(&org).await?;
@@ -134,14 +163,13 @@ pub async fn add_user(
 }
 
 /// `lumen user set-password`.
-pub async fn set_password(store: &Store, email: &str, password: &str) -> anyhow::Result<()> {
+pub async fn set_password(store: &Store, email: &str, password: &str) -> Result<(), AccountError> {
     check_new_password(password)?;
     let user = store
         .user_by_email(email)
         .await?
-        .ok_or_else(|| anyhow::anyhow!("no user with email {email}"))?;
-    let password = password.to_owned();
-    let hash = tokio::task::spawn_blocking(move || passwords::hash(&password)).await??;
+        .ok_or_else(|| AccountError::NotFound(email.to_owned()))?;
+    let hash = hash(password.to_owned()).await?;
     store.set_password_hash(user.id, &hash).await?;
     Ok(())
 }

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use crate::cache::Entry;
 use crate::collector::Freshness;
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::state::AppState;
 
 /// Results are fresh for 6 hours (PRODUCT §3.1).
@@ -329,26 +329,26 @@ pub async fn queue_refresh(
     caller_org: Uuid,
     range: TimeRange,
     owner: Option<Uuid>,
-) -> Result<crate::jobs::Enqueued, ApiError> {
+) -> Result<crate::queue::Enqueued, ApiError> {
     let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
-    crate::jobs::enqueue(
-        state,
-        crate::jobs::NewJob {
-            kind: "refresh".into(),
-            payload: serde_json::json!({
-                "subjectId": subject,
-                "organizationId": caller_org,
-                "timeRange": range,
-                "analytics": names,
-            }),
+    let singleton_key = Some(format!("refresh:{subject}:{range}:{}", names.join(",")));
+    let job = crate::queue::JobKind::Refresh(crate::queue::RefreshPayload {
+        subject_id: subject,
+        organization_id: caller_org,
+        time_range: range,
+        analytics: names.into_iter().map(str::to_owned).collect(),
+    });
+    state
+        .queue
+        .enqueue(crate::queue::NewJob {
             owner,
-            singleton_key: Some(format!("refresh:{subject}:{range}:{}", names.join(","))),
+            singleton_key,
             priority: 10,
             max_attempts: 3,
-            ..Default::default()
-        },
-    )
-    .await
+            ..job.into_job()
+        })
+        .await
+        .map_err(ApiError::from)
 }
 
 /// The staleness check at login (PRODUCT §5): queues a refresh of the
@@ -883,7 +883,7 @@ pub async fn compute_with(
         None
     };
     let ai = if kinds.contains(&Kind::Recommendations) {
-        state.learner_ai.suggestions(state, subject).await
+        state.learner_ai.suggestions(subject).await
     } else {
         None
     };

@@ -338,7 +338,7 @@ impl Shared {
     async fn connect(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
         Ok(self
             .conn
-            .get_or_try_init(|| crate::state::connect_redis(&self.client))
+            .get_or_try_init(|| crate::redis::connect(&self.client))
             .await?
             .clone())
     }

@@ -681,7 +681,7 @@ impl Config {
             cfg.batch_cron = if value == "off" {
                 None
             } else {
-                crate::jobs::parse_cron(value)
+                crate::cron::parse_cron(value)
                     .map_err(|reason| ConfigError::new(raw.name, reason))?;
                 Some(value.to_owned())
             };

@@ -4,19 +4,45 @@
 //! analytics envelope (PRODUCT §3.1). Nothing is stored but the learner's
 //! leaderboard choice.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{SubsecRound, Utc};
 use lumen_core::analytics::Dataset;
 use lumen_core::authz::{self, Caller};
 use lumen_core::gamification::{self as rules, Ledger, Period, Scope};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::analytics::{self, Envelope, Subject};
-use crate::error::ApiError;
+use crate::http::ApiError;
 use crate::state::AppState;
+use crate::store::StoreError;
+
+/// Why a gamification request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum GamificationError {
+    /// A query parameter is not valid.
+    #[error("{field}: {reason}")]
+    Invalid { field: &'static str, reason: String },
+    /// The department or course is not of the caller's organisation.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Loading the subject's organisation or records failed (the analytics
+    /// service's answer: not found, insufficient data, …).
+    #[error(transparent)]
+    Analytics(#[from] ApiError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+fn invalid(field: &'static str, reason: &str) -> GamificationError {
+    GamificationError::Invalid {
+        field,
+        reason: reason.to_owned(),
+    }
+}
 
 /// Runs `f` on the subject's ledger, in a blocking task, and wraps its answer.
 async fn with_ledger<T, F>(
@@ -24,7 +50,7 @@ async fn with_ledger<T, F>(
     user: Uuid,
     caller_org: Uuid,
     f: F,
-) -> Result<Envelope<T>, ApiError>
+) -> Result<Envelope<T>, GamificationError>
 where
     T: Send + 'static,
     F: FnOnce(&Ledger) -> T + Send + 'static,
@@ -39,17 +65,17 @@ where
 
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
+) -> Result<T, GamificationError> {
     tokio::task::spawn_blocking(f)
         .await
-        .map_err(|e| ApiError::Internal(e.into()))
+        .map_err(|e| GamificationError::Internal(e.into()))
 }
 
 pub async fn stats(
     state: &AppState,
     user: Uuid,
     caller_org: Uuid,
-) -> Result<Envelope<rules::Stats>, ApiError> {
+) -> Result<Envelope<rules::Stats>, GamificationError> {
     with_ledger(state, user, caller_org, rules::stats).await
 }
 
@@ -57,7 +83,7 @@ pub async fn achievements(
     state: &AppState,
     user: Uuid,
     caller_org: Uuid,
-) -> Result<Envelope<rules::Achievements>, ApiError> {
+) -> Result<Envelope<rules::Achievements>, GamificationError> {
     with_ledger(state, user, caller_org, rules::achievements).await
 }
 
@@ -65,7 +91,7 @@ pub async fn streak(
     state: &AppState,
     user: Uuid,
     caller_org: Uuid,
-) -> Result<Envelope<rules::Streak>, ApiError> {
+) -> Result<Envelope<rules::Streak>, GamificationError> {
     with_ledger(state, user, caller_org, rules::streak).await
 }
 
@@ -89,54 +115,53 @@ pub enum ScopeKind {
 pub const DEFAULT_LIMIT: usize = 10;
 pub const MAX_LIMIT: usize = 100;
 
+/// A leaderboard request's query parameters, as sent.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaderboardParams {
+    pub scope: Option<String>,
+    pub department_id: Option<String>,
+    pub course_id: Option<String>,
+    pub window: Option<String>,
+    pub limit: Option<String>,
+}
+
 impl LeaderboardQuery {
-    /// Parses `scope`, `departmentId`, `courseId`, `window`, `limit`.
-    pub fn parse(query: Option<&str>) -> Result<Self, ApiError> {
-        let pairs: HashMap<&str, &str> = query
-            .unwrap_or("")
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| p.split_once('=').unwrap_or((p, "")))
-            .collect();
-        let uuid = |name: &str| -> Result<Option<Uuid>, ApiError> {
-            pairs
-                .get(name)
-                .map(|v| {
-                    Uuid::parse_str(v).map_err(|_| ApiError::validation(name, "must be a UUID"))
-                })
+    /// Validates `scope`, `departmentId`, `courseId`, `window`, `limit`.
+    pub fn parse(params: &LeaderboardParams) -> Result<Self, GamificationError> {
+        let uuid = |name: &'static str, value: &Option<String>| {
+            value
+                .as_deref()
+                .map(|v| Uuid::parse_str(v).map_err(|_| invalid(name, "must be a UUID")))
                 .transpose()
         };
-        let scope = match pairs.get("scope").copied().unwrap_or("organization") {
+        let scope = match params.scope.as_deref().unwrap_or("organization") {
             "organization" => ScopeKind::Organization,
-            "department" => ScopeKind::Department(uuid("departmentId")?),
-            "course" => ScopeKind::Course(uuid("courseId")?.ok_or_else(|| {
-                ApiError::validation("courseId", "is required with scope=course")
-            })?),
+            "department" => ScopeKind::Department(uuid("departmentId", &params.department_id)?),
+            "course" => ScopeKind::Course(
+                uuid("courseId", &params.course_id)?
+                    .ok_or_else(|| invalid("courseId", "is required with scope=course"))?,
+            ),
             _ => {
-                return Err(ApiError::validation(
+                return Err(invalid(
                     "scope",
                     "must be one of organization, department, course",
                 ));
             }
         };
-        let period = match pairs.get("window").copied().unwrap_or("week") {
+        let period = match params.window.as_deref().unwrap_or("week") {
             "week" => Period::Week,
             "month" => Period::Month,
             "all-time" => Period::AllTime,
-            _ => {
-                return Err(ApiError::validation(
-                    "window",
-                    "must be one of week, month, all-time",
-                ));
-            }
+            _ => return Err(invalid("window", "must be one of week, month, all-time")),
         };
-        let limit = match pairs.get("limit") {
+        let limit = match &params.limit {
             None => DEFAULT_LIMIT,
             Some(v) => v
                 .parse::<usize>()
                 .ok()
                 .filter(|n| (1..=MAX_LIMIT).contains(n))
-                .ok_or_else(|| ApiError::validation("limit", "must be an integer from 1 to 100"))?,
+                .ok_or_else(|| invalid("limit", "must be an integer from 1 to 100"))?,
         };
         Ok(Self {
             scope,
@@ -152,7 +177,7 @@ pub async fn leaderboard(
     state: &AppState,
     caller: &Caller,
     q: LeaderboardQuery,
-) -> Result<Envelope<rules::Leaderboard>, ApiError> {
+) -> Result<Envelope<rules::Leaderboard>, GamificationError> {
     let org = caller.organization_id;
     let ds: Arc<Dataset> = analytics::dataset(state, org).await?;
     let scope = match q.scope {
@@ -164,10 +189,7 @@ pub async fn leaderboard(
                     .user(caller.user_id)
                     .and_then(|u| u.department_id)
                     .ok_or_else(|| {
-                        ApiError::validation(
-                            "departmentId",
-                            "is required: you belong to no department",
-                        )
+                        invalid("departmentId", "is required: you belong to no department")
                     })?,
             };
             let dept_org = ds
@@ -177,12 +199,12 @@ pub async fn leaderboard(
                 .find(|d| d.id == id)
                 .map(|d| d.organization_id);
             authz::decide_own_organization(caller, dept_org)
-                .map_err(|d| ApiError::Forbidden(d.to_string()))?;
+                .map_err(|d| GamificationError::Forbidden(d.to_string()))?;
             Scope::Department(id)
         }
         ScopeKind::Course(id) => {
             authz::decide_own_organization(caller, ds.course(id).map(|c| c.organization_id))
-                .map_err(|d| ApiError::Forbidden(d.to_string()))?;
+                .map_err(|d| GamificationError::Forbidden(d.to_string()))?;
             Scope::Course(id)
         }
     };
@@ -204,10 +226,10 @@ pub struct Preferences {
     pub leaderboard_opt_out: bool,
 }
 
-pub async fn preferences(state: &AppState, user: Uuid) -> Result<Preferences, ApiError> {
+pub async fn preferences(state: &AppState, user: Uuid) -> Result<Preferences, GamificationError> {
     let own = state.store.leaderboard_opt_out(user).await?;
     let directory = || async {
-        Ok::<_, ApiError>(
+        Ok::<_, GamificationError>(
             state
                 .store
                 .user(user)
@@ -227,7 +249,7 @@ pub async fn set_preferences(
     state: &AppState,
     user: Uuid,
     prefs: Preferences,
-) -> Result<Preferences, ApiError> {
+) -> Result<Preferences, GamificationError> {
     state
         .store
         .set_leaderboard_opt_out(user, prefs.leaderboard_opt_out, Utc::now())

@@ -14,7 +14,8 @@ use tokio::sync::RwLock;
 use uuid::Uuid;
 
 use crate::collector::feeds::{CONTENT_STUDIO, COURSE_BUILDER, SKILLS_ENGINE, rid};
-use crate::state::AppState;
+use crate::store::Store;
+use crate::upstream::Upstreams;
 
 pub const SERVICE: &str = "learner-ai";
 const MAX_AGE: Duration = Duration::hours(6);
@@ -22,8 +23,9 @@ const MAX_AGE: Duration = Duration::hours(6);
 /// Per learner: when the answer arrived, and the suggestions.
 type Cache = HashMap<Uuid, (DateTime<Utc>, Vec<AiSuggestion>)>;
 
-#[derive(Default)]
 pub struct LearnerAi {
+    store: Store,
+    upstreams: Arc<Upstreams>,
     cache: Arc<RwLock<Cache>>,
 }
 
@@ -47,24 +49,34 @@ struct Item {
 }
 
 impl LearnerAi {
+    /// Asks the Learner AI client of `upstreams` about learners of `store`.
+    pub fn new(store: Store, upstreams: Arc<Upstreams>) -> Self {
+        Self {
+            store,
+            upstreams,
+            cache: Arc::default(),
+        }
+    }
+
     /// The learner's cached suggestions; `None` when Learner AI is not
     /// configured or has not answered for this learner yet.
-    pub async fn suggestions(&self, state: &AppState, learner: Uuid) -> Option<Vec<AiSuggestion>> {
-        state.upstreams.clients.get(SERVICE)?;
+    pub async fn suggestions(&self, learner: Uuid) -> Option<Vec<AiSuggestion>> {
+        self.upstreams.clients.get(SERVICE)?;
         let cached = self.cache.read().await.get(&learner).cloned();
         if cached
             .as_ref()
             .is_none_or(|(at, _)| Utc::now() - *at > MAX_AGE)
         {
-            self.refresh_in_background(state.clone(), learner);
+            self.refresh_in_background(learner);
         }
         cached.map(|(_, s)| s)
     }
 
-    fn refresh_in_background(&self, state: AppState, learner: Uuid) {
+    fn refresh_in_background(&self, learner: Uuid) {
+        let (store, upstreams) = (self.store.clone(), self.upstreams.clone());
         let cache = self.cache.clone();
         tokio::spawn(async move {
-            match fetch(&state, learner).await {
+            match fetch(&store, &upstreams, learner).await {
                 Ok(Some(suggestions)) => {
                     cache
                         .write()
@@ -78,12 +90,27 @@ impl LearnerAi {
     }
 }
 
+/// Why Learner AI could not be asked (logged; the request goes on without).
+#[derive(Debug, thiserror::Error)]
+enum LearnerAiError {
+    #[error(transparent)]
+    Upstream(#[from] crate::upstream::UpstreamError),
+    #[error("malformed answer: {0}")]
+    Malformed(#[from] serde_json::Error),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
 /// Asks Learner AI about a learner known to the Directory.
-async fn fetch(state: &AppState, learner: Uuid) -> anyhow::Result<Option<Vec<AiSuggestion>>> {
-    let Some(client) = state.upstreams.clients.get(SERVICE) else {
+async fn fetch(
+    store: &Store,
+    upstreams: &Upstreams,
+    learner: Uuid,
+) -> Result<Option<Vec<AiSuggestion>>, LearnerAiError> {
+    let Some(client) = upstreams.clients.get(SERVICE) else {
         return Ok(None);
     };
-    let Some(user) = state.store.user(learner).await? else {
+    let Some(user) = store.user(learner).await? else {
         return Ok(None);
     };
     let Some(origin) = user.origin.filter(|o| o.source == sources::DIRECTORY) else {

@@ -5,9 +5,10 @@ pub mod accounts;
 pub mod analytics;
 pub mod auth;
 pub mod cache;
+pub mod cli;
 pub mod collector;
 pub mod config;
-pub mod error;
+pub mod cron;
 pub mod evaluate;
 pub mod gamification;
 pub mod http;
@@ -15,7 +16,9 @@ pub mod import;
 pub mod jobs;
 pub mod learner_ai;
 pub mod metrics;
+pub mod queue;
 pub mod ratelimit;
+pub mod redis;
 pub mod reports;
 pub mod simulate;
 pub mod state;
@@ -24,7 +27,6 @@ pub mod telemetry;
 pub mod upstream;
 
 pub use config::Config;
-pub use error::ApiError;
 pub use state::AppState;
 
 /// Selects ring as rustls' crypto provider for the process (the one sqlx

@@ -263,7 +263,7 @@ impl RedisStore {
     async fn shared_check(&self, key: &str, quota: Quota) -> anyhow::Result<Decision> {
         let conn = self
             .conn
-            .get_or_try_init(|| crate::state::connect_redis(&self.client))
+            .get_or_try_init(|| crate::redis::connect(&self.client))
             .await?;
         let mut conn = conn.clone();
         let (allowed, tat, now): (i64, String, String) = tokio::time::timeout(

@@ -9,6 +9,7 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::ratelimit::{MemoryStore, RateLimitStore, RateLimiter, RedisStore};
+use crate::redis::RedisProbe;
 use crate::store::Store;
 use crate::upstream::{Resilience, Upstreams};
 
@@ -41,7 +42,7 @@ pub struct State {
     /// The L1 cache layer (in process, and Redis when configured).
     pub l1: Arc<crate::cache::L1>,
     /// This process's side of the job queue.
-    pub queue: Arc<crate::jobs::Queue>,
+    pub queue: crate::queue::Queue,
     pub started_at: DateTime<Utc>,
     started: Instant,
     /// The instant the serving path computes with.
@@ -98,14 +99,18 @@ impl AppState {
                 .as_ref()
                 .map(|u| (u.expose().as_str(), config.cache_redis_prefix.as_str())),
         )?);
+        let learner_ai = Arc::new(crate::learner_ai::LearnerAi::new(
+            store.clone(),
+            upstreams.clone(),
+        ));
         Ok(Self(Arc::new(State {
             auth: Arc::new(auth),
             l1,
-            queue: Arc::default(),
+            queue: crate::queue::Queue::new(store.clone()),
             limiter,
             upstreams,
             models: Arc::default(),
-            learner_ai: Arc::default(),
+            learner_ai,
             config: Arc::new(config),
             store,
             redis,
@@ -132,40 +137,5 @@ impl State {
 
     pub fn collector(&self) -> crate::collector::Collector {
         crate::collector::Collector::new(self.store.clone(), self.upstreams.clone())
-    }
-}
-
-/// A Redis connection manager (reconnects by itself), giving up after 1 s.
-pub async fn connect_redis(
-    client: &redis::Client,
-) -> anyhow::Result<redis::aio::ConnectionManager> {
-    tokio::time::timeout(
-        Duration::from_secs(1),
-        redis::aio::ConnectionManager::new(client.clone()),
-    )
-    .await
-    .map_err(|_| anyhow::anyhow!("timed out connecting to Redis"))?
-    .map_err(anyhow::Error::from)
-}
-
-/// Checks that the configured Redis answers.
-#[derive(Clone)]
-pub struct RedisProbe {
-    client: redis::Client,
-}
-
-impl RedisProbe {
-    pub fn new(url: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url).map_err(|_| {
-            anyhow::anyhow!("invalid configuration: REDIS_URL: not a valid Redis URL")
-        })?;
-        Ok(Self { client })
-    }
-
-    pub async fn ping(&self) -> anyhow::Result<()> {
-        let mut conn = self.client.get_multiplexed_async_connection().await?;
-        let pong: String = redis::cmd("PING").query_async(&mut conn).await?;
-        anyhow::ensure!(pong == "PONG", "unexpected PING reply");
-        Ok(())
     }
 }

@@ -12,10 +12,9 @@ use std::time::Duration;
 use chrono::Utc;
 use lumen::AppState;
 use lumen::analytics::Kind;
-use lumen::jobs::{self, Job, JobState, NewJob};
+use lumen::jobs::{BatchPayload, Job, JobKind, JobState};
 use lumen::store::Store;
 use lumen_core::Role;
-use serde_json::json;
 use support::{TestDb, on_both_databases};
 use uuid::Uuid;
 
@@ -26,17 +25,17 @@ on_both_databases!(
 );
 
 async fn enqueue_batch(state: &AppState) -> Uuid {
-    jobs::enqueue(
-        state,
-        NewJob {
-            kind: "batch".into(),
-            payload: json!({ "skipCollect": true, "asOf": Utc::now() }),
-            ..NewJob::default()
-        },
-    )
-    .await
-    .expect("enqueue")
-    .id()
+    let batch = BatchPayload {
+        skip_collect: true,
+        as_of: Some(Utc::now()),
+        ..BatchPayload::default()
+    };
+    state
+        .queue
+        .enqueue(JobKind::Batch(batch).into_job())
+        .await
+        .expect("enqueue")
+        .id()
 }
 
 async fn wait_finished(store: &Store, job: Uuid, limit: Duration) -> Job {

@@ -363,7 +363,7 @@ async fn with_mock_fallback_services_never_reached_are_filled_with_synthetic_dat
         );
     }
     let (collector, _) = collector(store.clone(), &base);
-    let mock = lumen::collector::start_mock_fallback(fast_resilience())
+    let mock = lumen::simulate::start_mock_fallback(fast_resilience())
         .await
         .expect("mock");
     let collector = collector.with_mock_fallback(mock);

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, TimeZone, Utc};
 use lumen::AppState;
-use lumen::jobs::{self, Enqueued, JobState, NewJob, WorkerConfig};
+use lumen::jobs::{self, Enqueued, JobKind, JobState, NewJob, WorkerConfig};
 use lumen::store::jobs::Schedule;
 use serde_json::json;
 use support::{TestDb, on_both_databases, test_config};
@@ -39,6 +39,7 @@ on_both_databases!(
     cancel_stops_queued_and_running_jobs,
     two_workers_run_every_job_exactly_once,
     a_schedule_fires_once_per_slot,
+    a_malformed_payload_is_dead_at_once,
     retention_deletes_expired_results,
 );
 
@@ -289,12 +290,7 @@ async fn two_workers_run_every_job_exactly_once(db: TestDb) {
     let b = AppState::new(test_config(&db), db.store()).expect("state");
     let mut ids = Vec::new();
     for n in 0..JOBS {
-        ids.push(
-            jobs::enqueue(&a, echo(json!(n)))
-                .await
-                .expect("enqueue")
-                .id(),
-        );
+        ids.push(a.queue.enqueue(echo(json!(n))).await.expect("enqueue").id());
     }
     let shutdown = CancellationToken::new();
     let config = WorkerConfig {
@@ -366,10 +362,42 @@ async fn a_schedule_fires_once_per_slot(db: TestDb) {
     let counts = a.store.job_counts().await.expect("counts");
     assert_eq!(counts.get("queued"), Some(&3));
     // An invalid cron is a validation error, not a stored schedule.
-    let err = jobs::upsert_schedule(&a, "bad", "every day", "echo", json!(null), None)
+    let err = a
+        .queue
+        .upsert_schedule("bad", "every day", JobKind::Echo(json!(null)), None)
         .await
         .expect_err("invalid");
-    assert_eq!(err.code(), "VALIDATION_ERROR");
+    assert!(matches!(err, jobs::QueueError::InvalidCron(_)), "{err:?}");
+}
+
+/// A job whose payload does not read is dead at its first attempt, not
+/// retried: it never will read.
+async fn a_malformed_payload_is_dead_at_once(db: TestDb) {
+    let state = AppState::new(test_config(&db), db.store()).expect("state");
+    for (kind, payload) in [
+        ("refresh", json!({ "subjectId": "not a uuid" })),
+        ("report", json!({ "reportId": 7 })),
+        ("no-such-kind", json!(null)),
+    ] {
+        let id = state
+            .queue
+            .enqueue(NewJob {
+                kind: kind.into(),
+                payload,
+                max_attempts: 5,
+                ..NewJob::default()
+            })
+            .await
+            .expect("enqueue")
+            .id();
+        let job = support::run_until_finished(&state, id, Duration::from_secs(30)).await;
+        assert_eq!(job.state, JobState::Dead, "{kind}");
+        assert_eq!(job.attempts, 1, "{kind}: not retried");
+        assert!(
+            job.last_error.expect("error").contains(kind),
+            "{kind}: the error names the job"
+        );
+    }
 }
 
 /// A worker runs a failing job to `dead` through its retries, and records
@@ -378,16 +406,15 @@ async fn a_schedule_fires_once_per_slot(db: TestDb) {
 async fn workers_retry_a_failing_job_until_it_is_dead() {
     let db = TestDb::sqlite().await;
     let state = AppState::new(test_config(&db), db.store()).expect("state");
-    let id = jobs::enqueue(
-        &state,
-        NewJob {
+    let id = state
+        .queue
+        .enqueue(NewJob {
             max_attempts: 2,
             ..echo(json!({"fail": "on purpose"}))
-        },
-    )
-    .await
-    .expect("enqueue")
-    .id();
+        })
+        .await
+        .expect("enqueue")
+        .id();
     // The first retry waits 2.5–5 s.
     let job = support::run_until_finished(&state, id, Duration::from_secs(30)).await;
     assert_eq!(job.state, JobState::Dead);
@@ -427,16 +454,12 @@ async fn retention_deletes_expired_results(db: TestDb) {
         .put_rollup(&row("velocity", now))
         .await
         .expect("write");
-    let job = jobs::enqueue(
-        &state,
-        NewJob {
-            kind: "retention".into(),
-            ..NewJob::default()
-        },
-    )
-    .await
-    .expect("enqueue")
-    .id();
+    let job = state
+        .queue
+        .enqueue(JobKind::Retention.into_job())
+        .await
+        .expect("enqueue")
+        .id();
     let done = support::run_until_finished(&state, job, Duration::from_secs(30)).await;
     assert_eq!(done.state, JobState::Completed, "{done:?}");
     let result = done.result.expect("result");

@@ -83,3 +83,32 @@ async fn every_mounted_route_is_documented_and_every_documented_route_is_mounted
         }
     }
 }
+
+/// The guard's refusals are documented on every operation that can give
+/// them: 401 and 403 wherever a token is needed, 429 wherever a rate limit
+/// counts.
+#[tokio::test]
+async fn every_protected_operation_documents_the_guards_refusals() {
+    use lumen_core::authz::Access;
+    let (text, _, _db) = fetch_spec().await;
+    let spec: serde_json::Value = serde_json::from_str(&text).expect("json");
+    for route in route_table() {
+        let method = route.method.as_str().to_lowercase();
+        let responses = &spec["paths"][route.path][&method]["responses"];
+        let mut expected = Vec::new();
+        if route.guard.access != Access::Public {
+            expected.extend(["401", "403"]);
+        }
+        if route.guard.limit.is_some() {
+            expected.push("429");
+        }
+        for status in expected {
+            assert_eq!(
+                responses[status]["content"]["application/json"]["schema"]["$ref"],
+                "#/components/schemas/ErrorBody",
+                "{method} {} does not document {status}",
+                route.path
+            );
+        }
+    }
+}

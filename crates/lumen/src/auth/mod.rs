@@ -10,11 +10,29 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::error::ApiError;
-use crate::store::{NewRefreshToken, Store, TokenUse};
+use crate::store::{NewRefreshToken, Store, StoreError, TokenUse};
 
 pub mod passwords;
 pub mod tokens;
+
+/// Why authentication, login, refresh or logout failed.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// A missing, invalid or expired token, or an ended session.
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("invalid email or password")]
+    InvalidCredentials,
+    #[error("refresh token is invalid or expired")]
+    InvalidRefreshToken,
+    /// The platform's JWKS cannot be fetched.
+    #[error("token keys are unavailable; try again shortly")]
+    KeysUnavailable,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
 
 pub use tokens::Verified;
 
@@ -83,17 +101,14 @@ impl Auth {
 
     /// Verifies a bearer token; for Lumen's own tokens also that the login
     /// session has not been revoked (logout, refresh-token reuse).
-    pub async fn authenticate(&self, store: &Store, token: &str) -> Result<Verified, ApiError> {
+    pub async fn authenticate(&self, store: &Store, token: &str) -> Result<Verified, AuthError> {
         let verified = self.verifier.verify(token).await.map_err(|e| match e {
             tokens::TokenError::Invalid => {
-                ApiError::Unauthorized("invalid or expired token".into())
+                AuthError::Unauthorized("invalid or expired token".into())
             }
             tokens::TokenError::KeysUnavailable(reason) => {
                 tracing::warn!(%reason, "platform JWKS unavailable");
-                ApiError::ServiceUnavailable {
-                    message: "token keys are unavailable; try again shortly".into(),
-                    details: Default::default(),
-                }
+                AuthError::KeysUnavailable
             }
         })?;
         if let Some(session) = verified.session {
@@ -103,7 +118,7 @@ impl Auth {
                 .is_some_and(|at| at.elapsed() < SESSION_CHECK_TTL);
             if !recently {
                 if !store.session_active(session).await? {
-                    return Err(ApiError::Unauthorized(
+                    return Err(AuthError::Unauthorized(
                         "session has ended; log in again".into(),
                     ));
                 }
@@ -121,7 +136,7 @@ impl Auth {
         store: &Store,
         email: &str,
         password: &str,
-    ) -> Result<Issued, ApiError> {
+    ) -> Result<Issued, AuthError> {
         let found = store.credentials(email).await?;
         let stored_hash = found.as_ref().and_then(|(_, h)| h.clone());
         let password = password.to_owned();
@@ -129,10 +144,10 @@ impl Auth {
             passwords::verify(&password, stored_hash.as_deref())
         })
         .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+        .map_err(|e| AuthError::Internal(e.into()))?;
         let (user, rehash) = match (found, verified) {
             (Some((user, _)), passwords::Verified::Match { rehash }) => (user, rehash),
-            _ => return Err(ApiError::InvalidCredentials),
+            _ => return Err(AuthError::InvalidCredentials),
         };
         if let Some(new_hash) = rehash {
             store.set_password_hash(user.id, &new_hash).await?;
@@ -148,7 +163,7 @@ impl Auth {
     }
 
     /// Rotates a refresh token. A token presented twice revokes its session.
-    pub async fn refresh(&self, store: &Store, refresh_token: &str) -> Result<Issued, ApiError> {
+    pub async fn refresh(&self, store: &Store, refresh_token: &str) -> Result<Issued, AuthError> {
         let now = Utc::now();
         match store
             .use_refresh_token(&hash_refresh_token(refresh_token), now)
@@ -161,25 +176,25 @@ impl Auth {
                 session_revoked,
             } => {
                 if session_revoked || expires_at <= now {
-                    return Err(ApiError::InvalidRefreshToken);
+                    return Err(AuthError::InvalidRefreshToken);
                 }
                 let user = store
                     .user(user_id)
                     .await?
-                    .ok_or(ApiError::InvalidRefreshToken)?;
+                    .ok_or(AuthError::InvalidRefreshToken)?;
                 self.issue(store, user, session_id, now).await
             }
             TokenUse::Spent { session_id } => {
                 store.revoke_session(session_id, now).await?;
                 self.active_sessions.remove(&session_id);
                 tracing::warn!(session = %session_id, "refresh token reused: session revoked");
-                Err(ApiError::InvalidRefreshToken)
+                Err(AuthError::InvalidRefreshToken)
             }
-            TokenUse::Unknown => Err(ApiError::InvalidRefreshToken),
+            TokenUse::Unknown => Err(AuthError::InvalidRefreshToken),
         }
     }
 
-    pub async fn logout(&self, store: &Store, verified: &Verified) -> Result<(), ApiError> {
+    pub async fn logout(&self, store: &Store, verified: &Verified) -> Result<(), AuthError> {
         if let Some(session) = verified.session {
             store.revoke_session(session, now()).await?;
             self.active_sessions.remove(&session);
@@ -193,7 +208,7 @@ impl Auth {
         user: User,
         session: Uuid,
         now: DateTime<Utc>,
-    ) -> Result<Issued, ApiError> {
+    ) -> Result<Issued, AuthError> {
         let refresh_token = new_refresh_token();
         store
             .add_refresh_token(&NewRefreshToken {

@@ -404,39 +404,6 @@ impl Collector {
 /// largest `updatedAt`.
 type ParsedPage = (Vec<(String, Change)>, Vec<Rejection>, Option<DateTime<Utc>>);
 
-/// Starts the synthetic stand-ins of `LUMEN_MOCK_FALLBACK`: the simulator
-/// (seed 42, medium scale, today) on a loopback port, and clients for it.
-pub async fn start_mock_fallback(
-    resilience: crate::upstream::Resilience,
-) -> anyhow::Result<Arc<Upstreams>> {
-    use chrono::TimeZone;
-    let today = Utc.from_utc_datetime(
-        &Utc::now()
-            .date_naive()
-            .and_hms_opt(0, 0, 0)
-            .unwrap_or_default(),
-    );
-    let sim = crate::simulate::SimHandle::new(crate::simulate::SimConfig {
-        seed: 42,
-        scale: crate::simulate::Scale::Medium,
-        now: today,
-    });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move { sim.serve(listener).await });
-    let mut config = crate::config::Config::default();
-    for service in crate::simulate::SERVICES {
-        config.upstreams.insert(
-            service,
-            crate::config::UpstreamConfig {
-                base_url: format!("http://{addr}/{service}"),
-                token: crate::config::Secret::new("mock".into()),
-            },
-        );
-    }
-    Ok(Arc::new(Upstreams::from_config(&config, resilience)?))
-}
-
 /// Turns a page's items into changes and rejections.
 fn parse_page(feed: &Feed, items: &[Value], ctx: &Context) -> ParsedPage {
     let mut seen = HashSet::new();

@@ -16,7 +16,7 @@ use uuid::Uuid;
 
 use super::guard::CurrentUser;
 use crate::analytics::{self as service, DataSource, Envelope, Kind, Served};
-use crate::error::{ApiError, ErrorBody};
+use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use lumen_core::Role;
 use lumen_core::analytics::{

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::ApiJson;
 use super::guard::CurrentUser;
 use crate::auth::{Issued, looks_like_refresh_token, passwords};
-use crate::error::{ApiError, ErrorBody};
+use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 
 /// A person as the dashboard sees them.
@@ -157,7 +157,6 @@ pub struct RefreshResponse {
         (status = 200, body = RefreshResponse),
         (status = 400, body = ErrorBody),
         (status = 401, description = "`INVALID_REFRESH_TOKEN`", body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn refresh(
@@ -195,7 +194,6 @@ pub struct MeResponse {
     security(("bearer" = [])),
     responses(
         (status = 200, body = MeResponse),
-        (status = 401, body = ErrorBody),
         (status = 403, description = "`X-Active-Role` not one of the caller's roles", body = ErrorBody),
         (status = 404, description = "the account no longer exists in Lumen", body = ErrorBody),
     )
@@ -218,7 +216,7 @@ pub async fn me(
     path = "/api/v1/auth/logout",
     tag = "auth",
     security(("bearer" = [])),
-    responses((status = 204, description = "logged out"), (status = 401, body = ErrorBody))
+    responses((status = 204, description = "logged out"))
 )]
 pub async fn logout(
     State(state): State<AppState>,
@@ -239,8 +237,6 @@ pub async fn logout(
     responses(
         (status = 200, body = MeResponse),
         (status = 400, description = "`userId` is not a UUID", body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
     )
 )]

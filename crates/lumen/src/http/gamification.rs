@@ -2,14 +2,14 @@
 //! by the guard (subject routes) or is decided in `crate::gamification` by
 //! `lumen_core::authz` (leaderboard scopes).
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use uuid::Uuid;
 
-use super::ApiJson;
 use super::guard::CurrentUser;
+use super::{ApiJson, ApiQuery};
 use crate::analytics::Envelope;
-use crate::error::{ApiError, ErrorBody};
-use crate::gamification::{self as service, LeaderboardQuery, Preferences};
+use crate::gamification::{self as service, LeaderboardParams, LeaderboardQuery, Preferences};
+use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use lumen_core::gamification as rules;
 
@@ -26,10 +26,8 @@ macro_rules! learner_endpoint {
             responses(
                 (status = 200, body = Envelope<$body>),
                 (status = 400, description = "`VALIDATION_ERROR`: userId is not a UUID", body = ErrorBody),
-                (status = 401, body = ErrorBody),
                 (status = 403, description = "the learner is outside the caller's scope", body = ErrorBody),
                 (status = 404, description = "no such learner", body = ErrorBody),
-                (status = 429, body = ErrorBody),
             )
         )]
         pub async fn $name(
@@ -79,17 +77,15 @@ learner_endpoint!(
     responses(
         (status = 200, body = Envelope<rules::Leaderboard>),
         (status = 400, description = "`VALIDATION_ERROR`: bad scope, window, limit or id", body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 403, description = "the department or course is not of the caller's organisation", body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn leaderboard(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
+    ApiQuery(params): ApiQuery<LeaderboardParams>,
     current: CurrentUser,
 ) -> Result<ApiJson<Envelope<rules::Leaderboard>>, ApiError> {
-    let q = LeaderboardQuery::parse(query.as_deref())?;
+    let q = LeaderboardQuery::parse(&params)?;
     Ok(ApiJson(
         service::leaderboard(&state, &current.caller, q).await?,
     ))
@@ -103,8 +99,6 @@ pub async fn leaderboard(
     security(("bearer" = [])),
     responses(
         (status = 200, body = Preferences),
-        (status = 401, body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn preferences(
@@ -127,8 +121,6 @@ pub async fn preferences(
     responses(
         (status = 200, body = Preferences),
         (status = 400, description = "`VALIDATION_ERROR`", body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn set_preferences(

@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::middleware::LogUser;
 use crate::auth::Verified;
-use crate::error::ApiError;
+use crate::http::error::ApiError;
 use crate::ratelimit::{Decision, LimitClass};
 use crate::state::AppState;
 use crate::store::StoreResult;
@@ -102,6 +102,12 @@ impl From<ApiError> for Refusal {
 
 impl From<crate::store::StoreError> for Refusal {
     fn from(error: crate::store::StoreError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+impl From<crate::auth::AuthError> for Refusal {
+    fn from(error: crate::auth::AuthError) -> Self {
         ApiError::from(error).into()
     }
 }

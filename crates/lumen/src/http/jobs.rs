@@ -1,18 +1,18 @@
 //! Manual refresh and the job endpoints (PRODUCT §3.3 "Refresh and jobs").
 //! Callers see only jobs they asked for; another user's job is a 404.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::ApiJson;
 use super::guard::CurrentUser;
+use super::{ApiJson, ApiPath};
 use crate::analytics::{self as service, Kind};
-use crate::error::{ApiError, ErrorBody};
-use crate::jobs::{Job, JobState};
+use crate::http::error::{ApiError, ErrorBody};
+use crate::queue::{Job, JobState};
 use crate::state::AppState;
 use lumen_core::Role;
 use lumen_core::analytics::TimeRange;
@@ -59,7 +59,6 @@ const SECONDS_PER_ANALYTIC: i64 = 2;
     responses(
         (status = 200, description = "queued (or already queued: the same job's id)", body = RefreshResponse),
         (status = 400, description = "`VALIDATION_ERROR`: bad id, role or analytics", body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 403, description = "not the caller's own id, or a role they do not hold", body = ErrorBody),
         (status = 429, description = "3 per hour per user; `retryAfter` and `nextAllowedAt`", body = ErrorBody),
     )
@@ -112,8 +111,8 @@ pub async fn refresh(
     )
     .await?;
     let message = match job {
-        crate::jobs::Enqueued::New(_) => "Manual refresh queued successfully",
-        crate::jobs::Enqueued::Existing(_) => "The same refresh is already queued",
+        crate::queue::Enqueued::New(_) => "Manual refresh queued successfully",
+        crate::queue::Enqueued::Existing(_) => "The same refresh is already queued",
     };
     Ok(ApiJson(RefreshResponse {
         job_id: job.id(),
@@ -189,13 +188,12 @@ async fn own_job(state: &AppState, current: &CurrentUser, id: Uuid) -> Result<Jo
     responses(
         (status = 200, body = JobStatus),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 404, description = "no such job, or not the caller's", body = ErrorBody),
     )
 )]
 pub async fn status(
     State(state): State<AppState>,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     current: CurrentUser,
 ) -> Result<ApiJson<JobStatus>, ApiError> {
     Ok(ApiJson(own_job(&state, &current, id).await?.into()))
@@ -212,14 +210,13 @@ pub async fn status(
     responses(
         (status = 200, description = "the job, now cancelled", body = JobStatus),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 404, description = "no such job, or not the caller's", body = ErrorBody),
         (status = 409, description = "`CONFLICT`: the job had already finished", body = ErrorBody),
     )
 )]
 pub async fn cancel(
     State(state): State<AppState>,
-    Path(id): Path<Uuid>,
+    ApiPath(id): ApiPath<Uuid>,
     current: CurrentUser,
 ) -> Result<ApiJson<JobStatus>, ApiError> {
     let job = own_job(&state, &current, id).await?;

@@ -14,7 +14,6 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 
-use crate::error::ApiError;
 use crate::ratelimit::LimitClass;
 use crate::state::AppState;
 use lumen_core::Role;
@@ -22,6 +21,8 @@ use lumen_core::authz::{Access, SubjectRule};
 
 mod analytics;
 mod auth;
+pub mod error;
+pub mod extract;
 mod gamification;
 pub mod guard;
 mod jobs;
@@ -31,6 +32,8 @@ pub mod openapi;
 mod reports;
 mod system;
 
+pub use error::{ApiError, ErrorBody};
+pub use extract::{ApiPath, ApiQuery};
 pub use guard::{CurrentUser, RouteGuard};
 pub use json::ApiJson;
 

@@ -2,12 +2,13 @@
 
 use std::sync::LazyLock;
 
-use axum::http::header;
+use axum::http::{Method, header};
 use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
 use super::{analytics, auth, gamification, jobs, reports, system};
-use crate::error::ErrorBody;
+use crate::http::error::ErrorBody;
+use lumen_core::authz::Access;
 
 struct BearerAuth;
 
@@ -28,6 +29,64 @@ impl utoipa::Modify for BearerAuth {
                     .build(),
             ),
         );
+    }
+}
+
+/// The responses of the guard (`http::guard`), added to every operation it
+/// can give them on, from the route table: 401 and 403 where a token is
+/// needed, 429 where a rate limit applies. A response a handler documents
+/// itself (with a more specific description) is kept.
+struct GuardResponses;
+
+impl utoipa::Modify for GuardResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let response = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for route in super::route_table() {
+            let Some(item) = openapi.paths.paths.get_mut(route.path) else {
+                continue;
+            };
+            let operation = match route.method {
+                Method::GET => item.get.as_mut(),
+                Method::POST => item.post.as_mut(),
+                Method::PUT => item.put.as_mut(),
+                Method::DELETE => item.delete.as_mut(),
+                _ => None,
+            };
+            let Some(operation) = operation else {
+                continue;
+            };
+            let mut add = |status: &str, description: &str| {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| response(description).into());
+            };
+            if route.guard.access != Access::Public {
+                add(
+                    "401",
+                    "`UNAUTHORIZED`: no valid bearer token, or its session has ended",
+                );
+                add(
+                    "403",
+                    "`FORBIDDEN`: the active role or the access policy refuses",
+                );
+            }
+            if route.guard.limit.is_some() {
+                add("429", "`RATE_LIMIT_EXCEEDED`, with `Retry-After`");
+            }
+        }
     }
 }
 
@@ -90,7 +149,7 @@ impl utoipa::Modify for BearerAuth {
         jobs::cancel,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &GuardResponses),
     tags(
         (name = "system", description = "Health, status, metrics and this document"),
         (name = "auth", description = "Login, tokens and accounts"),

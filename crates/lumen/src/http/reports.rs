@@ -1,18 +1,17 @@
 //! Report endpoints (docs/reports.md). Thin: `crate::reports` asks
 //! `lumen_core::authz` about ownership and roles.
 
-use std::collections::HashMap;
-
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::ApiJson;
+use super::extract::{ApiPath, ApiQuery, int_from_1_to};
 use super::guard::CurrentUser;
-use crate::error::{ApiError, ErrorBody};
+use crate::http::error::{ApiError, ErrorBody};
 use crate::reports::{self, History, ReportRequest, ReportStatus, Schedule, ScheduleRequest, Spec};
 use crate::state::AppState;
 
@@ -27,8 +26,14 @@ pub struct Accepted {
     pub status_url: String,
 }
 
-fn report_id(raw: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(raw).map_err(|_| ApiError::validation("id", "must be a UUID"))
+/// `GET /reports/history`'s query.
+#[derive(Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HistoryQuery {
+    #[serde(default, deserialize_with = "int_from_1_to::<1_000_000, _>")]
+    page: Option<u32>,
+    #[serde(default, deserialize_with = "int_from_1_to::<100, _>")]
+    page_size: Option<u32>,
 }
 
 /// Queues a report of the caller's analytics.
@@ -41,9 +46,7 @@ fn report_id(raw: &str) -> Result<Uuid, ApiError> {
     responses(
         (status = 202, body = Accepted),
         (status = 400, description = "`VALIDATION_ERROR` per field", body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 403, description = "the caller does not hold the report type's role", body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn generate(
@@ -74,17 +77,15 @@ pub async fn generate(
     responses(
         (status = 200, body = ReportStatus),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 404, description = "no such report, or another user's", body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn status(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<Uuid>,
     current: CurrentUser,
 ) -> Result<ApiJson<ReportStatus>, ApiError> {
-    let row = reports::owned(&state, &current.caller, report_id(&id)?).await?;
+    let row = reports::owned(&state, &current.caller, id).await?;
     Ok(ApiJson(row.into()))
 }
 
@@ -98,17 +99,15 @@ pub async fn status(
     responses(
         (status = 200, description = "the file: application/pdf, text/csv or application/json, as an attachment"),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 404, description = "no such report, another user's, or no file (not generated yet, failed, or removed by retention)", body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn download(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<Uuid>,
     current: CurrentUser,
 ) -> Result<Response, ApiError> {
-    let (row, stream) = reports::download(&state, &current.caller, report_id(&id)?).await?;
+    let (row, stream) = reports::download(&state, &current.caller, id).await?;
     let name = row
         .file_name
         .unwrap_or_else(|| format!("{}.{}", row.id, row.format));
@@ -146,34 +145,15 @@ pub async fn download(
     responses(
         (status = 200, body = History),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn history(
     State(state): State<AppState>,
-    RawQuery(query): RawQuery,
+    ApiQuery(query): ApiQuery<HistoryQuery>,
     current: CurrentUser,
 ) -> Result<ApiJson<History>, ApiError> {
-    let pairs: HashMap<&str, &str> = query
-        .as_deref()
-        .unwrap_or("")
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| p.split_once('=').unwrap_or((p, "")))
-        .collect();
-    let num = |name: &str, default: u32, max: u32| match pairs.get(name) {
-        None => Ok(default),
-        Some(v) => v
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| {
-                ApiError::validation(name, format!("must be an integer from 1 to {max}"))
-            }),
-    };
-    let page = num("page", 1, 1_000_000)?;
-    let page_size = num("pageSize", 20, 100)?;
+    let page = query.page.unwrap_or(1);
+    let page_size = query.page_size.unwrap_or(20);
     Ok(ApiJson(
         reports::history(&state, &current.caller, page, page_size).await?,
     ))
@@ -189,9 +169,7 @@ pub async fn history(
     responses(
         (status = 201, body = Schedule),
         (status = 400, description = "`VALIDATION_ERROR` per field (cron, type, format, …)", body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 403, description = "the caller does not hold the report type's role", body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn create_schedule(
@@ -213,8 +191,6 @@ pub async fn create_schedule(
     security(("bearer" = [])),
     responses(
         (status = 200, body = Vec<Schedule>),
-        (status = 401, body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn schedules(
@@ -234,16 +210,14 @@ pub async fn schedules(
     responses(
         (status = 204, description = "deleted"),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
         (status = 404, description = "no such schedule, or another user's", body = ErrorBody),
-        (status = 429, body = ErrorBody),
     )
 )]
 pub async fn delete_schedule(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<Uuid>,
     current: CurrentUser,
 ) -> Result<StatusCode, ApiError> {
-    reports::delete_schedule(&state, &current.caller, report_id(&id)?).await?;
+    reports::delete_schedule(&state, &current.caller, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

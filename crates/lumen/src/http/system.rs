@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::ApiJson;
 use crate::collector::ServiceStatus;
-use crate::error::{ApiError, ErrorBody};
+use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
 use crate::store::{RecordCounts, RejectionCount};
 

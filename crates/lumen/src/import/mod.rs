@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use lumen_core::import::{self, Kind};
 use lumen_core::model::Record;
@@ -23,6 +22,33 @@ use crate::store::import::Commit;
 use crate::store::{ConflictKind, Store, StoreError};
 
 pub mod oulad;
+
+/// Why an import could not run (bad records are not errors: they are
+/// reported, see `BadRecord`).
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    /// A file or directory cannot be read; `what` says which (and where).
+    #[error("{what}")]
+    Read {
+        what: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A file whose name is not `<kind>.ndjson`; the whole explanation.
+    #[error("{0}")]
+    NotAnImportFile(String),
+    #[error("{}: no .ndjson files", .0.display())]
+    NoFiles(PathBuf),
+    #[error("cannot name the import after its directory: give --name")]
+    NoName,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// `ImportError::Read` with `what` as its explanation.
+fn unreadable(what: String) -> impl FnOnce(std::io::Error) -> ImportError {
+    move |source| ImportError::Read { what, source }
+}
 
 /// Records per transaction when not strict.
 pub const BATCH: usize = 5000;
@@ -217,7 +243,7 @@ pub async fn store_records(
     commit: Commit,
     bad: &mut Vec<BadRecord>,
     progress: &Progress,
-) -> anyhow::Result<usize> {
+) -> Result<usize, ImportError> {
     let batch = match commit {
         Commit::Accepted => BATCH,
         Commit::AllOrNothing | Commit::Never => records.len().max(1),
@@ -245,13 +271,12 @@ pub async fn store_records(
 
 /// The NDJSON files to import from `path` (a file or a directory), in
 /// dependency order.
-pub fn files_of(path: &Path) -> anyhow::Result<Vec<(Kind, PathBuf)>> {
+pub fn files_of(path: &Path) -> Result<Vec<(Kind, PathBuf)>, ImportError> {
     let candidates: Vec<PathBuf> = if path.is_dir() {
         let mut v = Vec::new();
-        for entry in
-            std::fs::read_dir(path).with_context(|| format!("cannot read {}", path.display()))?
-        {
-            let p = entry?.path();
+        let cannot_read = || format!("cannot read {}", path.display());
+        for entry in std::fs::read_dir(path).map_err(unreadable(cannot_read()))? {
+            let p = entry.map_err(unreadable(cannot_read()))?.path();
             if p.is_file() {
                 v.push(p);
             }
@@ -266,29 +291,31 @@ pub fn files_of(path: &Path) -> anyhow::Result<Vec<(Kind, PathBuf)>> {
         let kind = name
             .strip_suffix(".ndjson")
             .and_then(Kind::from_file_stem)
-            .with_context(|| {
+            .ok_or_else(|| {
                 let names: Vec<String> = Kind::ALL
                     .iter()
                     .map(|k| format!("{}.ndjson", k.file_stem()))
                     .collect();
-                format!(
+                ImportError::NotAnImportFile(format!(
                     "{}: not an import file; expected one of {}",
                     p.display(),
                     names.join(", ")
-                )
+                ))
             })?;
         files.push((kind, p));
     }
-    anyhow::ensure!(!files.is_empty(), "{}: no .ndjson files", path.display());
+    if files.is_empty() {
+        return Err(ImportError::NoFiles(path.to_owned()));
+    }
     files.sort();
     Ok(files)
 }
 
 /// The default import name of `path`: a directory's name, or a file's
 /// directory's name.
-pub fn default_name(path: &Path) -> anyhow::Result<String> {
-    let absolute =
-        std::fs::canonicalize(path).with_context(|| format!("cannot read {}", path.display()))?;
+pub fn default_name(path: &Path) -> Result<String, ImportError> {
+    let absolute = std::fs::canonicalize(path)
+        .map_err(unreadable(format!("cannot read {}", path.display())))?;
     let dir = if absolute.is_dir() {
         absolute.as_path()
     } else {
@@ -297,7 +324,7 @@ pub fn default_name(path: &Path) -> anyhow::Result<String> {
     dir.file_name()
         .and_then(|n| n.to_str())
         .map(str::to_owned)
-        .context("cannot name the import after its directory: give --name")
+        .ok_or(ImportError::NoName)
 }
 
 /// Options of `lumen import PATH`.
@@ -316,7 +343,7 @@ pub async fn import_path(
     store: &Store,
     path: &Path,
     options: &Options,
-) -> anyhow::Result<ImportReport> {
+) -> Result<ImportReport, ImportError> {
     let started = Instant::now();
     let files = files_of(path)?;
     let total: u64 = files
@@ -332,7 +359,7 @@ pub async fn import_path(
         let reader = std::io::BufReader::new(
             progress.reader(
                 std::fs::File::open(&file)
-                    .with_context(|| format!("cannot open {}", file.display()))?,
+                    .map_err(unreadable(format!("cannot open {}", file.display())))?,
             ),
         );
         let mut good: Vec<(usize, Record)> = Vec::new();
@@ -341,7 +368,10 @@ pub async fn import_path(
         let mut records = 0;
         for (i, line) in reader.lines().enumerate() {
             let line_no = i + 1;
-            let line = line.with_context(|| format!("cannot read {}:{line_no}", file.display()))?;
+            let line = line.map_err(unreadable(format!(
+                "cannot read {}:{line_no}",
+                file.display()
+            )))?;
             if line.trim().is_empty() {
                 continue;
             }

@@ -19,48 +19,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::handlers::payload;
-use super::{JobContext, NewJob, Snooze};
+use super::{BatchPayload, ChunkPayload, JobContext, JobKind, NewJob, Stop};
 use crate::analytics::{self, Kind, Memo};
 use lumen_core::Role;
 use lumen_core::analytics::{Dataset, TimeRange, Window};
 
-/// The `batch` job's payload.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BatchPayload {
-    /// The end of every window; default: when the job was enqueued.
-    #[serde(default)]
-    pub as_of: Option<DateTime<Utc>>,
-    /// Default: `30d` only.
-    #[serde(default)]
-    pub time_ranges: Vec<TimeRange>,
-    /// Skip the Collect stage (the caller collected already).
-    #[serde(default)]
-    pub skip_collect: bool,
-}
-
-/// One chunk's payload.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ChunkPayload {
-    batch_id: Uuid,
-    organization_id: Uuid,
-    role: Role,
-    time_range: TimeRange,
-    as_of: DateTime<Utc>,
-    subjects: Vec<Uuid>,
-}
-
 /// How often a waiting batch looks at its chunks.
 const WAIT: Duration = Duration::from_secs(2);
 
-pub(super) async fn run(ctx: &JobContext) -> anyhow::Result<Value> {
-    let p: BatchPayload = payload(ctx)?;
+pub(super) async fn run(ctx: &JobContext, p: BatchPayload) -> Result<Value, Stop> {
     let state = &ctx.state;
     let batch = ctx.job.id;
     let as_of = p.as_of.unwrap_or(ctx.job.created_at);
@@ -77,7 +47,7 @@ pub(super) async fn run(ctx: &JobContext) -> anyhow::Result<Value> {
         ctx.progress(0, chunks as i64).await?;
         tracing::info!(%batch, chunks, collected = %collected, "batch planned");
         if chunks > 0 {
-            return Err(Snooze(WAIT).into());
+            return Err(Stop::Snooze(WAIT));
         }
     }
     // 2. Wait for the chunks.
@@ -89,7 +59,7 @@ pub(super) async fn run(ctx: &JobContext) -> anyhow::Result<Value> {
         .sum();
     ctx.progress(finished, total).await?;
     if finished < total {
-        return Err(Snooze(WAIT).into());
+        return Err(Stop::Snooze(WAIT));
     }
     // 3. Aggregate.
     let rolled = state
@@ -97,7 +67,7 @@ pub(super) async fn run(ctx: &JobContext) -> anyhow::Result<Value> {
         .rollup_batch(batch, crate::store::results::month_of(as_of))
         .await?;
     let results = state.store.batch_results(batch).await?.len();
-    state.queue.batch_data.lock().await.take();
+    ctx.batch_data.lock().await.take();
     Ok(json!({
         "asOf": as_of,
         "chunks": counts,
@@ -107,7 +77,7 @@ pub(super) async fn run(ctx: &JobContext) -> anyhow::Result<Value> {
 }
 
 /// Enqueues the batch's chunks; how many there are.
-async fn plan(ctx: &JobContext, p: &BatchPayload, as_of: DateTime<Utc>) -> anyhow::Result<usize> {
+async fn plan(ctx: &JobContext, p: &BatchPayload, as_of: DateTime<Utc>) -> Result<usize, Stop> {
     let state = &ctx.state;
     let batch = ctx.job.id;
     let ranges = if p.time_ranges.is_empty() {
@@ -149,35 +119,36 @@ async fn plan(ctx: &JobContext, p: &BatchPayload, as_of: DateTime<Utc>) -> anyho
                 );
                 jobs.push(NewJob {
                     id: Some(id),
-                    kind: "batch-chunk".into(),
-                    payload: serde_json::to_value(&payload)?,
                     parent: Some(batch),
                     max_attempts: 3,
-                    ..NewJob::default()
+                    ..JobKind::BatchChunk(payload).into_job()
                 });
             }
         }
     }
-    for job in &jobs {
-        super::enqueue(state, job.clone()).await?;
+    let planned = jobs.len();
+    for job in jobs {
+        state.queue.enqueue(job).await?;
     }
-    Ok(jobs.len())
+    Ok(planned)
 }
+
+/// What a process's workers keep between chunks of one batch.
+pub(super) type Held = tokio::sync::Mutex<Option<BatchData>>;
 
 /// One organisation's records and shared per-learner inputs, kept while a
 /// worker runs chunks of one batch.
-pub struct BatchData {
+pub(super) struct BatchData {
     key: (Uuid, Uuid, TimeRange),
     ds: Arc<Dataset>,
     memo: Arc<Memo>,
 }
 
-pub(super) async fn chunk(ctx: &JobContext) -> anyhow::Result<Value> {
-    let p: ChunkPayload = payload(ctx)?;
+pub(super) async fn chunk(ctx: &JobContext, p: ChunkPayload) -> Result<Value, Stop> {
     let state = &ctx.state;
     let (ds, memo) = {
         let key = (p.batch_id, p.organization_id, p.time_range);
-        let mut held = state.queue.batch_data.lock().await;
+        let mut held = ctx.batch_data.lock().await;
         match held.as_ref() {
             Some(data) if data.key == key => (data.ds.clone(), data.memo.clone()),
             _ => {

@@ -1,59 +1,43 @@
-//! What each kind of job does. A handler returns the job's result (stored
-//! as JSON on the job) or an error (retried with backoff, or dead when it is
-//! `Permanent` or attempts run out).
-//!
-//! | kind | payload | does |
-//! |---|---|---|
-//! | `refresh` | `subjectId`, `organizationId`, `timeRange`, `analytics[]` | recomputes those results into every cache layer |
-//! | `batch` | `asOf`, `timeRanges[]` (optional) | the daily batch: Collect, plan chunks, wait, Aggregate |
-//! | `batch-chunk` | set by `batch` | Analyze: one chunk of subjects of one role |
-//! | `retention` | none | deletes expired L2 rows, L3 months and old finished jobs |
-//! | `report` | `reportId`; or `scheduleId`; or `deliver` + `reportId`; or `cleanup` | generates a report, runs a report schedule, retries one delivery, or removes old report files (docs/reports.md) |
-//! | `echo` | any; `{"fail": "why"}` fails | diagnostics: checks that workers run jobs |
+//! What each kind of job does (the kinds and payloads: `queue`). A handler
+//! returns the job's result (stored as JSON on the job) or stops early
+//! (`Stop`: retried with backoff, or dead when `Permanent` or attempts run
+//! out; `Snooze`; `Cancelled`). A payload that does not read is `Permanent`.
 
 use chrono::Utc;
-use serde::Deserialize;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
-use super::{JobContext, Permanent, batch};
+use super::{JobContext, JobKind, JobOutcome, RefreshPayload, Stop, batch};
 use crate::analytics::{self, Kind};
-use lumen_core::analytics::TimeRange;
 
-pub(super) async fn run(ctx: &JobContext) -> anyhow::Result<Value> {
-    match ctx.job.kind.as_str() {
-        "refresh" => refresh(ctx).await,
-        "batch" => batch::run(ctx).await,
-        "batch-chunk" => batch::chunk(ctx).await,
-        "retention" => retention(ctx).await,
-        "report" => crate::reports::run_job(&ctx.state, &ctx.job.payload).await,
-        "echo" => echo(ctx),
-        other => Err(Permanent(format!("unknown job kind {other:?}")).into()),
-    }
+/// Runs the job its kind says; a job whose kind or payload does not read is
+/// dead at once (it never will).
+pub(super) async fn run(ctx: &JobContext) -> JobOutcome {
+    let job = match JobKind::from_parts(&ctx.job.kind, &ctx.job.payload) {
+        Ok(job) => job,
+        Err(e) => {
+            return JobOutcome::Permanent(format!("bad {:?} job: {e}", ctx.job.kind));
+        }
+    };
+    let result = match job {
+        JobKind::Refresh(p) => refresh(ctx, p).await,
+        JobKind::Batch(p) => batch::run(ctx, p).await,
+        JobKind::BatchChunk(p) => batch::chunk(ctx, p).await,
+        JobKind::Retention => retention(ctx).await,
+        JobKind::Report(p) => crate::reports::run_job(&ctx.state, &p)
+            .await
+            .map_err(Stop::from),
+        JobKind::Echo(p) => echo(ctx, &p),
+    };
+    result.into()
 }
 
-/// Parses a job's payload; a payload that does not parse never will.
-pub(super) fn payload<T: for<'de> Deserialize<'de>>(ctx: &JobContext) -> anyhow::Result<T> {
-    serde_json::from_value(ctx.job.payload.clone())
-        .map_err(|e| Permanent(format!("bad {} payload: {e}", ctx.job.kind)).into())
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct RefreshPayload {
-    subject_id: Uuid,
-    organization_id: Uuid,
-    time_range: TimeRange,
-    analytics: Vec<String>,
-}
-
-async fn refresh(ctx: &JobContext) -> anyhow::Result<Value> {
-    let p: RefreshPayload = payload(ctx)?;
+async fn refresh(ctx: &JobContext, p: RefreshPayload) -> Result<Value, Stop> {
     let kinds = p
         .analytics
         .iter()
         .map(|name| {
-            Kind::from_name(name).ok_or_else(|| Permanent(format!("unknown analytic {name:?}")))
+            Kind::from_name(name)
+                .ok_or_else(|| Stop::Permanent(format!("unknown analytic {name:?}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let Some(&first) = kinds.first() else {
@@ -62,7 +46,7 @@ async fn refresh(ctx: &JobContext) -> anyhow::Result<Value> {
     let state = &ctx.state;
     let org = analytics::organization_of(state, first.subject(), p.subject_id, p.organization_id)
         .await
-        .map_err(|e| Permanent(e.to_string()))?;
+        .map_err(|e| Stop::Permanent(e.to_string()))?;
     let ds = analytics::dataset(state, org).await?;
     let total = kinds.len() as i64;
     let (mut refreshed, mut failed) = (Vec::new(), serde_json::Map::new());
@@ -85,7 +69,7 @@ async fn refresh(ctx: &JobContext) -> anyhow::Result<Value> {
 }
 
 /// L2 results are kept 7 days, L3 months 7 years, finished jobs 30 days.
-async fn retention(ctx: &JobContext) -> anyhow::Result<Value> {
+async fn retention(ctx: &JobContext) -> Result<Value, Stop> {
     use crate::store::results::month_of;
     let store = &ctx.state.store;
     let now = Utc::now();
@@ -104,9 +88,9 @@ async fn retention(ctx: &JobContext) -> anyhow::Result<Value> {
     Ok(json!({ "l2Deleted": results, "l3MonthsDeleted": months, "jobsDeleted": jobs }))
 }
 
-fn echo(ctx: &JobContext) -> anyhow::Result<Value> {
-    if let Some(why) = ctx.job.payload.get("fail").and_then(Value::as_str) {
-        anyhow::bail!("echo asked to fail: {why}");
+fn echo(ctx: &JobContext, payload: &Value) -> Result<Value, Stop> {
+    if let Some(why) = payload.get("fail").and_then(Value::as_str) {
+        return Err(anyhow::anyhow!("echo asked to fail: {why}").into());
     }
-    Ok(json!({ "echo": ctx.job.payload, "attempt": ctx.job.attempts }))
+    Ok(json!({ "echo": payload, "attempt": ctx.job.attempts }))
 }

@@ -1,23 +1,27 @@
-//! The durable job queue's runtime: enqueueing, workers that claim jobs
-//! under a lease and renew it by heartbeat, retries with exponential
-//! backoff and jitter, cancellation, and cron schedules that fire once per
-//! slot across every instance. The queue itself is in the database
-//! (`store::jobs`); this module only runs it.
+//! The job queue's runtime: workers that claim jobs under a lease and renew
+//! it by heartbeat, retries with exponential backoff and jitter,
+//! cancellation, and cron schedules that fire once per slot across every
+//! instance. What a job is and how it is enqueued is `queue`; the queue
+//! itself is in the database (`store::jobs`); this module only runs it.
+//!
+//! A handler (`handlers.rs`) ends with an explicit [`JobOutcome`]; inside
+//! it, `?` stops early with a [`Stop`] (retry on any error, or `Permanent`,
+//! `Snooze`, `Cancelled`).
 
-use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::error::ApiError;
+pub use crate::queue::{
+    BatchPayload, ChunkPayload, Enqueued, Job, JobKind, JobState, NewJob, QueueError,
+    RefreshPayload, ReportJob, Schedule,
+};
 use crate::state::AppState;
-pub use crate::store::jobs::{Enqueued, Job, JobState, NewJob, Schedule};
 
 pub mod batch;
 mod handlers;
@@ -46,65 +50,48 @@ impl Default for WorkerConfig {
     }
 }
 
-/// This process's side of the queue.
-#[derive(Default)]
-pub struct Queue {
-    /// Wakes idle workers when this process enqueues a job.
-    wake: Notify,
-    /// The records the last batch chunk here used, for the next chunk.
-    batch_data: tokio::sync::Mutex<Option<batch::BatchData>>,
+/// How a job's run ended, as its handler says: the worker records it.
+#[derive(Debug)]
+pub enum JobOutcome {
+    /// Completed, with the result stored on the job.
+    Done(Value),
+    /// Failed; retried after a backoff until its attempts run out.
+    Retry(String),
+    /// Failed in a way retrying cannot fix (a malformed payload): dead at once.
+    Permanent(String),
+    /// Back to the queue until then, without counting an attempt.
+    Snooze(Duration),
+    /// The worker lost the job (cancelled, or taken over after its lease
+    /// ran out): leave it alone.
+    Cancelled,
 }
 
-/// Enqueues a job; the id of the job that will do the work (an existing
-/// one when the singleton key or id says it is already queued).
-pub async fn enqueue(state: &AppState, job: NewJob) -> Result<Enqueued, ApiError> {
-    let enqueued = state.store.enqueue_job(&job, Utc::now()).await?;
-    state.queue.wake.notify_waiters();
-    Ok(enqueued)
+/// Why a handler stopped before its result: `?` turns any error into
+/// `Retry`.
+#[derive(Debug)]
+pub enum Stop {
+    Retry(anyhow::Error),
+    Permanent(String),
+    Snooze(Duration),
+    Cancelled,
 }
 
-/// Parses a 5-field cron expression (minute hour day-of-month month
-/// day-of-week, UTC).
-pub fn parse_cron(expr: &str) -> Result<croner::Cron, String> {
-    if expr.split_whitespace().count() != 5 {
-        return Err("must have 5 fields: minute hour day-of-month month day-of-week".into());
+impl<E: Into<anyhow::Error>> From<E> for Stop {
+    fn from(err: E) -> Self {
+        Stop::Retry(err.into())
     }
-    croner::Cron::from_str(expr).map_err(|e| e.to_string())
 }
 
-/// Creates or replaces a cron schedule that enqueues a `kind` job with
-/// `payload` once per slot.
-pub async fn upsert_schedule(
-    state: &AppState,
-    name: &str,
-    cron: &str,
-    kind: &str,
-    payload: Value,
-    owner: Option<Uuid>,
-) -> Result<(), ApiError> {
-    parse_cron(cron).map_err(|reason| ApiError::validation("cron", reason))?;
-    let now = Utc::now();
-    let existing = state
-        .store
-        .schedules()
-        .await?
-        .into_iter()
-        .find(|s| s.name == name);
-    let schedule = Schedule {
-        name: name.to_owned(),
-        cron: cron.to_owned(),
-        kind: kind.to_owned(),
-        payload: payload.to_string(),
-        owner_id: owner,
-        created_at: existing.map_or(now, |s| s.created_at),
-        updated_at: now,
-    };
-    state.store.upsert_schedule(&schedule).await?;
-    Ok(())
-}
-
-pub async fn delete_schedule(state: &AppState, name: &str) -> Result<bool, ApiError> {
-    Ok(state.store.delete_schedule(name).await?)
+impl From<Result<Value, Stop>> for JobOutcome {
+    fn from(result: Result<Value, Stop>) -> Self {
+        match result {
+            Ok(value) => JobOutcome::Done(value),
+            Err(Stop::Retry(err)) => JobOutcome::Retry(format!("{err:#}")),
+            Err(Stop::Permanent(reason)) => JobOutcome::Permanent(reason),
+            Err(Stop::Snooze(wait)) => JobOutcome::Snooze(wait),
+            Err(Stop::Cancelled) => JobOutcome::Cancelled,
+        }
+    }
 }
 
 /// The retry delay after `attempt` failed attempts: exponential from 5 s,
@@ -122,36 +109,20 @@ fn rand_unit() -> f64 {
     (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// Raised inside a job whose worker lost it (cancelled, or its lease ran
-/// out and another worker took it over): stop without touching it.
-#[derive(Debug, thiserror::Error)]
-#[error("the job was cancelled or taken over")]
-pub struct Cancelled;
-
-/// A job's handler ends early with this to wait: the job goes back to the
-/// queue until the given time, and the attempt does not count.
-#[derive(Debug, thiserror::Error)]
-#[error("waiting {0:?}")]
-pub struct Snooze(pub Duration);
-
-/// A failure that retrying cannot fix (a malformed payload): the job is
-/// dead at once.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct Permanent(pub String);
-
 /// What a running job sees of the queue.
 pub struct JobContext {
     pub state: AppState,
     pub job: Job,
     worker: String,
     lost: Arc<AtomicBool>,
+    /// What this process's last batch chunk loaded, for its next chunk.
+    batch_data: Arc<batch::Held>,
 }
 
 impl JobContext {
     /// Records progress; `Err(Cancelled)` when the job was cancelled or
     /// taken over, and the handler should stop.
-    pub async fn progress(&self, done: i64, total: i64) -> anyhow::Result<()> {
+    pub async fn progress(&self, done: i64, total: i64) -> Result<(), Stop> {
         self.check()?;
         if !self
             .state
@@ -160,15 +131,15 @@ impl JobContext {
             .await?
         {
             self.lost.store(true, Ordering::Relaxed);
-            return Err(Cancelled.into());
+            return Err(Stop::Cancelled);
         }
         Ok(())
     }
 
     /// `Err(Cancelled)` once the worker no longer holds the job.
-    pub fn check(&self) -> anyhow::Result<()> {
+    pub fn check(&self) -> Result<(), Stop> {
         if self.lost.load(Ordering::Relaxed) {
-            Err(Cancelled.into())
+            Err(Stop::Cancelled)
         } else {
             Ok(())
         }
@@ -188,6 +159,7 @@ pub async fn run_workers(state: AppState, config: WorkerConfig, shutdown: Cancel
         Uuid::new_v4().simple()
     );
     let slots = Arc::new(tokio::sync::Semaphore::new(config.concurrency));
+    let batch_data = Arc::new(batch::Held::default());
     tracing::info!(%worker, concurrency = config.concurrency, "job worker started");
     loop {
         let free = slots.available_permits();
@@ -209,13 +181,14 @@ pub async fn run_workers(state: AppState, config: WorkerConfig, shutdown: Cancel
                 return;
             };
             let (state, worker, lease) = (state.clone(), worker.clone(), config.lease);
+            let batch_data = batch_data.clone();
             tokio::spawn(async move {
-                execute(state, worker, job, lease).await;
+                execute(state, worker, job, lease, batch_data).await;
                 drop(permit);
             });
         }
         if idle || slots.available_permits() == 0 {
-            let woken = state.queue.wake.notified();
+            let woken = state.queue.woken();
             tokio::select! {
                 () = shutdown.cancelled() => return,
                 () = woken => {}
@@ -238,7 +211,13 @@ fn lease_end(now: DateTime<Utc>, lease: Duration) -> DateTime<Utc> {
 }
 
 /// Runs one claimed job to its end: completed, retried later, or dead.
-async fn execute(state: AppState, worker: String, job: Job, lease: Duration) {
+async fn execute(
+    state: AppState,
+    worker: String,
+    job: Job,
+    lease: Duration,
+    batch_data: Arc<batch::Held>,
+) {
     let started = std::time::Instant::now();
     let store = state.store.clone();
     let kind = job.kind.clone();
@@ -284,26 +263,23 @@ async fn execute(state: AppState, worker: String, job: Job, lease: Duration) {
         job,
         worker: worker.clone(),
         lost: lost.clone(),
+        batch_data,
     };
     let outcome = handlers::run(&ctx).await;
     heartbeat.abort();
     let now = Utc::now();
     let seconds = started.elapsed().as_secs_f64();
-    let attempts = ctx.job.attempts;
+    if lost.load(Ordering::Relaxed) {
+        tracing::info!(job = %id, kind, "job cancelled or taken over");
+        return;
+    }
     let result = match outcome {
-        _ if lost.load(Ordering::Relaxed) => {
-            tracing::info!(job = %id, kind, "job cancelled or taken over");
-            return;
-        }
-        Ok(value) => store
+        JobOutcome::Cancelled => return,
+        JobOutcome::Done(value) => store
             .complete_job(id, &worker, &value, now)
             .await
             .map(|_| "completed"),
-        Err(err) if err.is::<Cancelled>() => return,
-        Err(err) if err.is::<Snooze>() => {
-            let wait = err
-                .downcast_ref::<Snooze>()
-                .map_or(Duration::from_secs(1), |s| s.0);
+        JobOutcome::Snooze(wait) => {
             let until =
                 now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::seconds(1));
             store
@@ -311,23 +287,15 @@ async fn execute(state: AppState, worker: String, job: Job, lease: Duration) {
                 .await
                 .map(|_| "waiting")
         }
-        Err(err) => {
-            let message = format!("{err:#}");
-            let retry_at = (attempts < ctx.job.max_attempts && !err.is::<Permanent>()).then(|| {
-                now + chrono::Duration::from_std(backoff(attempts))
+        JobOutcome::Retry(message) => {
+            let retry_at = (ctx.job.attempts < ctx.job.max_attempts).then(|| {
+                now + chrono::Duration::from_std(backoff(ctx.job.attempts))
                     .unwrap_or(chrono::Duration::hours(1))
             });
-            tracing::warn!(job = %id, kind, attempts, error = message, retry_at = ?retry_at, "job failed");
-            store
-                .fail_job(id, &worker, &message, retry_at, now)
-                .await
-                .map(|_| {
-                    if retry_at.is_some() {
-                        "retrying"
-                    } else {
-                        "dead"
-                    }
-                })
+            fail(&state, &ctx.job, &worker, &message, retry_at, now).await
+        }
+        JobOutcome::Permanent(message) => {
+            fail(&state, &ctx.job, &worker, &message, None, now).await
         }
     };
     match result {
@@ -336,43 +304,50 @@ async fn execute(state: AppState, worker: String, job: Job, lease: Duration) {
     }
 }
 
+/// Records a failed attempt: retried at `retry_at`, or dead. The job's new
+/// state.
+async fn fail(
+    state: &AppState,
+    job: &Job,
+    worker: &str,
+    message: &str,
+    retry_at: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> crate::store::StoreResult<&'static str> {
+    tracing::warn!(job = %job.id, kind = job.kind, attempts = job.attempts, error = message, retry_at = ?retry_at, "job failed");
+    state
+        .store
+        .fail_job(job.id, worker, message, retry_at, now)
+        .await?;
+    Ok(if retry_at.is_some() {
+        "retrying"
+    } else {
+        "dead"
+    })
+}
+
 /// The built-in schedules: the daily batch (`LUMEN_BATCH_CRON`, removed
 /// when `off`) and the nightly retention clean-up.
-pub async fn register_schedules(state: &AppState) -> Result<(), ApiError> {
+pub async fn register_schedules(state: &AppState) -> Result<(), QueueError> {
+    let queue = &state.queue;
     match &state.config.batch_cron {
         Some(cron) => {
-            upsert_schedule(
-                state,
-                "daily-batch",
-                cron,
-                "batch",
-                serde_json::json!({}),
-                None,
-            )
-            .await?
+            let daily = JobKind::Batch(BatchPayload::default());
+            queue
+                .upsert_schedule("daily-batch", cron, daily, None)
+                .await?
         }
         None => {
-            delete_schedule(state, "daily-batch").await?;
+            queue.delete_schedule("daily-batch").await?;
         }
     }
-    upsert_schedule(
-        state,
-        "retention",
-        "30 3 * * *",
-        "retention",
-        Value::Null,
-        None,
-    )
-    .await?;
-    upsert_schedule(
-        state,
-        "report-retention",
-        "45 3 * * *",
-        "report",
-        serde_json::json!({ "cleanup": true }),
-        None,
-    )
-    .await
+    queue
+        .upsert_schedule("retention", "30 3 * * *", JobKind::Retention, None)
+        .await?;
+    let cleanup = JobKind::Report(ReportJob::Cleanup { cleanup: true });
+    queue
+        .upsert_schedule("report-retention", "45 3 * * *", cleanup, None)
+        .await
 }
 
 /// Starts this process's background work: the scheduler, `LUMEN_WORKERS`
@@ -458,7 +433,7 @@ pub async fn fire_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<Ve
         }
     }
     if !fired.is_empty() {
-        state.queue.wake.notify_waiters();
+        state.queue.wake();
     }
     Ok(fired)
 }
@@ -466,7 +441,7 @@ pub async fn fire_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<Ve
 /// The schedule's latest slot at or before `now` that came after the
 /// schedule was created and within the catch-up window.
 fn latest_slot(schedule: &Schedule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    let cron = parse_cron(&schedule.cron).ok()?;
+    let cron = crate::cron::parse_cron(&schedule.cron).ok()?;
     let slot = cron.find_previous_occurrence(&now, true).ok()?;
     (slot >= schedule.created_at && now - slot <= CATCH_UP).then_some(slot)
 }
@@ -503,14 +478,6 @@ mod tests {
         assert_eq!(latest_slot(&late, t(4, 0)), None, "created after the slot");
         let every = schedule("*/15 * * * *", t(0, 0));
         assert_eq!(latest_slot(&every, t(1, 7)), Some(t(1, 0)));
-    }
-
-    #[test]
-    fn cron_needs_five_fields() {
-        assert!(parse_cron("0 2 * * *").is_ok());
-        assert!(parse_cron("0 0 2 * * *").is_err());
-        assert!(parse_cron("61 2 * * *").is_err());
-        assert!(parse_cron("nonsense").is_err());
     }
 
     #[test]

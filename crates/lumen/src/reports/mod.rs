@@ -16,15 +16,34 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::analytics::{self as service, Kind};
-use crate::error::ApiError;
-use crate::jobs::{self, NewJob};
+use crate::queue::{JobKind, NewJob, QueueError, ReportJob};
 use crate::state::AppState;
-use crate::store::{ReportRow, ScheduleRow};
+use crate::store::{ReportRow, ScheduleRow, StoreError};
 
 pub mod delivery;
 pub mod pdf;
 pub mod render;
 pub mod storage;
+
+/// Why a report request, lookup or schedule failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// Per-field reasons, keyed by field name.
+    #[error("request validation failed")]
+    Invalid(BTreeMap<String, String>),
+    /// The caller does not hold the report type's role.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such report or schedule, another user's, or no file.
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
 
 /// What a report is about: the caller's bundle in one role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,7 +138,7 @@ pub struct Spec {
 
 impl Spec {
     /// Validates every field, naming each problem.
-    pub fn from_request(r: &ReportRequest) -> Result<Self, ApiError> {
+    pub fn from_request(r: &ReportRequest) -> Result<Self, ReportError> {
         let mut problems = BTreeMap::new();
         let report_type = match r.report_type.as_deref() {
             None => {
@@ -173,7 +192,7 @@ impl Spec {
                 range,
                 analytics,
             }),
-            _ => Err(ApiError::Validation(problems)),
+            _ => Err(ReportError::Invalid(problems)),
         }
     }
 
@@ -253,8 +272,8 @@ impl From<ReportRow> for ReportStatus {
     }
 }
 
-fn forbidden(d: authz::Denial) -> ApiError {
-    ApiError::Forbidden(d.to_string())
+fn forbidden(d: authz::Denial) -> ReportError {
+    ReportError::Forbidden(d.to_string())
 }
 
 /// Records a report request and queues its generation.
@@ -263,21 +282,18 @@ pub async fn request(
     caller: &Caller,
     spec: &Spec,
     schedule_id: Option<Uuid>,
-) -> Result<ReportRow, ApiError> {
+) -> Result<ReportRow, ReportError> {
     authz::decide_holds_role(caller, spec.report_type.role()).map_err(forbidden)?;
     let mut row = new_row(caller.user_id, spec, schedule_id);
     state.store.save_report(&row).await?;
-    let job = jobs::enqueue(
-        state,
-        NewJob {
-            kind: "report".into(),
-            payload: json!({ "reportId": row.id }),
+    let job = state
+        .queue
+        .enqueue(NewJob {
             owner: Some(caller.user_id),
             singleton_key: Some(format!("report:{}", row.id)),
-            ..NewJob::default()
-        },
-    )
-    .await?;
+            ..JobKind::Report(ReportJob::Generate { report_id: row.id }).into_job()
+        })
+        .await?;
     row.job_id = Some(job.id());
     state.store.save_report(&row).await?;
     Ok(row)
@@ -304,32 +320,27 @@ fn new_row(owner: Uuid, spec: &Spec, schedule_id: Option<Uuid>) -> ReportRow {
     }
 }
 
-/// A report's job: `{"reportId"}` generates it; `{"scheduleId"}` makes the
-/// schedule's next report, generates and delivers it; `{"deliver":
-/// "email"|"webhook", "reportId"}` retries one delivery; `{"cleanup": true}`
-/// applies the retention.
-pub async fn run_job(state: &AppState, payload: &Value) -> anyhow::Result<Value> {
-    let id = |key: &str| -> anyhow::Result<Uuid> {
-        let raw = payload
-            .get(key)
-            .and_then(Value::as_str)
-            .ok_or_else(|| anyhow::anyhow!("payload has no {key}"))?;
-        Ok(Uuid::parse_str(raw)?)
-    };
-    if payload.get("cleanup").is_some() {
-        let removed = cleanup(state, Utc::now()).await?;
-        return Ok(json!({ "removed": removed }));
+/// A report's job: generates a report, makes a schedule's next report,
+/// retries one delivery, or applies the retention.
+pub async fn run_job(state: &AppState, job: &ReportJob) -> anyhow::Result<Value> {
+    match job {
+        ReportJob::Cleanup { .. } => {
+            let removed = cleanup(state, Utc::now()).await?;
+            Ok(json!({ "removed": removed }))
+        }
+        ReportJob::Schedule { schedule_id } => {
+            let report = run_schedule(state, *schedule_id).await?;
+            Ok(json!({ "reportId": report }))
+        }
+        ReportJob::Deliver { deliver, report_id } => {
+            delivery::deliver(state, *report_id, Some(deliver)).await?;
+            Ok(json!({ "reportId": report_id }))
+        }
+        ReportJob::Generate { report_id } => {
+            generate(state, *report_id).await?;
+            Ok(json!({ "reportId": report_id }))
+        }
     }
-    if payload.get("scheduleId").is_some() {
-        let report = run_schedule(state, id("scheduleId")?).await?;
-        return Ok(json!({ "reportId": report }));
-    }
-    let report = id("reportId")?;
-    match payload.get("deliver").and_then(Value::as_str) {
-        Some(channel) => delivery::deliver(state, report, Some(channel)).await?,
-        None => generate(state, report).await?,
-    }
-    Ok(json!({ "reportId": report }))
 }
 
 fn file_name(report_type: &str, format: Format, at: DateTime<Utc>) -> String {
@@ -457,8 +468,8 @@ pub async fn report_data(
 
 /// A report the caller owns; 404 for anyone else's, as for unknown ids
 /// (like jobs), so ids reveal nothing.
-pub async fn owned(state: &AppState, caller: &Caller, id: Uuid) -> Result<ReportRow, ApiError> {
-    let not_found = || ApiError::NotFound("no such report".into());
+pub async fn owned(state: &AppState, caller: &Caller, id: Uuid) -> Result<ReportRow, ReportError> {
+    let not_found = || ReportError::NotFound("no such report".into());
     let row = state.store.report(id).await?.ok_or_else(not_found)?;
     authz::decide_owner(caller, Some(row.owner_id)).map_err(|_| not_found())?;
     Ok(row)
@@ -469,12 +480,12 @@ pub async fn download(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
-) -> Result<(ReportRow, storage::ByteStream), ApiError> {
+) -> Result<(ReportRow, storage::ByteStream), ReportError> {
     let row = owned(state, caller, id).await?;
     let key = match (&row.status[..], &row.object_key) {
         ("done", Some(key)) => key.clone(),
         (status, _) => {
-            return Err(ApiError::NotFound(format!(
+            return Err(ReportError::NotFound(format!(
                 "the report has no file (status: {status})"
             )));
         }
@@ -482,7 +493,7 @@ pub async fn download(
     let stream = storage::from_config(&state.config)?
         .get(&key)
         .await?
-        .ok_or_else(|| ApiError::NotFound("the report's file is gone".into()))?;
+        .ok_or_else(|| ReportError::NotFound("the report's file is gone".into()))?;
     Ok((row, stream))
 }
 
@@ -501,7 +512,7 @@ pub async fn history(
     caller: &Caller,
     page: u32,
     page_size: u32,
-) -> Result<History, ApiError> {
+) -> Result<History, ReportError> {
     let offset = i64::from(page - 1) * i64::from(page_size);
     let (rows, total) = state
         .store
@@ -570,7 +581,7 @@ pub async fn create_schedule(
     state: &AppState,
     caller: &Caller,
     req: &ScheduleRequest,
-) -> Result<Schedule, ApiError> {
+) -> Result<Schedule, ReportError> {
     let spec = Spec::from_request(&ReportRequest {
         report_type: req.report_type.clone(),
         format: req.format.clone(),
@@ -578,10 +589,10 @@ pub async fn create_schedule(
         analytics: req.analytics.clone(),
     });
     let cron = req.cron.as_deref().unwrap_or("").trim().to_owned();
-    let cron_check = jobs::parse_cron(&cron);
+    let cron_check = crate::cron::parse_cron(&cron);
     let name = req.name.as_deref().map(str::trim).unwrap_or("");
     let mut problems = match &spec {
-        Err(ApiError::Validation(p)) => p.clone(),
+        Err(ReportError::Invalid(p)) => p.clone(),
         _ => BTreeMap::new(),
     };
     if let Err(reason) = cron_check {
@@ -592,7 +603,7 @@ pub async fn create_schedule(
     }
     let spec = match spec {
         Ok(spec) if problems.is_empty() => spec,
-        _ => return Err(ApiError::Validation(problems)),
+        _ => return Err(ReportError::Invalid(problems)),
     };
     authz::decide_holds_role(caller, spec.report_type.role()).map_err(forbidden)?;
     let row = ScheduleRow {
@@ -611,19 +622,22 @@ pub async fn create_schedule(
         created_at: Utc::now().trunc_subsecs(0),
     };
     state.store.save_report_schedule(&row).await?;
-    jobs::upsert_schedule(
-        state,
-        &job_schedule_name(row.id),
-        &row.cron,
-        "report",
-        json!({ "scheduleId": row.id }),
-        Some(row.owner_id),
-    )
-    .await?;
+    let job = JobKind::Report(ReportJob::Schedule {
+        schedule_id: row.id,
+    });
+    state
+        .queue
+        .upsert_schedule(
+            &job_schedule_name(row.id),
+            &row.cron,
+            job,
+            Some(row.owner_id),
+        )
+        .await?;
     Ok(row.into())
 }
 
-pub async fn schedules(state: &AppState, caller: &Caller) -> Result<Vec<Schedule>, ApiError> {
+pub async fn schedules(state: &AppState, caller: &Caller) -> Result<Vec<Schedule>, ReportError> {
     Ok(state
         .store
         .report_schedules_of(caller.user_id)
@@ -633,15 +647,19 @@ pub async fn schedules(state: &AppState, caller: &Caller) -> Result<Vec<Schedule
         .collect())
 }
 
-pub async fn delete_schedule(state: &AppState, caller: &Caller, id: Uuid) -> Result<(), ApiError> {
-    let not_found = || ApiError::NotFound("no such schedule".into());
+pub async fn delete_schedule(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+) -> Result<(), ReportError> {
+    let not_found = || ReportError::NotFound("no such schedule".into());
     let row = state
         .store
         .report_schedule(id)
         .await?
         .ok_or_else(not_found)?;
     authz::decide_owner(caller, Some(row.owner_id)).map_err(|_| not_found())?;
-    jobs::delete_schedule(state, &job_schedule_name(id)).await?;
+    state.queue.delete_schedule(&job_schedule_name(id)).await?;
     state.store.delete_report_schedule(id).await?;
     Ok(())
 }
@@ -664,18 +682,18 @@ pub async fn run_schedule(state: &AppState, schedule_id: Uuid) -> anyhow::Result
             .await
             .is_err()
         {
-            jobs::enqueue(
-                state,
-                NewJob {
-                    kind: "report".into(),
-                    payload: json!({ "deliver": channel, "reportId": row.id }),
+            let retry = ReportJob::Deliver {
+                deliver: channel.to_owned(),
+                report_id: row.id,
+            };
+            state
+                .queue
+                .enqueue(NewJob {
                     owner: Some(s.owner_id),
                     run_after: Some(Utc::now() + Duration::minutes(1)),
-                    ..NewJob::default()
-                },
-            )
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+                    ..JobKind::Report(retry).into_job()
+                })
+                .await?;
         }
     }
     Ok(row.id)

@@ -169,6 +169,62 @@ pub struct SimHandle {
     inner: Arc<Inner>,
 }
 
+/// The seed of the demo's and the mock fallback's organisation.
+pub const DEMO_SEED: u64 = 42;
+
+/// Today at 00:00 UTC: the simulator's default present, so a simulation is
+/// the same all day.
+pub fn today() -> DateTime<Utc> {
+    use chrono::TimeZone;
+    let d = Utc::now().date_naive();
+    Utc.from_utc_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+}
+
+/// Serves `sim` on a loopback port in the background; its address.
+pub async fn serve_on_loopback(sim: SimHandle) -> std::io::Result<std::net::SocketAddr> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(async move { sim.serve(listener).await });
+    Ok(addr)
+}
+
+/// Points every upstream of `config` at the simulator serving at `addr`
+/// (any non-empty token is accepted).
+pub fn point_upstreams(
+    config: &mut crate::config::Config,
+    addr: std::net::SocketAddr,
+    token: &str,
+) {
+    for service in SERVICES {
+        config.upstreams.insert(
+            service,
+            crate::config::UpstreamConfig {
+                base_url: format!("http://{addr}/{service}"),
+                token: crate::config::Secret::new(token.into()),
+            },
+        );
+    }
+}
+
+/// Starts the synthetic stand-ins of `LUMEN_MOCK_FALLBACK`: the simulator
+/// (the demo's seed, medium scale, today) on a loopback port, and clients
+/// for it, to hand to `Collector::with_mock_fallback`.
+pub async fn start_mock_fallback(
+    resilience: crate::upstream::Resilience,
+) -> anyhow::Result<Arc<crate::upstream::Upstreams>> {
+    let sim = SimHandle::new(SimConfig {
+        seed: DEMO_SEED,
+        scale: Scale::Medium,
+        now: today(),
+    });
+    let addr = serve_on_loopback(sim).await?;
+    let mut config = crate::config::Config::default();
+    point_upstreams(&mut config, addr, "mock");
+    Ok(Arc::new(crate::upstream::Upstreams::from_config(
+        &config, resilience,
+    )?))
+}
+
 pub(crate) fn service_index(service: &str) -> Option<usize> {
     SERVICES.iter().position(|s| *s == service)
 }

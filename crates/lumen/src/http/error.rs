@@ -1,6 +1,11 @@
 //! The one error type of the HTTP layer. Every failure becomes
 //! `{ "error": CODE, "message": "...", ...extra }` (PRODUCT §3.2); 5xx details
 //! are logged here and never sent.
+//!
+//! Services outside `http/` return their own errors; the `From` impls at the
+//! end of this file are the one place that maps them to statuses: not found
+//! 404, conflict 409, invalid input 400, unauthorized 401, forbidden 403,
+//! anything else 500.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +15,11 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::store::StoreError;
+use crate::auth::AuthError;
+use crate::gamification::GamificationError;
+use crate::queue::QueueError;
+use crate::reports::ReportError;
+use crate::store::{ConflictKind, StoreError};
 
 /// The JSON body of every error response.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -206,7 +215,75 @@ impl IntoResponse for ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        Self::Internal(err.into())
+        match err {
+            // A uniqueness, reference or check rule: the request contradicts
+            // what is stored. The database's wording stays in the log.
+            StoreError::Conflict { kind, message } => {
+                tracing::info!(?kind, message, "store conflict");
+                Self::Conflict(
+                    match kind {
+                        ConflictKind::Duplicate => "it already exists",
+                        ConflictKind::UnknownReference => {
+                            "it refers to something that does not exist"
+                        }
+                        ConflictKind::OutOfRange => "a value is out of range",
+                    }
+                    .into(),
+                )
+            }
+            StoreError::Invalid(invalid) => Self::validation(invalid.field, invalid.reason),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<QueueError> for ApiError {
+    fn from(err: QueueError) -> Self {
+        match err {
+            QueueError::InvalidCron(reason) => Self::validation("cron", reason),
+            QueueError::Store(err) => err.into(),
+        }
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(err: AuthError) -> Self {
+        match err {
+            AuthError::Unauthorized(message) => Self::Unauthorized(message),
+            AuthError::InvalidCredentials => Self::InvalidCredentials,
+            AuthError::InvalidRefreshToken => Self::InvalidRefreshToken,
+            AuthError::KeysUnavailable => Self::ServiceUnavailable {
+                message: AuthError::KeysUnavailable.to_string(),
+                details: Map::new(),
+            },
+            AuthError::Store(err) => err.into(),
+            AuthError::Internal(err) => Self::Internal(err),
+        }
+    }
+}
+
+impl From<ReportError> for ApiError {
+    fn from(err: ReportError) -> Self {
+        match err {
+            ReportError::Invalid(fields) => Self::Validation(fields),
+            ReportError::Forbidden(message) => Self::Forbidden(message),
+            ReportError::NotFound(message) => Self::NotFound(message),
+            ReportError::Queue(err) => err.into(),
+            ReportError::Store(err) => err.into(),
+            ReportError::Internal(err) => Self::Internal(err),
+        }
+    }
+}
+
+impl From<GamificationError> for ApiError {
+    fn from(err: GamificationError) -> Self {
+        match err {
+            GamificationError::Invalid { field, reason } => Self::validation(field, reason),
+            GamificationError::Forbidden(message) => Self::Forbidden(message),
+            GamificationError::Analytics(err) => err,
+            GamificationError::Store(err) => err.into(),
+            GamificationError::Internal(err) => Self::Internal(err),
+        }
     }
 }
 
@@ -220,6 +297,23 @@ mod tests {
         let body = serde_json::to_string(&err.body()).expect("serialises");
         assert!(!body.contains("SELECT"), "{body}");
         assert_eq!(err.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_store_conflict_is_a_409_not_a_500() {
+        let err = ApiError::from(StoreError::Conflict {
+            kind: ConflictKind::Duplicate,
+            message: "UNIQUE constraint failed: users.email".into(),
+        });
+        assert_eq!(err.status(), StatusCode::CONFLICT);
+        let body = serde_json::to_string(&err.body()).expect("serialises");
+        assert!(body.contains("\"CONFLICT\""), "{body}");
+        assert!(
+            !body.contains("UNIQUE"),
+            "the database's wording is not sent: {body}"
+        );
+        let internal = ApiError::from(StoreError::Corrupt("jobs.state".into()));
+        assert_eq!(internal.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 
     #[test]
