@@ -166,12 +166,12 @@ impl Metrics {
 
     /// Analytics computed since start, of every kind.
     pub fn computations_total(&self) -> u64 {
-        crate::analytics::Kind::ALL
+        lumen_core::analytics::ANALYTICS
             .iter()
             .map(|k| {
                 self.computations
                     .get_or_create(&KindLabels {
-                        kind: k.name().to_owned(),
+                        kind: k.name.to_owned(),
                     })
                     .get()
             })

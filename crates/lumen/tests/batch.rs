@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use lumen::AppState;
-use lumen::analytics::Kind;
 use lumen::jobs::{self, Job, JobState, NewJob};
 use lumen::store::Store;
 use lumen_core::Role;
+use lumen_core::analytics::Analytic;
 use serde_json::json;
 use support::TestDb;
 use uuid::Uuid;
@@ -82,10 +82,10 @@ async fn check_complete(store: &dyn Store, batch: Job) {
     let mut stored_per_role: BTreeMap<Role, usize> = BTreeMap::new();
     for (kind, subject, range) in &results {
         assert_eq!(range, "30d");
-        let kind = Kind::from_name(kind).expect("analytic");
+        let kind = Analytic::from_name(kind).expect("analytic");
         let role = [Role::Learner, Role::Trainer, Role::OrgAdmin]
             .into_iter()
-            .find(|r| Kind::bundle(*r).contains(&kind))
+            .find(|r| Analytic::bundle(*r).any(|a| a == kind))
             .expect("a role's analytic");
         assert!(expected[&role].contains(subject), "{kind:?} {subject}");
         *stored_per_role.entry(role).or_default() += 1;
@@ -104,7 +104,7 @@ async fn check_complete(store: &dyn Store, batch: Job) {
     }
     let pairs: usize = expected
         .iter()
-        .map(|(role, subjects)| subjects.len() * Kind::bundle(*role).len())
+        .map(|(role, subjects)| subjects.len() * Analytic::bundle(*role).count())
         .sum();
     assert_eq!(stored, results.len(), "every chunk's results are stored");
     assert_eq!(

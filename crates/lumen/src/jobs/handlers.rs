@@ -17,7 +17,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{JobContext, Permanent, batch};
-use crate::analytics::{self, Kind};
+use crate::analytics;
+use lumen_core::analytics::Analytic;
 use lumen_core::analytics::TimeRange;
 
 pub(super) async fn run(ctx: &JobContext) -> anyhow::Result<Value> {
@@ -53,14 +54,14 @@ async fn refresh(ctx: &JobContext) -> anyhow::Result<Value> {
         .analytics
         .iter()
         .map(|name| {
-            Kind::from_name(name).ok_or_else(|| Permanent(format!("unknown analytic {name:?}")))
+            Analytic::from_name(name).ok_or_else(|| Permanent(format!("unknown analytic {name:?}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
     let Some(&first) = kinds.first() else {
         return Ok(json!({ "refreshed": [], "failed": {} }));
     };
     let state = &ctx.state;
-    let org = analytics::organization_of(state, first.subject(), p.subject_id, p.organization_id)
+    let org = analytics::organization_of(state, first.subject, p.subject_id, p.organization_id)
         .await
         .map_err(|e| Permanent(e.to_string()))?;
     let ds = analytics::dataset(state, org).await?;
@@ -74,9 +75,9 @@ async fn refresh(ctx: &JobContext) -> anyhow::Result<Value> {
                 .await?;
         for (kind, result) in results {
             match result {
-                Ok(_) => refreshed.push(kind.name()),
+                Ok(_) => refreshed.push(kind.name),
                 Err(err) => {
-                    failed.insert(kind.name().into(), Value::from(err.to_string()));
+                    failed.insert(kind.name.into(), Value::from(err.to_string()));
                 }
             }
         }
