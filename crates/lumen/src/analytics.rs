@@ -147,8 +147,8 @@ pub fn time_range(query: Option<&str>) -> Result<TimeRange, ApiError> {
     Ok(TimeRange::default())
 }
 
-pub fn window(range: TimeRange) -> Window {
-    Window::new(range, Utc::now().trunc_subsecs(0))
+pub fn window(state: &AppState, range: TimeRange) -> Window {
+    Window::new(range, state.clock.now().trunc_subsecs(0))
 }
 
 /// The cache key of one result: analytic, subject, time range.
@@ -232,7 +232,7 @@ pub async fn compute(
 ) -> Result<Envelope<Value>, ApiError> {
     serve(state, kind, subject, caller_org, range)
         .await?
-        .envelope(Utc::now())
+        .envelope(state.clock.now())
 }
 
 /// One analytic for one subject through the cache layers.
@@ -268,7 +268,7 @@ async fn after_hit(
         entry,
         cached: true,
     };
-    if served.stale(Utc::now()) {
+    if served.stale(state.clock.now()) {
         let subject = keyed_subject(kind, subject, caller_org);
         if let Err(err) = queue_refresh(state, &[kind], subject, caller_org, range, None).await {
             tracing::warn!(error = %err, analytic = kind.name, "queueing a stale result's refresh failed");
@@ -313,7 +313,7 @@ pub async fn queue_refresh(
 /// stale or were never computed, so they are fresh when asked for.
 pub async fn refresh_stale_at_login(state: &AppState, user: Uuid, org: Uuid, roles: &[Role]) {
     let range = TimeRange::default();
-    let now = Utc::now();
+    let now = state.clock.now();
     for &role in roles {
         let subject = if role == Role::OrgAdmin { org } else { user };
         let mut stale = Vec::new();
@@ -371,7 +371,7 @@ pub async fn serve_many(
     for (key, _) in &missing {
         flights.push(state.l1.flight(key).await);
     }
-    let now = Utc::now();
+    let now = state.clock.now();
     let mut to_compute = Vec::new();
     for (key, kind) in missing {
         let keyed = keyed_subject(kind, subject, caller_org);
@@ -440,7 +440,7 @@ pub async fn serve_many(
             subject,
             org,
             &ds,
-            window(range),
+            window(state, range),
             None,
             None,
         )

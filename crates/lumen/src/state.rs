@@ -44,6 +44,23 @@ pub struct State {
     pub queue: Arc<crate::jobs::Queue>,
     pub started_at: DateTime<Utc>,
     started: Instant,
+    /// The instant the serving path computes with.
+    pub clock: Clock,
+}
+
+/// The time analytics are computed and served at: the system clock, or a
+/// fixed instant (tests that compare outputs byte for byte).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Clock(Option<DateTime<Utc>>);
+
+impl Clock {
+    pub fn fixed(at: DateTime<Utc>) -> Self {
+        Clock(Some(at))
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.0.unwrap_or_else(Utc::now)
+    }
 }
 
 impl AppState {
@@ -95,7 +112,16 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             started_at: Utc::now(),
             started: Instant::now(),
+            clock: Clock::default(),
         })))
+    }
+
+    /// The same state computing at `clock`; only before the state is shared.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        Arc::get_mut(&mut self.0)
+            .expect("the clock is set before the state is shared")
+            .clock = clock;
+        self
     }
 }
 

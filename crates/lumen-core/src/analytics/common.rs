@@ -93,9 +93,9 @@ pub fn fixed_offset(zone: &str) -> Option<i64> {
 
 // ---- subjects (§1.2, §2.3) ----
 
-/// L(org): the organisation's learners in the dataset's order (the store
-/// loads users by e-mail). The dataset holds one organisation; the filter
-/// keeps isolation explicit.
+/// L(org): the organisation's learners, ordered by id ([`Dataset::new`]
+/// sorts every table). The dataset holds one organisation; the filter keeps
+/// isolation explicit.
 pub fn org_learners(ds: &Dataset, org: Uuid) -> Vec<&User> {
     ds.learners().filter(|u| u.organization_id == org).collect()
 }

@@ -41,6 +41,41 @@ pub struct Records {
     pub questions: Vec<AssistantQuestion>,
 }
 
+impl Records {
+    /// Puts every table in one order (by id, or by key where a table has
+    /// none), so that no analytic depends on the order a database returned
+    /// its rows in: SQLite and PostgreSQL give the same answers.
+    pub fn sort(&mut self) {
+        self.departments.sort_by_key(|r| r.id);
+        self.users.sort_by_key(|r| r.id);
+        self.courses.sort_by_key(|r| r.id);
+        self.units.sort_by_key(|r| r.id);
+        self.course_trainers.sort_unstable();
+        self.trainer_learners.sort_unstable();
+        self.enrolments.sort_by_key(|r| r.id);
+        self.content_items.sort_by_key(|r| r.id);
+        self.interactions.sort_by_key(|r| r.id);
+        self.assessments.sort_by_key(|r| r.id);
+        self.attempts.sort_by_key(|r| r.id);
+        self.skills.sort_by_key(|r| r.id);
+        self.skill_levels.sort_by(|a, b| {
+            (a.user_id, a.skill_id, a.assessed_at).cmp(&(b.user_id, b.skill_id, b.assessed_at))
+        });
+        self.requirements.sort_by(|a, b| {
+            (a.organization_id, &a.job_role, a.skill_id).cmp(&(
+                b.organization_id,
+                &b.job_role,
+                b.skill_id,
+            ))
+        });
+        self.targets
+            .sort_by_key(|r| (r.organization_id, r.skill_id));
+        self.feedback.sort_by_key(|r| r.id);
+        self.lab_sessions.sort_by_key(|r| r.id);
+        self.questions.sort_by_key(|r| r.id);
+    }
+}
+
 /// [`Records`] with indexes (positions into the vectors).
 #[derive(Debug, Clone, Default)]
 pub struct Dataset {
@@ -88,7 +123,8 @@ fn group<T>(items: &[T], key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<usize>> 
 }
 
 impl Dataset {
-    pub fn new(records: Records) -> Self {
+    pub fn new(mut records: Records) -> Self {
+        records.sort();
         let mut trainers_by_course: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
         let mut courses_by_trainer: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
         for &(course, trainer) in &records.course_trainers {

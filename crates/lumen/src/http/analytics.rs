@@ -63,7 +63,7 @@ async fn analytic(
         }
     };
     let served = service::serve(&state, analytic, subject, org, range).await?;
-    Ok(cached_response(&headers, &served))
+    Ok(cached_response(&state, &headers, &served))
 }
 
 /// `If-None-Match` names this entity tag (weak comparison, RFC 9110 §13.1.2).
@@ -108,8 +108,8 @@ fn http_cached(headers: &HeaderMap, etag: &str, max_age: i64, body: String) -> R
     response
 }
 
-fn cached_response(headers: &HeaderMap, served: &Served) -> Response {
-    let now = Utc::now();
+fn cached_response(state: &AppState, headers: &HeaderMap, served: &Served) -> Response {
+    let now = state.clock.now();
     let max_age = (served.expires_at() - now).num_seconds();
     http_cached(
         headers,
@@ -183,7 +183,7 @@ async fn bundle(
         range,
     )
     .await?;
-    let now = Utc::now();
+    let now = state.clock.now();
     let mut analytics = BTreeMap::new();
     let mut oldest = None;
     let mut source = DataSource::Realtime;

@@ -69,7 +69,7 @@ async fn refresh(ctx: &JobContext) -> anyhow::Result<Value> {
     let (mut refreshed, mut failed) = (Vec::new(), serde_json::Map::new());
     for (i, kind) in kinds.into_iter().enumerate() {
         ctx.progress(i as i64, total).await?;
-        let w = analytics::window(p.time_range);
+        let w = analytics::window(state, p.time_range);
         let results =
             analytics::compute_and_store(state, &[kind], p.subject_id, org, &ds, w, None, None)
                 .await?;

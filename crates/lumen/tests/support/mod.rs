@@ -170,13 +170,22 @@ pub fn test_config(db: &TestDb) -> Config {
 /// and collects them into `db`: the configuration pointing at them (rate
 /// limits off) and the simulator, which serves until the test ends.
 pub async fn simulated_org(db: &TestDb, seed: u64) -> (Config, lumen::simulate::SimHandle) {
+    simulated_org_at(db, seed, chrono::Utc::now()).await
+}
+
+/// [`simulated_org`] with the simulated present at `now`.
+pub async fn simulated_org_at(
+    db: &TestDb,
+    seed: u64,
+    now: chrono::DateTime<chrono::Utc>,
+) -> (Config, lumen::simulate::SimHandle) {
     use lumen::config::{UPSTREAM_SERVICES, UpstreamConfig};
     use lumen::simulate::{Scale, SimConfig, SimHandle};
     use lumen::upstream::{Resilience, Upstreams};
     let sim = SimHandle::new(SimConfig {
         seed,
         scale: Scale::Small,
-        now: chrono::Utc::now(),
+        now,
     });
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -263,6 +272,8 @@ pub mod client {
         pub status: StatusCode,
         pub headers: HeaderMap,
         pub body: Value,
+        /// The body as sent.
+        pub bytes: Vec<u8>,
     }
 
     impl Reply {
@@ -360,6 +371,7 @@ pub mod client {
                 status,
                 headers,
                 body,
+                bytes: bytes.to_vec(),
             }
         }
     }

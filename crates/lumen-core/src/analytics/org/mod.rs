@@ -23,8 +23,7 @@ const COHORT_BELOW_K: &str = "COHORT_BELOW_K";
 
 /// 404 when the organisation has no learner or no enrolment (§7).
 fn check_found<'a>(ds: &'a Dataset, org: Uuid, w: &Window) -> Result<Vec<&'a User>, AnalyticError> {
-    let mut learners = common::org_learners(ds, org);
-    learners.sort_by_key(|u| u.id);
+    let learners = common::org_learners(ds, org);
     if learners.is_empty() {
         return Err(AnalyticError::NotFound(format!(
             "organisation {org} has no learner"
