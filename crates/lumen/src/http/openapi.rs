@@ -50,7 +50,7 @@ struct AnalyticPaths;
 impl utoipa::Modify for AnalyticPaths {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let mut schemas = Vec::new();
-        for analytic in &ANALYTICS {
+        for analytic in ANALYTICS {
             let operation = operation(analytic, &mut schemas);
             let item = PathItem::new(HttpMethod::Get, operation);
             openapi.paths.paths.insert(analytic.path.to_owned(), item);
