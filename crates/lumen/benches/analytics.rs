@@ -30,12 +30,12 @@ use axum::http::{Request, StatusCode};
 use chrono::{DateTime, Utc};
 use divan::{Bencher, black_box};
 use http_body_util::BodyExt;
-use lumen::analytics::{Context, Kind, run};
 use lumen::collector::feeds::{self, FEEDS};
 use lumen::simulate::{Scale, SimConfig, SimHandle};
 use lumen_core::Role;
 use lumen_core::analytics::dataset::Records;
 use lumen_core::analytics::dropoff::{self, DropoffModel};
+use lumen_core::analytics::{Analytic, Inputs, SubjectKind};
 use lumen_core::analytics::{Dataset, TimeRange, Window, comparison, learner, trainer};
 use lumen_core::model::{Change, Organization, Record};
 use serde_json::Value;
@@ -73,8 +73,8 @@ struct Fixture {
 }
 
 impl Fixture {
-    fn ctx(&self) -> Context<'_> {
-        Context {
+    fn ctx(&self) -> Inputs<'_> {
+        Inputs {
             ds: &self.ds,
             w: &self.w,
             k: K,
@@ -85,12 +85,11 @@ impl Fixture {
     }
 
     /// The subject an analytic of `kind` is computed for.
-    fn subject(&self, kind: Kind) -> Uuid {
-        use lumen::analytics::Subject;
-        match kind.subject() {
-            Subject::Learner => self.learner,
-            Subject::Trainer => self.trainer,
-            Subject::Organization | Subject::CallersOrganization => self.org,
+    fn subject(&self, kind: &Analytic) -> Uuid {
+        match kind.subject {
+            SubjectKind::Learner => self.learner,
+            SubjectKind::Trainer => self.trainer,
+            SubjectKind::Organization | SubjectKind::CallersOrganization => self.org,
         }
     }
 
@@ -102,13 +101,12 @@ impl Fixture {
     fn run_set_except(
         &self,
         role: Role,
-        except: Option<Kind>,
+        except: Option<&str>,
     ) -> Vec<Result<Value, lumen_core::analytics::AnalyticError>> {
         let ctx = self.ctx();
-        Kind::bundle(role)
-            .iter()
-            .filter(|&&kind| Some(kind) != except)
-            .map(|&kind| run(kind, self.subject(kind), &ctx))
+        Analytic::bundle(role)
+            .filter(|kind| Some(kind.name) != except)
+            .map(|kind| (kind.compute)(self.subject(kind), &ctx))
             .collect()
     }
 }
@@ -213,13 +211,13 @@ fn build(scale: Scale) -> Fixture {
     // What each analytic returns here, and how long it takes once.
     for role in [Role::Learner, Role::Trainer, Role::OrgAdmin] {
         let ctx = fx.ctx();
-        for &kind in Kind::bundle(role) {
-            if scale == Scale::Large && kind == Kind::Peer {
+        for kind in Analytic::bundle(role) {
+            if scale == Scale::Large && kind.name == "peer" {
                 eprintln!("[fixture {scale}] {role:?}/peer: skipped (see peer_member_metrics)");
                 continue;
             }
             let t = Instant::now();
-            let result = run(kind, fx.subject(kind), &ctx);
+            let result = (kind.compute)(fx.subject(kind), &ctx);
             let took = t.elapsed();
             let outcome = match &result {
                 Ok(v) => format!("ok, {} bytes of JSON", v.to_string().len()),
@@ -227,7 +225,7 @@ fn build(scale: Scale) -> Fixture {
             };
             eprintln!(
                 "[fixture {scale}] {role:?}/{}: once {:.1} ms, {outcome}",
-                kind.name(),
+                kind.name,
                 took.as_secs_f64() * 1e3
             );
         }
@@ -474,7 +472,7 @@ fn set_learner(bencher: Bencher, scale: Scale) {
 #[divan::bench(args = SCALES, sample_size = 1, sample_count = 20, max_time = 60)]
 fn set_learner_without_peer(bencher: Bencher, scale: Scale) {
     let fx = fixture(scale);
-    bencher.bench(|| black_box(fx.run_set_except(Role::Learner, Some(Kind::Peer))));
+    bencher.bench(|| black_box(fx.run_set_except(Role::Learner, Some("peer"))));
 }
 
 /// (b) The trainer bundle for trainer@demo.lumen.test.
@@ -502,12 +500,12 @@ fn train_dropoff(bencher: Bencher, scale: Scale) {
 #[derive(Clone, Copy, Debug)]
 struct One {
     scale: Scale,
-    kind: Kind,
+    kind: &'static Analytic,
 }
 
 impl fmt::Display for One {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.scale, self.kind.name())
+        write!(f, "{}/{}", self.scale, self.kind.name)
     }
 }
 
@@ -516,9 +514,9 @@ fn every_analytic() -> Vec<One> {
     let mut out = Vec::new();
     for scale in SCALES {
         for role in [Role::Learner, Role::Trainer, Role::OrgAdmin] {
-            for &kind in Kind::bundle(role) {
-                let too_slow = scale == Scale::Large && kind == Kind::Peer;
-                if !too_slow && seen.insert((scale, kind.name())) {
+            for kind in Analytic::bundle(role) {
+                let too_slow = scale == Scale::Large && kind.name == "peer";
+                if !too_slow && seen.insert((scale, kind.name)) {
                     out.push(One { scale, kind });
                 }
             }
@@ -533,7 +531,7 @@ fn analytic(bencher: Bencher, one: One) {
     let fx = fixture(one.scale);
     let ctx = fx.ctx();
     let subject = fx.subject(one.kind);
-    bencher.bench(|| black_box(run(one.kind, subject, &ctx)));
+    bencher.bench(|| black_box((one.kind.compute)(subject, &ctx)));
 }
 
 /// Only the per-member metrics `peer` computes (the same learners, in the

@@ -8,12 +8,15 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use lumen_core::Role;
-use lumen_core::analytics::{AnalyticError, Dataset, TimeRange, Window};
+use lumen_core::analytics::{
+    Analytic, AnalyticError, Dataset, Inputs, Memo, SubjectKind, TimeRange, Window,
+};
 use serde::Serialize;
 use serde_json::{Map, Value};
 use tokio::sync::RwLock;
 use uuid::Uuid;
 
+pub use crate::cache::DataSource;
 use crate::cache::Entry;
 use crate::collector::Freshness;
 use crate::http::ApiError;
@@ -21,42 +24,6 @@ use crate::state::AppState;
 
 /// Results are fresh for 6 hours (PRODUCT §3.1).
 pub const STALE_AFTER: Duration = Duration::hours(6);
-
-/// Where an analytic's numbers come from (PRODUCT §3.1).
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Serialize,
-    serde::Deserialize,
-    utoipa::ToSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum DataSource {
-    /// Computed from current upstream data.
-    Realtime,
-    /// Served from a cache layer.
-    Cached,
-    /// Some upstream could not be refreshed: last known good data.
-    Stale,
-    /// Synthetic data (mock fallback).
-    Mock,
-}
-
-impl DataSource {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DataSource::Realtime => "realtime",
-            DataSource::Cached => "cached",
-            DataSource::Stale => "stale",
-            DataSource::Mock => "mock",
-        }
-    }
-}
 
 /// The success envelope of every analytic (PRODUCT §3.1).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -70,16 +37,6 @@ pub struct Envelope<T> {
     pub data_source: DataSource,
     pub last_updated: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
-}
-
-/// Which subject an analytic is about.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Subject {
-    Learner,
-    Trainer,
-    Organization,
-    /// The caller's own organisation (skill-demand).
-    CallersOrganization,
 }
 
 /// The upstream freshness behind a computation: the envelope's data source
@@ -117,14 +74,14 @@ pub fn envelope<T>(data: T, data_source: DataSource, now: DateTime<Utc>) -> Enve
 /// The organisation whose records an analytic about `subject` reads.
 pub async fn organization_of(
     state: &AppState,
-    kind: Subject,
+    kind: SubjectKind,
     subject: Uuid,
     caller_org: Uuid,
 ) -> Result<Uuid, ApiError> {
     match kind {
-        Subject::Organization => Ok(subject),
-        Subject::CallersOrganization => Ok(caller_org),
-        Subject::Learner | Subject::Trainer => state
+        SubjectKind::Organization => Ok(subject),
+        SubjectKind::CallersOrganization => Ok(caller_org),
+        SubjectKind::Learner | SubjectKind::Trainer => state
             .store
             .user(subject)
             .await?
@@ -195,14 +152,14 @@ pub fn window(state: &AppState, range: TimeRange) -> Window {
 }
 
 /// The cache key of one result: analytic, subject, time range.
-pub fn cache_key(kind: Kind, subject: Uuid, range: TimeRange) -> String {
-    format!("{}:{subject}:{range}", kind.name())
+pub fn cache_key(kind: &'static Analytic, subject: Uuid, range: TimeRange) -> String {
+    format!("{}:{subject}:{range}", kind.name)
 }
 
 /// The subject a result is stored under: the caller's organisation for
 /// `skill-demand`, else the subject asked about.
-fn keyed_subject(kind: Kind, subject: Uuid, caller_org: Uuid) -> Uuid {
-    if kind.subject() == Subject::CallersOrganization {
+fn keyed_subject(kind: &'static Analytic, subject: Uuid, caller_org: Uuid) -> Uuid {
+    if kind.subject == SubjectKind::CallersOrganization {
         caller_org
     } else {
         subject
@@ -268,7 +225,7 @@ impl Served {
 /// One analytic for one subject through the cache layers, in its envelope.
 pub async fn compute(
     state: &AppState,
-    kind: Kind,
+    kind: &'static Analytic,
     subject: Uuid,
     caller_org: Uuid,
     range: TimeRange,
@@ -281,7 +238,7 @@ pub async fn compute(
 /// One analytic for one subject through the cache layers.
 pub async fn serve(
     state: &AppState,
-    kind: Kind,
+    kind: &'static Analytic,
     subject: Uuid,
     caller_org: Uuid,
     range: TimeRange,
@@ -301,7 +258,7 @@ pub async fn serve(
 /// A cached result: queues its refresh when it is stale.
 async fn after_hit(
     state: &AppState,
-    kind: Kind,
+    kind: &'static Analytic,
     subject: Uuid,
     caller_org: Uuid,
     range: TimeRange,
@@ -314,7 +271,7 @@ async fn after_hit(
     if served.stale(state.clock.now()) {
         let subject = keyed_subject(kind, subject, caller_org);
         if let Err(err) = queue_refresh(state, &[kind], subject, caller_org, range, None).await {
-            tracing::warn!(error = %err, analytic = kind.name(), "queueing a stale result's refresh failed");
+            tracing::warn!(error = %err, analytic = kind.name, "queueing a stale result's refresh failed");
         }
     }
     served
@@ -324,13 +281,13 @@ async fn after_hit(
 /// subject, range and set of analytics).
 pub async fn queue_refresh(
     state: &AppState,
-    kinds: &[Kind],
+    kinds: &[&'static Analytic],
     subject: Uuid,
     caller_org: Uuid,
     range: TimeRange,
     owner: Option<Uuid>,
 ) -> Result<crate::queue::Enqueued, ApiError> {
-    let names: Vec<&str> = kinds.iter().map(|k| k.name()).collect();
+    let names: Vec<&str> = kinds.iter().map(|k| k.name).collect();
     let singleton_key = Some(format!("refresh:{subject}:{range}:{}", names.join(",")));
     let job = crate::queue::JobKind::Refresh(crate::queue::RefreshPayload {
         subject_id: subject,
@@ -360,10 +317,10 @@ pub async fn refresh_stale_at_login(state: &AppState, user: Uuid, org: Uuid, rol
     for &role in roles {
         let subject = if role == Role::OrgAdmin { org } else { user };
         let mut stale = Vec::new();
-        for &kind in Kind::bundle(role) {
+        for kind in Analytic::bundle(role) {
             match state
                 .store
-                .stored_result(kind.name(), subject, range.as_str())
+                .stored_result(kind.name, subject, range.as_str())
                 .await
             {
                 Ok(Some(r)) if now - r.computed_at <= STALE_AFTER => {}
@@ -388,13 +345,13 @@ pub async fn refresh_stale_at_login(state: &AppState, user: Uuid, org: Uuid, rol
 /// this process wait for one computation.
 pub async fn serve_many(
     state: &AppState,
-    kinds: &[Kind],
+    kinds: &[&'static Analytic],
     subject: Uuid,
     caller_org: Uuid,
     range: TimeRange,
-) -> Result<Vec<(Kind, Result<Served, ApiError>)>, ApiError> {
-    let mut found: Vec<(Kind, Served)> = Vec::new();
-    let mut missing: Vec<(String, Kind)> = Vec::new();
+) -> Result<Vec<(&'static Analytic, Result<Served, ApiError>)>, ApiError> {
+    let mut found: Vec<(&'static Analytic, Served)> = Vec::new();
+    let mut missing: Vec<(String, &'static Analytic)> = Vec::new();
     for &kind in kinds {
         let key = cache_key(kind, keyed_subject(kind, subject, caller_org), range);
         match state.l1.get(&key).await {
@@ -428,7 +385,7 @@ pub async fn serve_many(
             continue;
         }
         state.metrics.cache_lookup("l1", false);
-        let name = kind.name();
+        let name = kind.name;
         let range_name = range.as_str();
         if let Some(entry) = state
             .store
@@ -475,11 +432,11 @@ pub async fn serve_many(
         state.metrics.cache_lookup("l3", false);
         to_compute.push(kind);
     }
-    let mut results: Vec<(Kind, Result<Served, ApiError>)> =
+    let mut results: Vec<(&'static Analytic, Result<Served, ApiError>)> =
         found.into_iter().map(|(k, s)| (k, Ok(s))).collect();
     if !to_compute.is_empty() {
         let first = to_compute[0];
-        let org = organization_of(state, first.subject(), subject, caller_org).await?;
+        let org = organization_of(state, first.subject, subject, caller_org).await?;
         let subject = keyed_subject(first, subject, caller_org);
         let ds = dataset(state, org).await?;
         let computed = compute_and_store(
@@ -515,19 +472,19 @@ pub async fn serve_many(
 #[allow(clippy::too_many_arguments)]
 pub async fn compute_and_store(
     state: &AppState,
-    kinds: &[Kind],
+    kinds: &[&'static Analytic],
     subject: Uuid,
     org: Uuid,
     ds: &Arc<Dataset>,
     w: Window,
     memo: Option<Arc<Memo>>,
     batch: Option<Uuid>,
-) -> Result<Vec<(Kind, Result<Arc<Entry>, ApiError>)>, ApiError> {
+) -> Result<Vec<(&'static Analytic, Result<Arc<Entry>, ApiError>)>, ApiError> {
     let range = w.range;
     let computed = compute_with(state, kinds, subject, org, ds, w, memo).await?;
     let mut out = Vec::with_capacity(computed.len());
     for (kind, result) in computed {
-        state.metrics.computation(kind.name());
+        state.metrics.computation(kind.name);
         let entry = match result {
             Ok(envelope) => {
                 let data = serde_json::to_string(&envelope.data)
@@ -544,7 +501,7 @@ pub async fn compute_and_store(
                 continue;
             }
         };
-        let row = entry.to_stored(kind.name(), subject, range.as_str(), batch);
+        let row = entry.to_stored(kind.name, subject, range.as_str(), batch);
         if let Err(err) = state.store.put_result(&row).await {
             tracing::warn!(error = %err, "writing L2 failed");
         }
@@ -621,268 +578,22 @@ pub fn bundle_role(bundle: &str) -> Option<Role> {
     }
 }
 
-/// The 19 analytics.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Velocity,
-    SkillGap,
-    Engagement,
-    Mastery,
-    Performance,
-    ContentEffectiveness,
-    CoursePerformance,
-    CourseHealth,
-    StudentDistribution,
-    TeachingEffectiveness,
-    LearningVelocity,
-    StrategicAlignment,
-    LearningCulture,
-    OrgPerformance,
-    Peer,
-    SkillDemand,
-    DropOffRisk,
-    Forecast,
-    Recommendations,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 19] = [
-        Kind::Velocity,
-        Kind::SkillGap,
-        Kind::Engagement,
-        Kind::Mastery,
-        Kind::Performance,
-        Kind::ContentEffectiveness,
-        Kind::CoursePerformance,
-        Kind::CourseHealth,
-        Kind::StudentDistribution,
-        Kind::TeachingEffectiveness,
-        Kind::LearningVelocity,
-        Kind::StrategicAlignment,
-        Kind::LearningCulture,
-        Kind::OrgPerformance,
-        Kind::Peer,
-        Kind::SkillDemand,
-        Kind::DropOffRisk,
-        Kind::Forecast,
-        Kind::Recommendations,
-    ];
-
-    /// The analytic named `name` (`skill-gap`, …).
-    pub fn from_name(name: &str) -> Option<Kind> {
-        Kind::ALL.into_iter().find(|k| k.name() == name)
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Velocity => "velocity",
-            Kind::SkillGap => "skill-gap",
-            Kind::Engagement => "engagement",
-            Kind::Mastery => "mastery",
-            Kind::Performance => "performance",
-            Kind::ContentEffectiveness => "content-effectiveness",
-            Kind::CoursePerformance => "course-performance",
-            Kind::CourseHealth => "course-health",
-            Kind::StudentDistribution => "student-distribution",
-            Kind::TeachingEffectiveness => "teaching-effectiveness",
-            Kind::LearningVelocity => "learning-velocity",
-            Kind::StrategicAlignment => "strategic-alignment",
-            Kind::LearningCulture => "learning-culture",
-            Kind::OrgPerformance => "org-performance",
-            Kind::Peer => "peer",
-            Kind::SkillDemand => "skill-demand",
-            Kind::DropOffRisk => "drop-off-risk",
-            Kind::Forecast => "forecast",
-            Kind::Recommendations => "recommendations",
-        }
-    }
-
-    pub fn subject(self) -> Subject {
-        use Kind::*;
-        match self {
-            CoursePerformance | CourseHealth | StudentDistribution | TeachingEffectiveness => {
-                Subject::Trainer
-            }
-            LearningVelocity | StrategicAlignment | LearningCulture | OrgPerformance => {
-                Subject::Organization
-            }
-            SkillDemand => Subject::CallersOrganization,
-            _ => Subject::Learner,
-        }
-    }
-
-    fn needs_model(self) -> bool {
-        matches!(
-            self,
-            Kind::DropOffRisk | Kind::Forecast | Kind::StudentDistribution
-        )
-    }
-
-    /// The analytics of a role bundle (docs/analytics.md §4).
-    pub fn bundle(role: Role) -> &'static [Kind] {
-        use Kind::*;
-        match role {
-            Role::Learner => &[
-                Velocity,
-                SkillGap,
-                Engagement,
-                Mastery,
-                Performance,
-                ContentEffectiveness,
-                Peer,
-                DropOffRisk,
-                Forecast,
-                Recommendations,
-            ],
-            Role::Trainer => &[
-                CoursePerformance,
-                CourseHealth,
-                StudentDistribution,
-                TeachingEffectiveness,
-            ],
-            Role::OrgAdmin => &[
-                LearningVelocity,
-                StrategicAlignment,
-                LearningCulture,
-                OrgPerformance,
-                SkillDemand,
-            ],
-        }
-    }
-}
-
-/// What a computation reads besides the dataset.
-pub struct Context<'a> {
-    pub ds: &'a Dataset,
-    pub w: &'a Window,
-    pub k: usize,
-    pub model: Option<&'a lumen_core::analytics::dropoff::DropoffModel>,
-    /// Learner AI's last suggestions for the subject; `None`: unavailable.
-    pub ai: Option<Vec<lumen_core::analytics::recommendations::AiSuggestion>>,
-    /// Peer metrics already computed on this dataset and window.
-    pub memo: Option<&'a Memo>,
-}
-
-/// Per-learner inputs that several analytics of one dataset and window
-/// share; the daily batch keeps one per organisation so `peer` costs one
-/// pass over the cohort instead of one per learner.
-#[derive(Default)]
-pub struct Memo {
-    peer: std::sync::Mutex<HashMap<Uuid, lumen_core::analytics::comparison::PeerMetrics>>,
-}
-
-impl Memo {
-    fn peer_metrics(
-        &self,
-        ds: &Dataset,
-        learner: Uuid,
-        w: &Window,
-    ) -> lumen_core::analytics::comparison::PeerMetrics {
-        if let Some(m) = self.peer.lock().ok().and_then(|m| m.get(&learner).copied()) {
-            return m;
-        }
-        let m = lumen_core::analytics::comparison::PeerMetrics::of(ds, learner, w);
-        if let Ok(mut memo) = self.peer.lock() {
-            memo.insert(learner, m);
-        }
-        m
-    }
-}
-
-fn json<T: Serialize>(value: T) -> Result<Value, AnalyticError> {
-    serde_json::to_value(value)
-        .map_err(|e| AnalyticError::NotFound(format!("unserialisable result: {e}")))
-}
-
-/// Runs one analytic (CPU-bound; call from a blocking task).
-pub fn run(kind: Kind, subject: Uuid, ctx: &Context<'_>) -> Result<Value, AnalyticError> {
-    use lumen_core::analytics::{
-        comparison, forecast, learner, org, recommendations as recs, trainer,
-    };
-    let (ds, w, k) = (ctx.ds, ctx.w, ctx.k);
-    match kind {
-        Kind::Velocity => json(learner::velocity(ds, subject, w)?),
-        Kind::SkillGap => json(learner::skill_gap(ds, subject, w)?),
-        Kind::Engagement => json(learner::engagement(ds, subject, w)?),
-        Kind::Mastery => json(learner::mastery(ds, subject, w)?),
-        Kind::Performance => json(learner::performance(ds, subject, w)?),
-        Kind::ContentEffectiveness => json(learner::content_effectiveness(ds, subject, w)?),
-        Kind::CoursePerformance => json(trainer::course_performance(ds, subject, w)?),
-        Kind::CourseHealth => json(trainer::course_health(ds, subject, w)?),
-        Kind::StudentDistribution => {
-            let signals = |l: Uuid| {
-                trainer::LearnerSignals::new(
-                    learner::engagement(ds, l, w).ok().as_ref(),
-                    drop_off(ctx, l).ok().as_ref(),
-                )
-            };
-            json(trainer::student_distribution(ds, subject, w, k, &signals)?)
-        }
-        Kind::TeachingEffectiveness => json(trainer::teaching_effectiveness(ds, subject, w, k)?),
-        Kind::LearningVelocity => json(org::learning_velocity(ds, subject, w, k)?),
-        Kind::StrategicAlignment => json(org::strategic_alignment(ds, subject, w, k)?),
-        Kind::LearningCulture => json(org::learning_culture(ds, subject, w, k)?),
-        Kind::OrgPerformance => json(org::org_performance(ds, subject, w, k)?),
-        Kind::Peer => {
-            let metrics = |l: Uuid| match ctx.memo {
-                Some(memo) => memo.peer_metrics(ds, l, w),
-                None => comparison::PeerMetrics::of(ds, l, w),
-            };
-            json(comparison::peer(ds, subject, w, k, &metrics)?)
-        }
-        Kind::SkillDemand => json(comparison::skill_demand(ds, subject, w, k)?),
-        Kind::DropOffRisk => json(drop_off(ctx, subject)?),
-        Kind::Forecast => {
-            let inputs = forecast::ForecastInputs {
-                drop_off: drop_off(ctx, subject).ok().as_ref().map(Into::into),
-            };
-            json(forecast::forecast(ds, subject, w, &inputs)?)
-        }
-        Kind::Recommendations => {
-            let inputs = recs::RecommendationInputs {
-                k_anonymity: k,
-                skill_gap: learner::skill_gap(ds, subject, w)
-                    .ok()
-                    .as_ref()
-                    .map(Into::into),
-                content: learner::content_effectiveness(ds, subject, w)
-                    .ok()
-                    .as_ref()
-                    .map(Into::into),
-                engagement: learner::engagement(ds, subject, w)
-                    .ok()
-                    .as_ref()
-                    .map(Into::into),
-                ai_suggestions: ctx.ai.clone(),
-            };
-            json(recs::recommendations(ds, subject, w, &inputs)?)
-        }
-    }
-}
-
-fn drop_off(
-    ctx: &Context<'_>,
-    learner: Uuid,
-) -> Result<lumen_core::analytics::dropoff::DropoffRisk, AnalyticError> {
-    lumen_core::analytics::dropoff::drop_off_risk(ctx.ds, learner, ctx.w, ctx.model)
-}
-
 /// Several analytics for one subject on one dataset, each in its envelope.
 pub async fn compute_with(
     state: &AppState,
-    kinds: &[Kind],
+    kinds: &[&'static Analytic],
     subject: Uuid,
     org: Uuid,
     ds: &Arc<Dataset>,
     w: Window,
     memo: Option<Arc<Memo>>,
-) -> Result<Vec<(Kind, Result<Envelope<Value>, ApiError>)>, ApiError> {
-    let model = if kinds.iter().any(|k| k.needs_model()) {
+) -> Result<Vec<(&'static Analytic, Result<Envelope<Value>, ApiError>)>, ApiError> {
+    let model = if kinds.iter().any(|k| k.needs_model) {
         Some(state.models.get(org, ds, w.now).await)
     } else {
         None
     };
-    let ai = if kinds.contains(&Kind::Recommendations) {
+    let ai = if kinds.iter().any(|k| k.needs_ai_suggestions) {
         state.learner_ai.suggestions(subject).await
     } else {
         None
@@ -892,7 +603,7 @@ pub async fn compute_with(
     let data = ds.clone();
     let kinds_owned = kinds.to_vec();
     let results = tokio::task::spawn_blocking(move || {
-        let ctx = Context {
+        let inputs = Inputs {
             ds: &data,
             w: &w,
             k,
@@ -902,7 +613,7 @@ pub async fn compute_with(
         };
         kinds_owned
             .into_iter()
-            .map(|kind| (kind, run(kind, subject, &ctx)))
+            .map(|kind| (kind, (kind.compute)(subject, &inputs)))
             .collect::<Vec<_>>()
     })
     .await

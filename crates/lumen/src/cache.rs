@@ -24,7 +24,6 @@ use sha2::Digest;
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
-use crate::analytics::DataSource;
 use crate::store::results::StoredResult;
 
 /// L1 entries live this long.
@@ -32,6 +31,42 @@ pub const L1_TTL: Duration = Duration::from_secs(24 * 3600);
 /// With Redis, a local copy is trusted this long even if an invalidation
 /// was missed (pub/sub is at-most-once); Redis itself keeps it for `L1_TTL`.
 const LOCAL_TTL_SHARED: Duration = Duration::from_secs(30);
+
+/// Where an analytic's numbers come from (PRODUCT §3.1).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum DataSource {
+    /// Computed from current upstream data.
+    Realtime,
+    /// Served from a cache layer.
+    Cached,
+    /// Some upstream could not be refreshed: last known good data.
+    Stale,
+    /// Synthetic data (mock fallback).
+    Mock,
+}
+
+impl DataSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DataSource::Realtime => "realtime",
+            DataSource::Cached => "cached",
+            DataSource::Stale => "stale",
+            DataSource::Mock => "mock",
+        }
+    }
+}
 
 /// One analytic's result, as every layer stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,13 +7,13 @@
 use std::sync::Arc;
 
 use chrono::{SubsecRound, Utc};
-use lumen_core::analytics::Dataset;
+use lumen_core::analytics::{Dataset, SubjectKind};
 use lumen_core::authz::{self, Caller};
 use lumen_core::gamification::{self as rules, Ledger, Period, Scope};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::analytics::{self, Envelope, Subject};
+use crate::analytics::{self, Envelope};
 use crate::http::ApiError;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -55,7 +55,7 @@ where
     T: Send + 'static,
     F: FnOnce(&Ledger) -> T + Send + 'static,
 {
-    let org = analytics::organization_of(state, Subject::Learner, user, caller_org).await?;
+    let org = analytics::organization_of(state, SubjectKind::Learner, user, caller_org).await?;
     let ds = analytics::dataset(state, org).await?;
     let now = Utc::now().trunc_subsecs(0);
     let data = blocking(move || f(&rules::ledger(&ds, user, now))).await?;

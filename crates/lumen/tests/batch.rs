@@ -11,10 +11,10 @@ use std::time::Duration;
 
 use chrono::Utc;
 use lumen::AppState;
-use lumen::analytics::Kind;
 use lumen::jobs::{BatchPayload, Job, JobKind, JobState};
 use lumen::store::Store;
 use lumen_core::Role;
+use lumen_core::analytics::Analytic;
 use support::{TestDb, on_both_databases};
 use uuid::Uuid;
 
@@ -87,10 +87,10 @@ async fn check_complete(store: &Store, batch: Job) {
     let mut stored_per_role: BTreeMap<Role, usize> = BTreeMap::new();
     for (kind, subject, range) in &results {
         assert_eq!(range, "30d");
-        let kind = Kind::from_name(kind).expect("analytic");
+        let kind = Analytic::from_name(kind).expect("analytic");
         let role = [Role::Learner, Role::Trainer, Role::OrgAdmin]
             .into_iter()
-            .find(|r| Kind::bundle(*r).contains(&kind))
+            .find(|r| Analytic::bundle(*r).any(|a| a == kind))
             .expect("a role's analytic");
         assert!(expected[&role].contains(subject), "{kind:?} {subject}");
         *stored_per_role.entry(role).or_default() += 1;
@@ -109,7 +109,7 @@ async fn check_complete(store: &Store, batch: Job) {
     }
     let pairs: usize = expected
         .iter()
-        .map(|(role, subjects)| subjects.len() * Kind::bundle(*role).len())
+        .map(|(role, subjects)| subjects.len() * Analytic::bundle(*role).count())
         .sum();
     assert_eq!(stored, results.len(), "every chunk's results are stored");
     assert_eq!(

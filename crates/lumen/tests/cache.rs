@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 use lumen::config::{Config, Secret};
 use lumen::jobs::JobState;
 use lumen::{AppState, http};
+use lumen_core::analytics::Analytic;
 use lumen_core::model::User;
 use serde_json::{Value, json};
 use support::client::Call;
@@ -219,7 +220,7 @@ async fn layers_serve_in_order_and_stale_results_queue_a_refresh(w: World) {
         let (_, s) = w.instance(w.config.clone());
         let enqueued = lumen::analytics::queue_refresh(
             &s,
-            &[lumen::analytics::Kind::Velocity],
+            &[Analytic::from_name("velocity").expect("analytic")],
             w.learner.id,
             w.learner.organization_id,
             Default::default(),
@@ -401,7 +402,7 @@ async fn two_instances_sharing_redis_see_each_others_refresh() {
     tokio::time::sleep(Duration::from_millis(1100)).await; // a new lastUpdated
     let job = lumen::analytics::queue_refresh(
         &a,
-        &[lumen::analytics::Kind::Mastery],
+        &[Analytic::from_name("mastery").expect("analytic")],
         w.learner.id,
         w.learner.organization_id,
         Default::default(),

@@ -20,6 +20,7 @@ use lumen::simulate::{Scale, SimConfig, SimHandle};
 use lumen::upstream::{Resilience, Upstreams};
 use lumen::{AppState, http};
 use lumen_core::Role;
+use lumen_core::analytics::Analytic;
 use lumen_core::model::User;
 use serde_json::{Value, json};
 use support::client::Call;
@@ -207,13 +208,13 @@ async fn reports_of_every_type_and_format_for_their_owner_only(db: &TestDb) {
             "{disposition}"
         );
         let pages = pdf_pages_text(&bytes);
-        let bundle = lumen::analytics::Kind::bundle(role);
+        let bundle: Vec<_> = Analytic::bundle(role).collect();
         assert_eq!(pages.len(), 1 + bundle.len(), "{kind}");
         assert!(pages[0].contains(title), "{kind}: {}", pages[0]);
         assert!(pages[0].contains(&owner.full_name), "{}", pages[0]);
         assert!(pages[0].contains("Data freshness") && pages[0].contains("Generated"));
         for (page, analytic) in pages[1..].iter().zip(bundle) {
-            let heading = reports::render::humanise(analytic.name());
+            let heading = reports::render::humanise(analytic.name);
             assert!(page.contains(&heading), "{kind} page for {heading}: {page}");
             assert!(page.contains("page "), "footer: {page}");
         }
@@ -240,10 +241,7 @@ async fn reports_of_every_type_and_format_for_their_owner_only(db: &TestDb) {
     let rows = parse_csv(&String::from_utf8_lossy(&bytes));
     assert_eq!(rows[0], reports::render::CSV_COLUMNS.to_vec());
     assert!(rows.len() > 10);
-    let names: Vec<&str> = lumen::analytics::Kind::bundle(Role::Learner)
-        .iter()
-        .map(|k| k.name())
-        .collect();
+    let names: Vec<&str> = Analytic::bundle(Role::Learner).map(|k| k.name).collect();
     for row in &rows[1..] {
         assert_eq!(row.len(), 5, "{row:?}");
         assert!(names.contains(&row[0].as_str()), "{row:?}");

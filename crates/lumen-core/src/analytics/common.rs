@@ -1,11 +1,12 @@
 //! The conventions of docs/analytics.md §2, in one place: rounding, scores,
 //! enrolment states, activity, steps, composites and percentiles.
 
-use chrono::{DateTime, SubsecRound, Utc};
+use chrono::{DateTime, Duration, SubsecRound, Utc};
 use uuid::Uuid;
 
-use super::{Dataset, Window};
-use crate::model::{Assessment, AssessmentAttempt, Enrolment, EnrolmentStatus, Outcome};
+use super::{AnalyticError, Dataset, Window};
+use crate::Role;
+use crate::model::{Assessment, AssessmentAttempt, Enrolment, EnrolmentStatus, Outcome, User};
 
 /// OULAD's pass mark, used when an assessment has no `pass_score`.
 pub const DEFAULT_PASS_PERCENT: f64 = 40.0;
@@ -13,6 +14,157 @@ pub const DEFAULT_PASS_PERCENT: f64 = 40.0;
 /// Timestamps are reported in whole seconds (truncated).
 pub fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
     t.trunc_subsecs(0)
+}
+
+/// `t` + `weeks` weeks in millisecond steps, truncated to whole seconds;
+/// any sign; `None` when not finite or beyond chrono's range (velocity's
+/// estimated completion).
+pub fn add_weeks(t: DateTime<Utc>, weeks: f64) -> Option<DateTime<Utc>> {
+    let millis = weeks * 7.0 * 86_400_000.0;
+    if !millis.is_finite() {
+        return None;
+    }
+    let d = Duration::try_milliseconds(millis as i64)?;
+    t.checked_add_signed(d).map(whole_seconds)
+}
+
+/// `t` + `weeks` weeks in whole-second steps, truncated to whole seconds;
+/// `None` when negative, not finite or beyond 10¹¹ s (forecast's projected
+/// dates). It differs from [`add_weeks`] in what callers can see: past
+/// about 3,170 years it answers `None` where [`add_weeks`] still gives a
+/// date, and float rounding of seconds against milliseconds can move a
+/// date by one second; each analytic keeps the rule it always had.
+pub fn add_weeks_ahead(t: DateTime<Utc>, weeks: f64) -> Option<DateTime<Utc>> {
+    let secs = weeks * 604_800.0;
+    if !(0.0..=1.0e11).contains(&secs) {
+        return None;
+    }
+    Duration::try_seconds(secs as i64)
+        .and_then(|d| t.checked_add_signed(d))
+        .map(whole_seconds)
+}
+
+/// Fixed UTC offset (seconds east) of the zone names that need no time-zone
+/// database: UTC aliases, `Etc/GMT±N` and `±HH:MM`. `None` otherwise: the
+/// analytics then evaluate the zone as UTC (content-effectiveness notes
+/// `TIME_ZONE_AS_UTC`), while gamification resolves every IANA zone with
+/// chrono-tz. This is the analytics' one time-zone rule.
+pub fn fixed_offset(zone: &str) -> Option<i64> {
+    const UTC: [&str; 12] = [
+        "UTC",
+        "Etc/UTC",
+        "GMT",
+        "Etc/GMT",
+        "UCT",
+        "Etc/UCT",
+        "Universal",
+        "Etc/Universal",
+        "Zulu",
+        "Etc/Zulu",
+        "Z",
+        "Etc/Greenwich",
+    ];
+    if UTC.contains(&zone) {
+        return Some(0);
+    }
+    if let Some(rest) = zone.strip_prefix("Etc/GMT") {
+        // POSIX sign: Etc/GMT+5 is five hours *behind* UTC.
+        let (sign, digits) = match rest.split_at_checked(1)? {
+            ("+", d) => (-1, d),
+            ("-", d) => (1, d),
+            _ => return None,
+        };
+        let h: i64 = digits.parse().ok()?;
+        return (h <= 14).then_some(sign * h * 3600);
+    }
+    let (sign, rest) = match zone.split_at_checked(1)? {
+        ("+", r) => (1, r),
+        ("-", r) => (-1, r),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let h: i64 = digits[..2].parse().ok()?;
+    let m: i64 = digits[2..].parse().ok()?;
+    (h <= 14 && m < 60).then_some(sign * (h * 3600 + m * 60))
+}
+
+// ---- subjects (§1.2, §2.3) ----
+
+/// L(org): the organisation's learners, ordered by id ([`Dataset::new`]
+/// sorts every table). The dataset holds one organisation; the filter keeps
+/// isolation explicit.
+pub fn org_learners(ds: &Dataset, org: Uuid) -> Vec<&User> {
+    ds.learners().filter(|u| u.organization_id == org).collect()
+}
+
+/// How strictly a learner analytic checks its subject. The families
+/// differ, and the difference shows in their 404s, so each names its rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LearnerRule {
+    /// The user must hold the learner role and belong to the dataset's
+    /// organisation.
+    pub learner_of_organization: bool,
+    /// Only an enrolment or activity event up to `now` counts; else any.
+    pub up_to_now: bool,
+    /// A known user without records gets "has no learning records"; else
+    /// "not found" like an unknown one.
+    pub say_no_records: bool,
+}
+
+impl LearnerRule {
+    /// Learner analytics (§5 preamble).
+    pub const LEARNER: LearnerRule = LearnerRule {
+        learner_of_organization: false,
+        up_to_now: true,
+        say_no_records: false,
+    };
+    /// Peer comparison (§8.1).
+    pub const COMPARISON: LearnerRule = LearnerRule {
+        learner_of_organization: true,
+        up_to_now: true,
+        say_no_records: true,
+    };
+    /// Forecast and recommendations (§9).
+    pub const PREDICTIVE: LearnerRule = LearnerRule {
+        learner_of_organization: false,
+        up_to_now: false,
+        say_no_records: true,
+    };
+}
+
+/// The subject of a learner analytic, or 404 under `rule`: unknown, or
+/// without any enrolment or activity event.
+pub fn learner_subject<'a>(
+    ds: &'a Dataset,
+    learner: Uuid,
+    w: &Window,
+    rule: LearnerRule,
+) -> Result<&'a User, AnalyticError> {
+    let not_found = || AnalyticError::NotFound(format!("learner {learner} not found"));
+    let user = ds.user(learner).ok_or_else(not_found)?;
+    if rule.learner_of_organization
+        && (!user.roles.contains(&Role::Learner)
+            || ds
+                .records
+                .organization
+                .as_ref()
+                .is_some_and(|o| o.id != user.organization_id))
+    {
+        return Err(not_found());
+    }
+    let counts = |t: DateTime<Utc>| !rule.up_to_now || t <= w.now;
+    let has_records = ds.enrolments_of(learner).any(|e| counts(e.enrolled_at))
+        || events(ds, learner).iter().any(|e| counts(e.at));
+    match (has_records, rule.say_no_records) {
+        (true, _) => Ok(user),
+        (false, true) => Err(AnalyticError::NotFound(format!(
+            "learner {learner} has no learning records"
+        ))),
+        (false, false) => Err(not_found()),
+    }
 }
 
 /// Round half away from zero to `decimals` (§2.2).
@@ -364,6 +516,28 @@ mod tests {
         assert_eq!(score, 75.0);
         assert_eq!(weights, vec![Some(0.5), None, Some(0.5)]);
         assert_eq!(composite(&[(1.0, None)]), None);
+    }
+
+    #[test]
+    fn fixed_offsets_need_no_time_zone_database() {
+        assert_eq!(fixed_offset("UTC"), Some(0));
+        assert_eq!(fixed_offset("Etc/GMT+5"), Some(-5 * 3600));
+        assert_eq!(fixed_offset("Etc/GMT-8"), Some(8 * 3600));
+        assert_eq!(fixed_offset("+05:30"), Some(5 * 3600 + 30 * 60));
+        assert_eq!(fixed_offset("-0100"), Some(-3600));
+        assert_eq!(fixed_offset("Europe/Paris"), None);
+        assert_eq!(fixed_offset("nonsense"), None);
+    }
+
+    #[test]
+    fn the_two_week_rules_differ_only_where_stated() {
+        let t = DateTime::from_timestamp(1_700_000_000, 0).expect("date");
+        assert_eq!(add_weeks(t, 2.0), add_weeks_ahead(t, 2.0));
+        assert_eq!(add_weeks(t, -1.0), Some(t - Duration::weeks(1)));
+        assert_eq!(add_weeks_ahead(t, -1.0), None);
+        assert!(add_weeks(t, 200_000.0).is_some());
+        assert_eq!(add_weeks_ahead(t, 200_000.0), None);
+        assert_eq!(add_weeks(t, f64::NAN), None);
     }
 
     #[test]

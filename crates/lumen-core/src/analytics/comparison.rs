@@ -10,7 +10,6 @@ use uuid::Uuid;
 
 use super::common::{self, mean, percentile, r2};
 use super::{AnalyticError, Dataset, Header, Window};
-use crate::model::User;
 
 /// Reason of a cohort below the threshold (§2.8).
 pub const COHORT_BELOW_K: &str = "COHORT_BELOW_K";
@@ -304,41 +303,6 @@ fn course_score(ds: &Dataset, user: Uuid, course: Uuid, w: &Window) -> Option<f6
     }))
 }
 
-/// The organisation's learners (the dataset holds one organisation; the
-/// filter keeps isolation explicit).
-fn org_learners(ds: &Dataset, org: Uuid) -> Vec<&User> {
-    ds.learners().filter(|u| u.organization_id == org).collect()
-}
-
-/// The subject exists, is a learner, and has some record (§1.2, §5).
-fn check_learner<'a>(
-    ds: &'a Dataset,
-    learner: Uuid,
-    w: &Window,
-) -> Result<&'a User, AnalyticError> {
-    let not_found = || AnalyticError::NotFound(format!("learner {learner} not found"));
-    let user = ds
-        .user(learner)
-        .filter(|u| u.roles.contains(&crate::Role::Learner))
-        .ok_or_else(not_found)?;
-    if ds
-        .records
-        .organization
-        .as_ref()
-        .is_some_and(|o| o.id != user.organization_id)
-    {
-        return Err(not_found());
-    }
-    let has_records = ds.enrolments_of(learner).any(|e| e.enrolled_at <= w.now)
-        || common::events(ds, learner).iter().any(|e| e.at <= w.now);
-    if !has_records {
-        return Err(AnalyticError::NotFound(format!(
-            "learner {learner} has no learning records"
-        )));
-    }
-    Ok(user)
-}
-
 /// `GET /comparison/peer/:userId` (§8.1). `metrics` gives any learner's
 /// learner-analytic results (engagement, performance, velocity, mastery).
 pub fn peer(
@@ -348,7 +312,7 @@ pub fn peer(
     k: usize,
     metrics: &dyn Fn(Uuid) -> PeerMetrics,
 ) -> Result<Peer, AnalyticError> {
-    let subject = check_learner(ds, learner, w)?;
+    let subject = common::learner_subject(ds, learner, w, common::LearnerRule::COMPARISON)?;
     let own = metrics(learner);
     let defined = METRICS
         .iter()
@@ -366,7 +330,7 @@ pub fn peer(
     }
     let mut header = Header::new("peer", Some(learner), w);
     let org = subject.organization_id;
-    let learners = org_learners(ds, org);
+    let learners = common::org_learners(ds, org);
     let all: HashMap<Uuid, PeerMetrics> = learners
         .iter()
         .map(|u| (u.id, if u.id == learner { own } else { metrics(u.id) }))
@@ -512,10 +476,8 @@ pub fn peer(
 
     // Skills: organisation cohort of the latest levels.
     let own_levels = ds.skill_levels_at(learner, w.now);
-    let mut skills: Vec<(String, Uuid)> = own_levels
-        .keys()
-        .map(|s| (skill_name(ds, *s), *s))
-        .collect();
+    let mut skills: Vec<(String, Uuid)> =
+        own_levels.keys().map(|s| (ds.skill_name(*s), *s)).collect();
     skills.sort();
     let levels: HashMap<Uuid, HashMap<Uuid, f64>> = if skills.is_empty() {
         HashMap::new()
@@ -563,14 +525,6 @@ pub fn peer(
         recommendations,
         k,
     })
-}
-
-fn skill_name(ds: &Dataset, skill: Uuid) -> String {
-    ds.records
-        .skills
-        .iter()
-        .find(|s| s.id == skill)
-        .map_or_else(|| skill.to_string(), |s| s.name.clone())
 }
 
 // ---------------------------------------------------------------------------
@@ -744,7 +698,7 @@ pub fn skill_demand(
             "organisation {org} not found"
         )));
     }
-    let learners = org_learners(ds, org);
+    let learners = common::org_learners(ds, org);
     let enrolled = learners
         .iter()
         .any(|u| ds.enrolments_of(u.id).any(|e| e.enrolled_at <= w.now));
@@ -786,7 +740,7 @@ pub fn skill_demand(
     let skills: Vec<DemandSkill> = skill_ids
         .into_iter()
         .map(|id| {
-            let skill = ds.records.skills.iter().find(|s| s.id == id);
+            let skill = ds.skill(id);
             let target = targets.iter().find(|t| t.skill_id == id);
             let mut population: Vec<(Uuid, f64)> = learners
                 .iter()

@@ -84,6 +84,7 @@ pub struct Dataset {
     courses: HashMap<Uuid, usize>,
     items: HashMap<Uuid, usize>,
     assessments: HashMap<Uuid, usize>,
+    skills: HashMap<Uuid, usize>,
     enrolments_by_user: HashMap<Uuid, Vec<usize>>,
     enrolments_by_course: HashMap<Uuid, Vec<usize>>,
     interactions_by_user: HashMap<Uuid, Vec<usize>>,
@@ -102,6 +103,15 @@ pub struct Dataset {
 
 fn index<T>(items: &[T], key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, usize> {
     items.iter().enumerate().map(|(i, x)| (key(x), i)).collect()
+}
+
+/// Like [`index`], but the first of duplicate ids wins.
+fn first_index<T>(items: &[T], key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, usize> {
+    let mut map = HashMap::new();
+    for (i, x) in items.iter().enumerate() {
+        map.entry(key(x)).or_insert(i);
+    }
+    map
 }
 
 fn group<T>(items: &[T], key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<usize>> {
@@ -141,6 +151,7 @@ impl Dataset {
             courses: index(&records.courses, |c| c.id),
             items: index(&records.content_items, |c| c.id),
             assessments: index(&records.assessments, |a| a.id),
+            skills: first_index(&records.skills, |s| s.id),
             enrolments_by_user: group(&records.enrolments, |e| e.user_id),
             enrolments_by_course: group(&records.enrolments, |e| e.course_id),
             interactions_by_user: group(&records.interactions, |i| i.user_id),
@@ -168,6 +179,15 @@ impl Dataset {
         self.assessments
             .get(&id)
             .map(|&i| &self.records.assessments[i])
+    }
+
+    pub fn skill(&self, id: Uuid) -> Option<&Skill> {
+        self.skills.get(&id).map(|&i| &self.records.skills[i])
+    }
+    /// The skill's name; its id when the skill is unknown.
+    pub fn skill_name(&self, id: Uuid) -> String {
+        self.skill(id)
+            .map_or_else(|| id.to_string(), |s| s.name.clone())
     }
 
     /// Users holding `role`.

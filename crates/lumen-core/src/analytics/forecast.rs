@@ -12,7 +12,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::common::{Steps, events, mean, r2, r4, score_percent, whole_seconds};
+use super::common::{
+    LearnerRule, Steps, add_weeks_ahead, learner_subject, mean, r2, r4, score_percent,
+    whole_seconds,
+};
 use super::{AnalyticError, Dataset, Header, Window};
 use crate::model::{Course, Enrolment, EnrolmentStatus};
 
@@ -348,17 +351,6 @@ fn clamp_score(x: f64) -> f64 {
     x.clamp(0.0, 100.0)
 }
 
-/// now + weeks, `None` when not finite, negative or beyond any sensible date.
-fn add_weeks(now: DateTime<Utc>, weeks: f64) -> Option<DateTime<Utc>> {
-    let secs = weeks * SECONDS_PER_WEEK;
-    if !(0.0..=1.0e11).contains(&secs) {
-        return None;
-    }
-    Duration::try_seconds(secs as i64)
-        .and_then(|d| now.checked_add_signed(d))
-        .map(whole_seconds)
-}
-
 /// Formats a number for a text: 2 decimals, trailing zeros dropped.
 fn num(x: f64) -> String {
     format!("{}", r2(x) + 0.0)
@@ -406,21 +398,6 @@ fn course_end(course: &Course, e: &Enrolment) -> Option<DateTime<Utc>> {
     course
         .length_days
         .map(|d| start + Duration::days(i64::from(d)))
-}
-
-/// 404 unless the learner exists and has an enrolment or an activity event.
-pub(crate) fn require_learner(ds: &Dataset, learner: Uuid) -> Result<(), AnalyticError> {
-    if ds.user(learner).is_none() {
-        return Err(AnalyticError::NotFound(format!(
-            "learner {learner} not found"
-        )));
-    }
-    if ds.enrolments_of(learner).next().is_none() && events(ds, learner).is_empty() {
-        return Err(AnalyticError::NotFound(format!(
-            "learner {learner} has no learning records"
-        )));
-    }
-    Ok(())
 }
 
 // ---------------------------------------------------------------- forecast
@@ -506,7 +483,7 @@ impl Completion<'_> {
             return Some(whole_seconds(now));
         }
         match pace {
-            Some(q) if q > 0.0 => add_weeks(now, r / q),
+            Some(q) if q > 0.0 => add_weeks_ahead(now, r / q),
             _ => None,
         }
     }
@@ -570,7 +547,7 @@ pub fn forecast(
     w: &Window,
     inputs: &ForecastInputs,
 ) -> Result<Forecast, AnalyticError> {
-    require_learner(ds, learner)?;
+    learner_subject(ds, learner, w, LearnerRule::PREDICTIVE)?;
     let mut header = Header::new(ANALYTIC, Some(learner), w);
     let now = w.now;
 

@@ -24,11 +24,13 @@ pub mod logistic;
 pub mod metrics;
 pub mod org;
 pub mod recommendations;
+pub mod registry;
 #[cfg(test)]
 pub(crate) mod testkit;
 pub mod trainer;
 
 pub use dataset::Dataset;
+pub use registry::{ANALYTICS, Analytic, Family, Inputs, Memo, SubjectKind};
 
 /// `timeRange`: how far back a window reaches.
 #[derive(

@@ -14,8 +14,9 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::common::{Steps, best_attempt, mean, r2, r4, score_percent};
-use super::forecast::require_learner;
+use super::common::{
+    LearnerRule, Steps, best_attempt, learner_subject, mean, r2, r4, score_percent,
+};
 use super::{Dataset, Header, Window};
 use crate::model::{AssessmentKind, ContentItem, ContentType, CourseStatus, EnrolmentStatus};
 
@@ -686,7 +687,7 @@ pub fn recommendations(
     w: &Window,
     inputs: &RecommendationInputs,
 ) -> Result<Recommendations, super::AnalyticError> {
-    require_learner(ds, learner)?;
+    learner_subject(ds, learner, w, LearnerRule::PREDICTIVE)?;
     let mut header = Header::new(ANALYTIC, Some(learner), w);
     let mut all = Vec::new();
 

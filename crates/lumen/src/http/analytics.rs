@@ -1,6 +1,7 @@
-//! The analytics endpoints: 19 analytics and the three role bundles. Each
-//! handler only reads the request and calls `crate::analytics`; access was
-//! decided by the guard from the route table.
+//! The analytics endpoints: one route per analytic of the registry
+//! (`lumen_core::analytics::ANALYTICS`), all served by [`analytic`], and the
+//! three role bundles. Handlers only read the request and call
+//! `crate::analytics`; access was decided by the guard from the route table.
 
 use std::collections::BTreeMap;
 
@@ -14,54 +15,55 @@ use sha2::Digest;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::RouteDef;
 use super::guard::CurrentUser;
-use crate::analytics::{self as service, DataSource, Envelope, Kind, Served};
+use crate::analytics::{self as service, DataSource, Envelope, Served};
 use crate::http::error::{ApiError, ErrorBody};
+use crate::ratelimit::LimitClass;
 use crate::state::AppState;
 use lumen_core::Role;
-use lumen_core::analytics::{
-    comparison, dropoff, forecast, learner, org, recommendations, trainer,
-};
+use lumen_core::analytics::{Analytic, SubjectKind};
 
-/// Declares one analytic endpoint about the subject in `$param`.
-macro_rules! analytic {
-    ($name:ident, $kind:expr, $path:literal, $param:literal, $tag:literal, $body:ty, $summary:literal) => {
-        #[doc = $summary]
-        #[utoipa::path(
-            get,
-            path = $path,
-            tag = $tag,
-            security(("bearer" = [])),
-            params(
-                ($param = Uuid, Path, description = "the subject"),
-                ("timeRange" = Option<String>, Query, description = "7d, 30d (default), 90d or 1y"),
-            ),
-            responses(
-                (status = 200, body = Envelope<$body>, headers(
-                    ("ETag" = String, description = "weak tag of the result"),
-                    ("Cache-Control" = String, description = "`private, max-age` up to `expiresAt`, with `stale-while-revalidate`"),
-                )),
-                (status = 304, description = "`If-None-Match` matched: not modified, no body"),
-                (status = 400, description = "`VALIDATION_ERROR`: bad id or timeRange", body = ErrorBody),
-                (status = 401, body = ErrorBody),
-                (status = 403, description = "subject outside the caller's scope", body = ErrorBody),
-                (status = 404, description = "no such subject, or no learning records", body = ErrorBody),
-                (status = 422, description = "`INSUFFICIENT_DATA`, with the minimum in `details`", body = ErrorBody),
-                (status = 429, body = ErrorBody),
-            )
-        )]
-        pub async fn $name(
-            State(state): State<AppState>,
-            Path(subject): Path<Uuid>,
-            RawQuery(query): RawQuery,
-            headers: HeaderMap,
-            current: CurrentUser,
-        ) -> Result<Response, ApiError> {
-            let range = service::time_range(query.as_deref())?;
-            let served = service::serve(&state, $kind, subject, current.caller.organization_id, range).await?;
-            Ok(cached_response(&state, &headers, &served))
+/// The route of one analytic: its path and access from the registry.
+pub(super) fn route(analytic: &'static Analytic) -> RouteDef {
+    super::get(
+        analytic.path,
+        analytic.access,
+        Some(LimitClass::Analytics),
+        move |state: State<AppState>,
+              path: Option<Path<Uuid>>,
+              query: RawQuery,
+              headers: HeaderMap,
+              current: CurrentUser| {
+            self::analytic(analytic, state, path, query, headers, current)
+        },
+    )
+}
+
+/// Every analytic's endpoint: the subject named in the path, or the
+/// caller's organisation.
+async fn analytic(
+    analytic: &'static Analytic,
+    State(state): State<AppState>,
+    path: Option<Path<Uuid>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    current: CurrentUser,
+) -> Result<Response, ApiError> {
+    let range = service::time_range(query.as_deref())?;
+    let org = current.caller.organization_id;
+    let subject = match (analytic.subject, path) {
+        (SubjectKind::CallersOrganization, _) => org,
+        (_, Some(Path(subject))) => subject,
+        (_, None) => {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "{} is routed without its subject",
+                analytic.name
+            )));
         }
     };
+    let served = service::serve(&state, analytic, subject, org, range).await?;
+    Ok(cached_response(&state, &headers, &served))
 }
 
 /// `If-None-Match` names this entity tag (weak comparison, RFC 9110 §13.1.2).
@@ -115,201 +117,6 @@ fn cached_response(state: &AppState, headers: &HeaderMap, served: &Served) -> Re
         max_age,
         served.envelope_json(now),
     )
-}
-
-analytic!(
-    velocity,
-    Kind::Velocity,
-    "/api/v1/learner/analytics/velocity/{userId}",
-    "userId",
-    "learner",
-    learner::Velocity,
-    "How fast the learner progresses."
-);
-analytic!(
-    skill_gap,
-    Kind::SkillGap,
-    "/api/v1/learner/analytics/skill-gap/{userId}",
-    "userId",
-    "learner",
-    learner::SkillGap,
-    "Skills the learner's role needs, and the gaps."
-);
-analytic!(
-    engagement,
-    Kind::Engagement,
-    "/api/v1/learner/analytics/engagement/{userId}",
-    "userId",
-    "learner",
-    learner::Engagement,
-    "How engaged the learner is."
-);
-analytic!(
-    mastery,
-    Kind::Mastery,
-    "/api/v1/learner/analytics/mastery/{userId}",
-    "userId",
-    "learner",
-    learner::Mastery,
-    "What the learner has mastered."
-);
-analytic!(
-    performance,
-    Kind::Performance,
-    "/api/v1/learner/analytics/performance/{userId}",
-    "userId",
-    "learner",
-    learner::Performance,
-    "The learner's assessment performance."
-);
-analytic!(
-    content_effectiveness,
-    Kind::ContentEffectiveness,
-    "/api/v1/learner/analytics/content-effectiveness/{userId}",
-    "userId",
-    "learner",
-    learner::ContentEffectiveness,
-    "Which content works for the learner."
-);
-analytic!(
-    course_performance,
-    Kind::CoursePerformance,
-    "/api/v1/trainer/analytics/course-performance/{trainerId}",
-    "trainerId",
-    "trainer",
-    trainer::CoursePerformance,
-    "How the trainer's courses perform."
-);
-analytic!(
-    course_health,
-    Kind::CourseHealth,
-    "/api/v1/trainer/analytics/course-health/{trainerId}",
-    "trainerId",
-    "trainer",
-    trainer::CourseHealth,
-    "Health of the trainer's courses."
-);
-analytic!(
-    student_distribution,
-    Kind::StudentDistribution,
-    "/api/v1/trainer/analytics/student-distribution/{trainerId}",
-    "trainerId",
-    "trainer",
-    trainer::StudentDistribution,
-    "How the trainer's learners are spread."
-);
-analytic!(
-    teaching_effectiveness,
-    Kind::TeachingEffectiveness,
-    "/api/v1/trainer/analytics/teaching-effectiveness/{trainerId}",
-    "trainerId",
-    "trainer",
-    trainer::TeachingEffectiveness,
-    "How effective the trainer's teaching is."
-);
-analytic!(
-    learning_velocity,
-    Kind::LearningVelocity,
-    "/api/v1/org-admin/analytics/learning-velocity/{orgId}",
-    "orgId",
-    "organization",
-    org::LearningVelocity,
-    "How fast the organisation learns, by department."
-);
-analytic!(
-    strategic_alignment,
-    Kind::StrategicAlignment,
-    "/api/v1/org-admin/analytics/strategic-alignment/{orgId}",
-    "orgId",
-    "organization",
-    org::StrategicAlignment,
-    "Skills against the organisation's strategic targets."
-);
-analytic!(
-    learning_culture,
-    Kind::LearningCulture,
-    "/api/v1/org-admin/analytics/learning-culture/{orgId}",
-    "orgId",
-    "organization",
-    org::LearningCulture,
-    "The organisation's learning culture."
-);
-analytic!(
-    org_performance,
-    Kind::OrgPerformance,
-    "/api/v1/org-admin/analytics/org-performance/{orgId}",
-    "orgId",
-    "organization",
-    org::OrgPerformance,
-    "The organisation's learning performance."
-);
-analytic!(
-    peer,
-    Kind::Peer,
-    "/api/v1/comparison/peer/{userId}",
-    "userId",
-    "comparison",
-    comparison::Peer,
-    "The learner against anonymised peer cohorts (k-anonymous)."
-);
-analytic!(
-    drop_off_risk,
-    Kind::DropOffRisk,
-    "/api/v1/predictive/drop-off-risk/{userId}",
-    "userId",
-    "predictive",
-    dropoff::DropoffRisk,
-    "Risk that the learner's current enrolments end without completion."
-);
-analytic!(
-    forecast,
-    Kind::Forecast,
-    "/api/v1/predictive/forecast/{userId}",
-    "userId",
-    "predictive",
-    forecast::Forecast,
-    "Projected performance and completion, with intervals and scenarios."
-);
-analytic!(
-    recommendations,
-    Kind::Recommendations,
-    "/api/v1/predictive/recommendations/{userId}",
-    "userId",
-    "predictive",
-    recommendations::Recommendations,
-    "Ranked, explained recommendations."
-);
-
-/// Skills in demand in the caller's organisation.
-#[utoipa::path(
-    get,
-    path = "/api/v1/comparison/skill-demand",
-    tag = "comparison",
-    security(("bearer" = [])),
-    params(("timeRange" = Option<String>, Query, description = "7d, 30d (default), 90d or 1y")),
-    responses(
-        (status = 200, body = Envelope<comparison::SkillDemand>, headers(
-            ("ETag" = String, description = "weak tag of the result"),
-            ("Cache-Control" = String, description = "`private, max-age` up to `expiresAt`"),
-        )),
-        (status = 304, description = "`If-None-Match` matched: not modified, no body"),
-        (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 404, body = ErrorBody),
-        (status = 422, body = ErrorBody),
-        (status = 429, body = ErrorBody),
-    )
-)]
-pub async fn skill_demand(
-    State(state): State<AppState>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    current: CurrentUser,
-) -> Result<Response, ApiError> {
-    let range = service::time_range(query.as_deref())?;
-    let org = current.caller.organization_id;
-    let served = service::serve(&state, Kind::SkillDemand, org, org, range).await?;
-    Ok(cached_response(&state, &headers, &served))
 }
 
 /// One analytic inside a bundle: its data, or its error.
@@ -368,7 +175,14 @@ async fn bundle(
     } else {
         current.caller.user_id
     };
-    let results = service::serve_many(state, Kind::bundle(role), subject, org, range).await?;
+    let results = service::serve_many(
+        state,
+        &Analytic::bundle(role).collect::<Vec<_>>(),
+        subject,
+        org,
+        range,
+    )
+    .await?;
     let now = state.clock.now();
     let mut analytics = BTreeMap::new();
     let mut oldest = None;
@@ -405,7 +219,7 @@ async fn bundle(
                 }
             }
         };
-        analytics.insert(kind.name(), entry);
+        analytics.insert(kind.name, entry);
     }
     let data = Bundle {
         role,

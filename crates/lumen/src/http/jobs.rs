@@ -10,11 +10,12 @@ use uuid::Uuid;
 
 use super::guard::CurrentUser;
 use super::{ApiJson, ApiPath};
-use crate::analytics::{self as service, Kind};
+use crate::analytics as service;
 use crate::http::error::{ApiError, ErrorBody};
 use crate::queue::{Job, JobState};
 use crate::state::AppState;
 use lumen_core::Role;
+use lumen_core::analytics::Analytic;
 use lumen_core::analytics::TimeRange;
 use lumen_core::authz;
 
@@ -68,17 +69,17 @@ pub async fn refresh(
     current: CurrentUser,
     ApiJson(req): ApiJson<RefreshRequest>,
 ) -> Result<ApiJson<RefreshResponse>, ApiError> {
-    let bundle = Kind::bundle(req.role);
+    let bundle: Vec<_> = Analytic::bundle(req.role).collect();
     let kinds = if req.analytics.is_empty() {
-        bundle.to_vec()
+        bundle
     } else {
         let mut kinds = Vec::new();
         for name in &req.analytics {
-            match Kind::from_name(name).filter(|k| bundle.contains(k)) {
+            match Analytic::from_name(name).filter(|k| bundle.contains(k)) {
                 Some(kind) if !kinds.contains(&kind) => kinds.push(kind),
                 Some(_) => {}
                 None => {
-                    let names: Vec<&str> = bundle.iter().map(|k| k.name()).collect();
+                    let names: Vec<&str> = bundle.iter().map(|k| k.name).collect();
                     return Err(ApiError::validation(
                         "analytics",
                         format!(
@@ -119,7 +120,7 @@ pub async fn refresh(
         message: message.into(),
         estimated_completion: Utc::now()
             + chrono::Duration::seconds(SECONDS_PER_ANALYTIC * kinds.len() as i64),
-        queued_analytics: kinds.iter().map(|k| k.name()).collect(),
+        queued_analytics: kinds.iter().map(|k| k.name).collect(),
     }))
 }
 

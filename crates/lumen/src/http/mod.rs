@@ -107,18 +107,19 @@ where
 }
 
 /// Every route of the service except the docs UI's static assets. Each
-/// names its access rule (decided by `lumen_core::authz`) and rate limit.
+/// names its access rule (decided by `lumen_core::authz`) and rate limit;
+/// the analytics' routes come from the registry
+/// (`lumen_core::analytics::ANALYTICS`).
 pub fn route_table() -> Vec<RouteDef> {
     use Access::{ActingAs, Authenticated, Public};
     use analytics as an;
-    let subject = |rule, param| Access::Subject { rule, param };
-    let learner = subject(SubjectRule::Learner, "userId");
-    let own_learner = subject(SubjectRule::OwnLearnerData, "userId");
-    let own_trainer = subject(SubjectRule::OwnTrainerData, "trainerId");
-    let own_org = subject(SubjectRule::OwnOrganization, "orgId");
+    let learner = Access::Subject {
+        rule: SubjectRule::Learner,
+        param: "userId",
+    };
     let (system, a) = (Some(LimitClass::System), Some(LimitClass::Analytics));
     let session = Some(LimitClass::Session);
-    vec![
+    let mut routes = vec![
         get("/api/health", Public, system, system::health),
         get("/api/status", Public, system, system::status),
         get("/api/v1/health/live", Public, system, system::live),
@@ -140,115 +141,9 @@ pub fn route_table() -> Vec<RouteDef> {
         get("/api/v1/auth/me", Authenticated, session, auth::me),
         post("/api/v1/auth/logout", Authenticated, session, auth::logout),
         get("/api/v1/users/{userId}", learner, a, auth::user_profile),
-        get(
-            "/api/v1/learner/analytics/velocity/{userId}",
-            own_learner,
-            a,
-            an::velocity,
-        ),
-        get(
-            "/api/v1/learner/analytics/skill-gap/{userId}",
-            own_learner,
-            a,
-            an::skill_gap,
-        ),
-        get(
-            "/api/v1/learner/analytics/engagement/{userId}",
-            own_learner,
-            a,
-            an::engagement,
-        ),
-        get(
-            "/api/v1/learner/analytics/mastery/{userId}",
-            own_learner,
-            a,
-            an::mastery,
-        ),
-        get(
-            "/api/v1/learner/analytics/performance/{userId}",
-            own_learner,
-            a,
-            an::performance,
-        ),
-        get(
-            "/api/v1/learner/analytics/content-effectiveness/{userId}",
-            own_learner,
-            a,
-            an::content_effectiveness,
-        ),
-        get(
-            "/api/v1/trainer/analytics/course-performance/{trainerId}",
-            own_trainer,
-            a,
-            an::course_performance,
-        ),
-        get(
-            "/api/v1/trainer/analytics/course-health/{trainerId}",
-            own_trainer,
-            a,
-            an::course_health,
-        ),
-        get(
-            "/api/v1/trainer/analytics/student-distribution/{trainerId}",
-            own_trainer,
-            a,
-            an::student_distribution,
-        ),
-        get(
-            "/api/v1/trainer/analytics/teaching-effectiveness/{trainerId}",
-            own_trainer,
-            a,
-            an::teaching_effectiveness,
-        ),
-        get(
-            "/api/v1/org-admin/analytics/learning-velocity/{orgId}",
-            own_org,
-            a,
-            an::learning_velocity,
-        ),
-        get(
-            "/api/v1/org-admin/analytics/strategic-alignment/{orgId}",
-            own_org,
-            a,
-            an::strategic_alignment,
-        ),
-        get(
-            "/api/v1/org-admin/analytics/learning-culture/{orgId}",
-            own_org,
-            a,
-            an::learning_culture,
-        ),
-        get(
-            "/api/v1/org-admin/analytics/org-performance/{orgId}",
-            own_org,
-            a,
-            an::org_performance,
-        ),
-        get("/api/v1/comparison/peer/{userId}", learner, a, an::peer),
-        get(
-            "/api/v1/comparison/skill-demand",
-            Authenticated,
-            a,
-            an::skill_demand,
-        ),
-        get(
-            "/api/v1/predictive/drop-off-risk/{userId}",
-            learner,
-            a,
-            an::drop_off_risk,
-        ),
-        get(
-            "/api/v1/predictive/forecast/{userId}",
-            learner,
-            a,
-            an::forecast,
-        ),
-        get(
-            "/api/v1/predictive/recommendations/{userId}",
-            learner,
-            a,
-            an::recommendations,
-        ),
+    ];
+    routes.extend(lumen_core::analytics::ANALYTICS.iter().map(an::route));
+    routes.extend([
         get(
             "/api/v1/analytics/learner",
             ActingAs(Role::Learner),
@@ -353,7 +248,8 @@ pub fn route_table() -> Vec<RouteDef> {
         ),
         get("/api/v1/jobs/{jobId}", Authenticated, session, jobs::status),
         delete("/api/v1/jobs/{jobId}", Authenticated, session, jobs::cancel),
-    ]
+    ]);
+    routes
 }
 
 /// The docs UI (Swagger UI, assets compiled into the binary: works offline).

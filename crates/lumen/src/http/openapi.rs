@@ -1,12 +1,24 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations.
+//! The OpenAPI 3.1 document, generated from the handlers' annotations and,
+//! for the analytics, from the registry (`lumen_core::analytics::ANALYTICS`).
 
+use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use axum::http::{Method, header};
 use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
+use lumen_core::analytics::{ANALYTICS, Analytic};
+use utoipa::openapi::path::{OperationBuilder, ParameterBuilder, ParameterIn};
+use utoipa::openapi::{
+    Content, HttpMethod, KnownFormat, ObjectBuilder, PathItem, Ref, RefOr, Required,
+    ResponseBuilder, Responses, Schema, SchemaFormat, Type, header::HeaderBuilder,
+    security::SecurityRequirement,
+};
+use utoipa::{PartialSchema, ToSchema};
+
 use super::{analytics, auth, gamification, jobs, reports, system};
+use crate::analytics::{DataSource, Envelope};
 use crate::http::error::ErrorBody;
 use lumen_core::authz::Access;
 
@@ -40,7 +52,7 @@ struct GuardResponses;
 
 impl utoipa::Modify for GuardResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        use utoipa::openapi::ContentBuilder;
         let response = |description: &str| {
             ResponseBuilder::new()
                 .description(description)
@@ -90,6 +102,139 @@ impl utoipa::Modify for GuardResponses {
     }
 }
 
+/// Documents every analytic of the registry: its path, parameters,
+/// responses and the schema of its envelope.
+struct AnalyticPaths;
+
+impl utoipa::Modify for AnalyticPaths {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut schemas = Vec::new();
+        for analytic in ANALYTICS {
+            let operation = operation(analytic, &mut schemas);
+            let item = PathItem::new(HttpMethod::Get, operation);
+            openapi.paths.paths.insert(analytic.path.to_owned(), item);
+        }
+        // Among the analytics the last of a name wins; a component another
+        // route documents keeps its schema (as when utoipa collected both:
+        // reports' `History` shadows drop-off-risk's).
+        let schemas: BTreeMap<String, RefOr<Schema>> = schemas.into_iter().collect();
+        let components = openapi.components.get_or_insert_with(Default::default);
+        for (name, schema) in schemas {
+            components.schemas.entry(name).or_insert(schema);
+        }
+    }
+}
+
+/// `Envelope<Data>` as a component named `Envelope_Data` with the data's
+/// schema inline, as utoipa documents a generic body.
+fn envelope(analytic: &Analytic, schemas: &mut Vec<(String, RefOr<Schema>)>) -> Ref {
+    let (name, data) = (analytic.schema)(schemas);
+    <Envelope<DataSource> as ToSchema>::schemas(schemas);
+    let mut schema = <Envelope<DataSource> as PartialSchema>::schema();
+    if let RefOr::T(Schema::Object(object)) = &mut schema {
+        object.properties.insert("data".into(), data);
+    }
+    let name = format!("{}_{name}", <Envelope<DataSource> as ToSchema>::name());
+    schemas.push((name.clone(), schema));
+    Ref::from_schema_name(name)
+}
+
+fn error_response(status: &str, description: &str) -> (String, RefOr<utoipa::openapi::Response>) {
+    let content = Content::new(Some(Ref::from_schema_name(ErrorBody::name())));
+    (
+        status.to_owned(),
+        ResponseBuilder::new()
+            .description(description)
+            .content("application/json", content)
+            .build()
+            .into(),
+    )
+}
+
+/// The GET operation of one analytic: the subject in the path (but for the
+/// caller's organisation), `timeRange`, and the envelope with HTTP caching.
+fn operation(
+    analytic: &Analytic,
+    schemas: &mut Vec<(String, RefOr<Schema>)>,
+) -> utoipa::openapi::path::Operation {
+    let header = |description: &str| {
+        HeaderBuilder::new()
+            .schema(Some(String::schema()))
+            .description(Some(description))
+            .build()
+    };
+    let by_subject = analytic.param().is_some();
+    let cache_control = if by_subject {
+        "`private, max-age` up to `expiresAt`, with `stale-while-revalidate`"
+    } else {
+        "`private, max-age` up to `expiresAt`"
+    };
+    let ok = ResponseBuilder::new()
+        .content(
+            "application/json",
+            Content::new(Some(envelope(analytic, schemas))),
+        )
+        .header("ETag", header("weak tag of the result"))
+        .header("Cache-Control", header(cache_control))
+        .build();
+    let mut responses = vec![
+        ("200".to_owned(), RefOr::T(ok)),
+        (
+            "304".to_owned(),
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description("`If-None-Match` matched: not modified, no body")
+                    .build(),
+            ),
+        ),
+    ];
+    if by_subject {
+        responses.extend([
+            error_response("400", "`VALIDATION_ERROR`: bad id or timeRange"),
+            error_response("401", ""),
+            error_response("403", "subject outside the caller's scope"),
+            error_response("404", "no such subject, or no learning records"),
+            error_response("422", "`INSUFFICIENT_DATA`, with the minimum in `details`"),
+            error_response("429", ""),
+        ]);
+    } else {
+        responses.extend(["400", "401", "404", "422", "429"].map(|s| error_response(s, "")));
+    }
+    let mut parameters = Vec::new();
+    if let Some(param) = analytic.param() {
+        parameters.push(
+            ParameterBuilder::new()
+                .name(param)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some("the subject"))
+                .schema(Some(
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+                ))
+                .build(),
+        );
+    }
+    parameters.push(
+        ParameterBuilder::new()
+            .name("timeRange")
+            .parameter_in(ParameterIn::Query)
+            .required(Required::False)
+            .description(Some("7d, 30d (default), 90d or 1y"))
+            .schema(Some(String::schema()))
+            .build(),
+    );
+    OperationBuilder::new()
+        .tag(analytic.family.tag())
+        .summary(Some(analytic.summary))
+        .operation_id(Some(analytic.name.replace('-', "_")))
+        .parameters(Some(parameters))
+        .responses(Responses::from_iter(responses))
+        .security(SecurityRequirement::new("bearer", Vec::<String>::new()))
+        .build()
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -109,25 +254,6 @@ impl utoipa::Modify for GuardResponses {
         auth::me,
         auth::logout,
         auth::user_profile,
-        analytics::velocity,
-        analytics::skill_gap,
-        analytics::engagement,
-        analytics::mastery,
-        analytics::performance,
-        analytics::content_effectiveness,
-        analytics::course_performance,
-        analytics::course_health,
-        analytics::student_distribution,
-        analytics::teaching_effectiveness,
-        analytics::learning_velocity,
-        analytics::strategic_alignment,
-        analytics::learning_culture,
-        analytics::org_performance,
-        analytics::peer,
-        analytics::skill_demand,
-        analytics::drop_off_risk,
-        analytics::forecast,
-        analytics::recommendations,
         analytics::learner_bundle,
         analytics::trainer_bundle,
         analytics::organization_bundle,
@@ -149,7 +275,7 @@ impl utoipa::Modify for GuardResponses {
         jobs::cancel,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&BearerAuth, &GuardResponses),
+    modifiers(&BearerAuth, &AnalyticPaths, &GuardResponses),
     tags(
         (name = "system", description = "Health, status, metrics and this document"),
         (name = "auth", description = "Login, tokens and accounts"),

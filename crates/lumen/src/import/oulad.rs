@@ -493,9 +493,8 @@ pub fn coverage_instant() -> DateTime<Utc> {
 /// ones have no subject: OULAD has no tutors. No drop-off model is trained
 /// (`drop-off-risk` would answer with the heuristic).
 pub fn coverage(ds: &lumen_core::analytics::Dataset, as_of: DateTime<Utc>) -> Vec<Coverage> {
-    use crate::analytics::{Context, Kind, Subject, run};
     use lumen_core::Role;
-    use lumen_core::analytics::{AnalyticError, TimeRange, Window};
+    use lumen_core::analytics::{Analytic, AnalyticError, Inputs, SubjectKind, TimeRange, Window};
 
     let w = Window::new(TimeRange::Days90, as_of);
     let mut clicks: HashMap<Uuid, i64> = HashMap::new();
@@ -509,7 +508,7 @@ pub fn coverage(ds: &lumen_core::analytics::Dataset, as_of: DateTime<Utc>) -> Ve
         .max_by_key(|(u, n)| (*n, *u))
         .map(|(u, _)| u);
     let org = ds.records.organization.as_ref().map(|o| o.id);
-    let ctx = Context {
+    let inputs = Inputs {
         ds,
         w: &w,
         k: 5,
@@ -519,19 +518,19 @@ pub fn coverage(ds: &lumen_core::analytics::Dataset, as_of: DateTime<Utc>) -> Ve
     };
     [Role::Learner, Role::Trainer, Role::OrgAdmin]
         .iter()
-        .flat_map(|r| Kind::bundle(*r).iter().copied())
+        .flat_map(|r| Analytic::bundle(*r))
         .map(|kind| {
-            let subject = match kind.subject() {
-                Subject::Learner => learner,
-                Subject::Organization | Subject::CallersOrganization => org,
-                Subject::Trainer => None,
+            let subject = match kind.subject {
+                SubjectKind::Learner => learner,
+                SubjectKind::Organization | SubjectKind::CallersOrganization => org,
+                SubjectKind::Trainer => None,
             };
             let outcome = match subject {
-                None if kind.subject() == Subject::Trainer => {
+                None if kind.subject == SubjectKind::Trainer => {
                     Err("no trainer in the data (OULAD has no tutors)".to_owned())
                 }
                 None => Err("no subject with activity at this date".to_owned()),
-                Some(s) => match run(kind, s, &ctx) {
+                Some(s) => match (kind.compute)(s, &inputs) {
                     Ok(v) => Ok(v
                         .get("notes")
                         .and_then(|n| n.as_array())
@@ -544,7 +543,7 @@ pub fn coverage(ds: &lumen_core::analytics::Dataset, as_of: DateTime<Utc>) -> Ve
                 },
             };
             Coverage {
-                analytic: kind.name(),
+                analytic: kind.name,
                 outcome,
             }
         })

@@ -23,9 +23,9 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::{BatchPayload, ChunkPayload, JobContext, JobKind, NewJob, Stop};
-use crate::analytics::{self, Kind, Memo};
+use crate::analytics;
 use lumen_core::Role;
-use lumen_core::analytics::{Dataset, TimeRange, Window};
+use lumen_core::analytics::{Analytic, Dataset, Memo, TimeRange, Window};
 
 /// How often a waiting batch looks at its chunks.
 const WAIT: Duration = Duration::from_secs(2);
@@ -165,14 +165,14 @@ pub(super) async fn chunk(ctx: &JobContext, p: ChunkPayload) -> Result<Value, St
         }
     };
     let w = Window::new(p.time_range, p.as_of);
-    let kinds = Kind::bundle(p.role);
+    let kinds: Vec<_> = Analytic::bundle(p.role).collect();
     let total = p.subjects.len() as i64;
     let (mut ok, mut failed) = (0usize, BTreeMap::<&'static str, usize>::new());
     for (i, subject) in p.subjects.iter().enumerate() {
         ctx.progress(i as i64, total).await?;
         let results = analytics::compute_and_store(
             state,
-            kinds,
+            &kinds,
             *subject,
             p.organization_id,
             &ds,

@@ -7,7 +7,8 @@ use chrono::Utc;
 use serde_json::{Value, json};
 
 use super::{JobContext, JobKind, JobOutcome, RefreshPayload, Stop, batch};
-use crate::analytics::{self, Kind};
+use crate::analytics;
+use lumen_core::analytics::Analytic;
 
 /// Runs the job its kind says; a job whose kind or payload does not read is
 /// dead at once (it never will).
@@ -36,7 +37,7 @@ async fn refresh(ctx: &JobContext, p: RefreshPayload) -> Result<Value, Stop> {
         .analytics
         .iter()
         .map(|name| {
-            Kind::from_name(name)
+            Analytic::from_name(name)
                 .ok_or_else(|| Stop::Permanent(format!("unknown analytic {name:?}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -44,7 +45,7 @@ async fn refresh(ctx: &JobContext, p: RefreshPayload) -> Result<Value, Stop> {
         return Ok(json!({ "refreshed": [], "failed": {} }));
     };
     let state = &ctx.state;
-    let org = analytics::organization_of(state, first.subject(), p.subject_id, p.organization_id)
+    let org = analytics::organization_of(state, first.subject, p.subject_id, p.organization_id)
         .await
         .map_err(|e| Stop::Permanent(e.to_string()))?;
     let ds = analytics::dataset(state, org).await?;
@@ -58,9 +59,9 @@ async fn refresh(ctx: &JobContext, p: RefreshPayload) -> Result<Value, Stop> {
                 .await?;
         for (kind, result) in results {
             match result {
-                Ok(_) => refreshed.push(kind.name()),
+                Ok(_) => refreshed.push(kind.name),
                 Err(err) => {
-                    failed.insert(kind.name().into(), Value::from(err.to_string()));
+                    failed.insert(kind.name.into(), Value::from(err.to_string()));
                 }
             }
         }

@@ -15,10 +15,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::analytics::{self as service, Kind};
+use crate::analytics as service;
 use crate::queue::{JobKind, NewJob, QueueError, ReportJob};
 use crate::state::AppState;
 use crate::store::{ReportRow, ScheduleRow, StoreError};
+use lumen_core::analytics::Analytic;
 
 pub mod delivery;
 pub mod pdf;
@@ -166,13 +167,13 @@ impl Spec {
         };
         let mut analytics = Vec::new();
         if let (Some(t), Some(names)) = (report_type, &r.analytics) {
-            let bundle = Kind::bundle(t.role());
+            let bundle: Vec<_> = Analytic::bundle(t.role()).collect();
             for name in names {
-                match bundle.iter().find(|k| k.name() == name) {
-                    Some(k) if !analytics.contains(&k.name()) => analytics.push(k.name()),
+                match bundle.iter().find(|k| k.name == name) {
+                    Some(k) if !analytics.contains(&k.name) => analytics.push(k.name),
                     Some(_) => {}
                     None => {
-                        let all: Vec<&str> = bundle.iter().map(|k| k.name()).collect();
+                        let all: Vec<&str> = bundle.iter().map(|k| k.name).collect();
                         problems.insert(
                             "analytics".into(),
                             format!(
@@ -196,11 +197,9 @@ impl Spec {
         }
     }
 
-    fn kinds(&self) -> Vec<Kind> {
-        Kind::bundle(self.report_type.role())
-            .iter()
-            .copied()
-            .filter(|k| self.analytics.is_empty() || self.analytics.contains(&k.name()))
+    fn kinds(&self) -> Vec<&'static Analytic> {
+        Analytic::bundle(self.report_type.role())
+            .filter(|k| self.analytics.is_empty() || self.analytics.contains(&k.name))
             .collect()
     }
 
@@ -446,7 +445,7 @@ pub async fn report_data(
     let sections = results
         .into_iter()
         .map(|(kind, result)| render::Section {
-            analytic: kind.name(),
+            analytic: kind.name,
             result: result
                 .and_then(|served| served.envelope(now))
                 .map(|envelope| envelope.data)

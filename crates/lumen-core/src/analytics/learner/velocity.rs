@@ -1,0 +1,314 @@
+//! velocity (docs/analytics.md §5.1): how fast the learner progresses through
+//! their active enrolments.
+
+use super::*;
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Velocity {
+    #[serde(flatten)]
+    pub header: Header,
+    /// Percentage points of course per week.
+    pub current_pace: f64,
+    pub target_pace: Option<f64>,
+    /// `accelerating` | `steady` | `decelerating`.
+    pub trend: &'static str,
+    pub trend_percentage: Option<f64>,
+    pub estimated_completion: Option<DateTime<Utc>>,
+    /// `on-track` | `behind` | `at-risk` | `no-deadline`.
+    pub status: &'static str,
+    pub courses: Vec<VelocityCourse>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct VelocityCourse {
+    pub enrolment_id: Uuid,
+    pub course_id: Uuid,
+    pub course_title: String,
+    /// 100 × `enrolments.progress`, as recorded upstream.
+    pub progress: f64,
+    /// Steps done by now (all time).
+    pub steps_done: usize,
+    pub steps_total: usize,
+    pub pace: f64,
+    pub target_pace: Option<f64>,
+    pub course_end: Option<DateTime<Utc>>,
+    pub estimated_completion: Option<DateTime<Utc>>,
+    pub status: &'static str,
+}
+
+fn pace_status(has_end: bool, pace: f64, target: f64) -> &'static str {
+    if !has_end {
+        return "no-deadline";
+    }
+    if target == 0.0 {
+        return "on-track";
+    }
+    let r = pace / target;
+    if r >= ON_TRACK_RATIO {
+        "on-track"
+    } else if r >= BEHIND_RATIO {
+        "behind"
+    } else {
+        "at-risk"
+    }
+}
+
+pub fn velocity(ds: &Dataset, learner: Uuid, w: &Window) -> Result<Velocity, AnalyticError> {
+    const NAME: &str = "velocity";
+    learner_subject(ds, learner, w, LearnerRule::LEARNER)?;
+    let active: Vec<&Enrolment> = ds
+        .enrolments_of(learner)
+        .filter(|e| e.status == EnrolmentStatus::Active && e.enrolled_at <= w.now)
+        .collect();
+    if active.is_empty() {
+        return Err(AnalyticError::insufficient(
+            NAME,
+            "NO_ACTIVE_ENROLMENT",
+            "velocity needs at least 1 active enrolment",
+            "activeEnrolments",
+            1.0,
+            0.0,
+        ));
+    }
+    let prev = w.previous();
+    struct Row<'a> {
+        e: &'a Enrolment,
+        steps_total: usize,
+        steps_done: usize,
+        pace: f64,
+        prev_pace: f64,
+        target: Option<f64>,
+        course_end: Option<DateTime<Utc>>,
+        estimated: Option<DateTime<Utc>>,
+    }
+    let mut rows: Vec<Row> = Vec::new();
+    for e in active {
+        let steps = Steps::of(ds, e.course_id);
+        if steps.is_empty() {
+            continue;
+        }
+        let total = steps.len() as f64;
+        let done_at: Vec<DateTime<Utc>> = steps
+            .done_at(ds, learner)
+            .into_iter()
+            .filter(|t| *t <= w.now)
+            .collect();
+        let in_w = done_at.iter().filter(|t| w.contains(**t)).count() as f64;
+        let in_prev = done_at.iter().filter(|t| prev.contains(**t)).count() as f64;
+        let pace = 100.0 * in_w / total / w.weeks();
+        let prev_pace = 100.0 * in_prev / total / w.weeks();
+        let remaining = 100.0 * (1.0 - done_at.len() as f64 / total);
+        let course = ds.course(e.course_id);
+        let start = course.and_then(|c| c.starts_at).unwrap_or(e.enrolled_at);
+        let course_end = course
+            .and_then(|c| c.length_days)
+            .map(|d| start + Duration::days(i64::from(d)));
+        let target = course_end.map(|ce| {
+            let weeks_left =
+                ((ce - w.now).num_milliseconds() as f64 / (7.0 * 86_400_000.0)).max(1.0);
+            if remaining <= 0.0 {
+                0.0
+            } else {
+                remaining / weeks_left
+            }
+        });
+        let estimated = if remaining <= 0.0 {
+            Some(whole_seconds(w.now))
+        } else if pace > 0.0 {
+            add_weeks(w.now, remaining / pace)
+        } else {
+            None
+        };
+        rows.push(Row {
+            e,
+            steps_total: steps.len(),
+            steps_done: done_at.len(),
+            pace,
+            prev_pace,
+            target,
+            course_end,
+            estimated,
+        });
+    }
+    if rows.is_empty() {
+        return Err(AnalyticError::insufficient(
+            NAME,
+            "NO_STEPS",
+            "velocity needs at least 1 active enrolment in a course with at least 1 step",
+            "activeEnrolmentsWithSteps",
+            1.0,
+            0.0,
+        ));
+    }
+    let with_end: Vec<&Row> = rows.iter().filter(|r| r.target.is_some()).collect();
+    let basis: Vec<&Row> = if with_end.is_empty() {
+        rows.iter().collect()
+    } else {
+        with_end.clone()
+    };
+    let current = mean(basis.iter().map(|r| r.pace)).unwrap_or(0.0);
+    let previous = mean(basis.iter().map(|r| r.prev_pace)).unwrap_or(0.0);
+    let target = mean(with_end.iter().filter_map(|r| r.target));
+    let status = match target {
+        None => "no-deadline",
+        Some(t) => pace_status(true, current, t),
+    };
+    let trend_percentage = (previous > 0.0).then(|| 100.0 * (current - previous) / previous);
+    let trend = match trend_percentage {
+        Some(p) if p > VELOCITY_TREND_PERCENT => "accelerating",
+        Some(p) if p < -VELOCITY_TREND_PERCENT => "decelerating",
+        Some(_) => "steady",
+        None if current > 0.0 => "accelerating",
+        None => "steady",
+    };
+    let estimated_completion = rows
+        .iter()
+        .map(|r| r.estimated)
+        .collect::<Option<Vec<_>>>()
+        .and_then(|v| v.into_iter().max());
+    let courses = rows
+        .iter()
+        .map(|r| VelocityCourse {
+            enrolment_id: r.e.id,
+            course_id: r.e.course_id,
+            course_title: course_title(ds, r.e.course_id),
+            progress: r2(100.0 * r.e.progress),
+            steps_done: r.steps_done,
+            steps_total: r.steps_total,
+            pace: r2(r.pace),
+            target_pace: r.target.map(r2),
+            course_end: r.course_end.map(whole_seconds),
+            estimated_completion: r.estimated,
+            status: pace_status(r.target.is_some(), r.pace, r.target.unwrap_or(0.0)),
+        })
+        .collect();
+    Ok(Velocity {
+        header: Header::new(NAME, Some(learner), w),
+        current_pace: r2(current),
+        target_pace: target.map(r2),
+        trend,
+        trend_percentage: trend_percentage.map(r2),
+        estimated_completion,
+        status,
+        courses,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analytics::learner::tests::*;
+
+    fn velocity_fixture() -> Records {
+        let mut r = records();
+        user(&mut r, ME, L, None);
+        course(&mut r, 100, 0.0, Some(84)); // ends day 84
+        course(&mut r, 101, 0.0, None); // no deadline
+        for a in 300..304 {
+            assessment(&mut r, a, 100, 100.0, 25.0, None);
+        }
+        assessment(&mut r, 310, 101, 100.0, 50.0, None);
+        assessment(&mut r, 311, 101, 100.0, 50.0, None);
+        let e = enrol(&mut r, 1, ME, 100, 0.0);
+        r.enrolments[e].progress = 0.6;
+        enrol(&mut r, 2, ME, 101, 0.0);
+        attempt(&mut r, ME, 300, 1, 50.0, 60.0); // W' = (56, 63]
+        attempt(&mut r, ME, 301, 1, 50.0, 65.0); // W = (63, 70]
+        attempt(&mut r, ME, 302, 1, 50.0, 68.0);
+        attempt(&mut r, ME, 302, 2, 70.0, 69.0); // a second attempt is not a new step
+        r
+    }
+
+    #[test]
+    fn velocity_by_hand() {
+        // now = day 70, 7d: weeks(W) = 1.
+        // Course 100: 4 steps; 2 first done in W, 1 in W', 3 by now.
+        //   pace = 100 × 2 / 4 / 1 = 50; prevPace = 100 × 1 / 4 = 25
+        //   remaining = 100 × (1 − 3/4) = 25; weeksLeft = max(1, 14/7) = 2
+        //   targetPace = 25 / 2 = 12.5; r = 4 → on-track
+        //   estimatedCompletion = now + 25 / 50 × 7 d = day 73.5
+        // Course 101: 2 steps, none done: pace 0, no deadline, no estimate.
+        // D = {100}: currentPace = 50, targetPace = 12.5, status on-track;
+        // trend = 100 × (50 − 25) / 25 = 100 % → accelerating;
+        // learner estimatedCompletion null (course 101 has none).
+        let d = ds(velocity_fixture());
+        let v = velocity(&d, id(ME), &w7(70.0)).expect("velocity");
+        assert_eq!(v.current_pace, 50.0);
+        assert_eq!(v.target_pace, Some(12.5));
+        assert_eq!(v.status, "on-track");
+        assert_eq!(v.trend, "accelerating");
+        assert_eq!(v.trend_percentage, Some(100.0));
+        assert_eq!(v.estimated_completion, None);
+        assert_eq!(v.courses.len(), 2);
+        let c = v
+            .courses
+            .iter()
+            .find(|c| c.course_id == id(100))
+            .expect("course 100");
+        assert_eq!(c.progress, 60.0);
+        assert_eq!((c.steps_done, c.steps_total), (3, 4));
+        assert_eq!(c.pace, 50.0);
+        assert_eq!(c.target_pace, Some(12.5));
+        assert_eq!(c.course_end, Some(day(84.0)));
+        assert_eq!(c.estimated_completion, Some(day(73.5)));
+        assert_eq!(c.status, "on-track");
+        let c = v
+            .courses
+            .iter()
+            .find(|c| c.course_id == id(101))
+            .expect("course 101");
+        assert_eq!(
+            (c.pace, c.target_pace, c.status),
+            (0.0, None, "no-deadline")
+        );
+        assert_eq!(c.estimated_completion, None);
+    }
+
+    #[test]
+    fn velocity_behind_and_at_risk_and_deceleration() {
+        // Only course 100, now = day 77 (W = (70, 77], W' = (63, 70]).
+        // In W: 1 step (303 at day 75) → pace 25; in W': 2 → prevPace 50.
+        // Done by now 4 of 4 → remaining 0 → targetPace 0 → on-track.
+        let mut r = velocity_fixture();
+        r.enrolments.retain(|e| e.course_id == id(100));
+        attempt(&mut r, ME, 303, 1, 50.0, 75.0);
+        let v = velocity(&ds(r.clone()), id(ME), &w7(77.0)).expect("velocity");
+        assert_eq!(v.current_pace, 25.0);
+        assert_eq!(v.target_pace, Some(0.0));
+        assert_eq!(v.status, "on-track");
+        assert_eq!(v.trend_percentage, Some(-50.0));
+        assert_eq!(v.trend, "decelerating");
+        assert_eq!(v.estimated_completion, Some(day(77.0)));
+
+        // Without the step at day 75: pace 0 in W, remaining 25,
+        // weeksLeft = max(1, 7/7) = 1 → target 25, r = 0 → at-risk.
+        r.attempts.retain(|a| a.assessment_id != id(303));
+        let v = velocity(&ds(r), id(ME), &w7(77.0)).expect("velocity");
+        assert_eq!(v.current_pace, 0.0);
+        assert_eq!(v.target_pace, Some(25.0));
+        assert_eq!(v.status, "at-risk");
+        assert_eq!(v.estimated_completion, None);
+        assert_eq!(pace_status(true, 15.0, 20.0), "behind"); // r = 0.75
+    }
+
+    #[test]
+    fn velocity_needs_an_active_enrolment_with_steps() {
+        let mut r = records();
+        user(&mut r, ME, L, None);
+        course(&mut r, 100, 0.0, None);
+        let e = enrol(&mut r, 1, ME, 100, 0.0);
+        let w = w7(70.0);
+        assert_eq!(
+            reason(velocity(&ds(r.clone()), id(ME), &w).expect_err("422")),
+            "NO_STEPS"
+        );
+        r.enrolments[e].status = EnrolmentStatus::Withdrawn;
+        r.enrolments[e].withdrawn_at = Some(day(10.0));
+        assert_eq!(
+            reason(velocity(&ds(r), id(ME), &w).expect_err("422")),
+            "NO_ACTIVE_ENROLMENT"
+        );
+    }
+}

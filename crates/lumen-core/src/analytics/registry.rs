@@ -1,0 +1,506 @@
+//! Every analytic, declared once: its name, family, subject, who may ask for
+//! it, where it is served, how it is computed and what it answers. The
+//! service drives its routes, handler, OpenAPI document, role bundles,
+//! batch and refresh jobs from [`ANALYTICS`]; adding an analytic is its
+//! module, its tests and one entry here.
+//!
+//! [`Inputs`] is what a computation reads besides the subject: the
+//! dataset, the window, k, the organisation's drop-off model, Learner AI's
+//! suggestions and a [`Memo`] of per-learner peer metrics. Analytics that
+//! need others' outputs get them here, so the families stay independent.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Mutex;
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+use utoipa::openapi::{RefOr, Schema};
+use uuid::Uuid;
+
+use super::comparison::{self, PeerMetrics};
+use super::dropoff::{self, DropoffModel, DropoffRisk};
+use super::recommendations::{self as recs, AiSuggestion};
+use super::{AnalyticError, Dataset, Window, forecast, learner, org, trainer};
+use crate::Role;
+use crate::authz::{Access, SubjectRule};
+
+/// The family of an analytic; its name is the OpenAPI tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    Learner,
+    Trainer,
+    Organization,
+    Comparison,
+    Predictive,
+}
+
+impl Family {
+    /// The OpenAPI tag of the family's operations.
+    pub fn tag(self) -> &'static str {
+        match self {
+            Family::Learner => "learner",
+            Family::Trainer => "trainer",
+            Family::Organization => "organization",
+            Family::Comparison => "comparison",
+            Family::Predictive => "predictive",
+        }
+    }
+}
+
+/// Which subject an analytic is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectKind {
+    Learner,
+    Trainer,
+    Organization,
+    /// The caller's own organisation (skill-demand): no path parameter.
+    CallersOrganization,
+}
+
+/// What a computation reads besides the subject.
+pub struct Inputs<'a> {
+    pub ds: &'a Dataset,
+    pub w: &'a Window,
+    /// `LUMEN_K_ANONYMITY`.
+    pub k: usize,
+    /// The organisation's drop-off model; `None`: the heuristic answers.
+    pub model: Option<&'a DropoffModel>,
+    /// Learner AI's last suggestions for the subject; `None`: unavailable.
+    pub ai: Option<Vec<AiSuggestion>>,
+    /// Peer metrics already computed on this dataset and window.
+    pub memo: Option<&'a Memo>,
+}
+
+impl Inputs<'_> {
+    fn drop_off(&self, learner: Uuid) -> Result<DropoffRisk, AnalyticError> {
+        dropoff::drop_off_risk(self.ds, learner, self.w, self.model)
+    }
+
+    fn peer_metrics(&self, learner: Uuid) -> PeerMetrics {
+        match self.memo {
+            Some(memo) => memo.peer_metrics(self.ds, learner, self.w),
+            None => PeerMetrics::of(self.ds, learner, self.w),
+        }
+    }
+}
+
+/// Per-learner inputs that several analytics of one dataset and window
+/// share; the daily batch keeps one per organisation so `peer` costs one
+/// pass over the cohort instead of one per learner.
+#[derive(Default)]
+pub struct Memo {
+    peer: Mutex<HashMap<Uuid, PeerMetrics>>,
+}
+
+impl Memo {
+    fn peer_metrics(&self, ds: &Dataset, learner: Uuid, w: &Window) -> PeerMetrics {
+        if let Some(m) = self.peer.lock().ok().and_then(|m| m.get(&learner).copied()) {
+            return m;
+        }
+        let m = PeerMetrics::of(ds, learner, w);
+        if let Ok(mut memo) = self.peer.lock() {
+            memo.insert(learner, m);
+        }
+        m
+    }
+}
+
+/// Computes an analytic for a subject (CPU-bound; the service calls it
+/// from a blocking task).
+pub type Compute = fn(Uuid, &Inputs<'_>) -> Result<Value, AnalyticError>;
+
+/// The OpenAPI schema of an analytic's `data`: pushes the components it
+/// needs (itself included) and returns its name and schema.
+pub type ResponseSchema =
+    fn(&mut Vec<(String, RefOr<Schema>)>) -> (Cow<'static, str>, RefOr<Schema>);
+
+/// One analytic.
+pub struct Analytic {
+    /// `skill-gap`: the cache key's and the bundle's name for it.
+    pub name: &'static str,
+    pub family: Family,
+    pub subject: SubjectKind,
+    /// What its route requires of the caller (the subject's path parameter
+    /// is named here).
+    pub access: Access,
+    /// The role whose bundle lists it (docs/analytics.md §4).
+    pub bundle: Role,
+    /// The canonical path, e.g. `/api/v1/learner/analytics/skill-gap/{userId}`.
+    pub path: &'static str,
+    /// The OpenAPI summary.
+    pub summary: &'static str,
+    pub compute: Compute,
+    /// Reads the organisation's drop-off model.
+    pub needs_model: bool,
+    /// Reads Learner AI's suggestions for the subject.
+    pub needs_ai_suggestions: bool,
+    pub schema: ResponseSchema,
+}
+
+impl Analytic {
+    /// The analytic named `name` (`skill-gap`, …).
+    pub fn from_name(name: &str) -> Option<&'static Analytic> {
+        ANALYTICS.iter().find(|a| a.name == name)
+    }
+
+    /// The analytics of a role's bundle, in the order of the registry.
+    pub fn bundle(role: Role) -> impl Iterator<Item = &'static Analytic> {
+        ANALYTICS.iter().filter(move |a| a.bundle == role)
+    }
+
+    /// The path parameter naming the subject; `None` for the caller's
+    /// organisation.
+    pub fn param(&self) -> Option<&'static str> {
+        match self.access {
+            Access::Subject { param, .. } => Some(param),
+            _ => None,
+        }
+    }
+}
+
+impl PartialEq for Analytic {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for Analytic {}
+
+impl fmt::Debug for Analytic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+fn json<T: Serialize>(value: T) -> Result<Value, AnalyticError> {
+    serde_json::to_value(value)
+        .map_err(|e| AnalyticError::NotFound(format!("unserialisable result: {e}")))
+}
+
+/// [`ResponseSchema`] of a type deriving `ToSchema`.
+pub fn schema_of<T: ToSchema>(
+    components: &mut Vec<(String, RefOr<Schema>)>,
+) -> (Cow<'static, str>, RefOr<Schema>) {
+    T::schemas(components);
+    components.push((T::name().into_owned(), T::schema()));
+    (T::name(), T::schema())
+}
+
+const fn subject(rule: SubjectRule, param: &'static str) -> Access {
+    Access::Subject { rule, param }
+}
+const OWN_LEARNER: Access = subject(SubjectRule::OwnLearnerData, "userId");
+const OWN_TRAINER: Access = subject(SubjectRule::OwnTrainerData, "trainerId");
+const OWN_ORG: Access = subject(SubjectRule::OwnOrganization, "orgId");
+const LEARNER: Access = subject(SubjectRule::Learner, "userId");
+
+/// The 19 analytics, in the order bundles and documents list them.
+pub static ANALYTICS: &[Analytic] = &[
+    Analytic {
+        name: "velocity",
+        family: Family::Learner,
+        subject: SubjectKind::Learner,
+        access: OWN_LEARNER,
+        bundle: Role::Learner,
+        path: "/api/v1/learner/analytics/velocity/{userId}",
+        summary: "How fast the learner progresses.",
+        compute: |s, i| json(learner::velocity(i.ds, s, i.w)?),
+        needs_model: false,
+        needs_ai_suggestions: false,
+        schema: schema_of::<learner::Velocity>,
+    },
+    Analytic {
+        name: "skill-gap",
+        family: Family::Learner,
+        subject: SubjectKind::Learner,
+        access: OWN_LEARNER,
+        bundle: Role::Learner,
+        path: "/api/v1/learner/analytics/skill-gap/{userId}",
+        summary: "Skills the learner's role needs, and the gaps.",
+        compute: |s, i| json(learner::skill_gap(i.ds, s, i.w)?),
+        needs_model: false,
+        needs_ai_suggestions: false,
+        schema: schema_of::<learner::SkillGap>,
+    },
+    Analytic {
+        name: "engagement",
+        family: Family::Learner,
+        subject: SubjectKind::Learner,
+        access: OWN_LEARNER,
+        bundle: Role::Learner,
+        path: "/api/v1/learner/analytics/engagement/{userId}",
+        summary: "How engaged the learner is.",
+        compute: |s, i| json(learner::engagement(i.ds, s, i.w)?),
+        needs_model: false,
+        needs_ai_suggestions: false,
+        schema: schema_of::<learner::Engagement>,
+    },
+    Analytic {
+        name: "mastery",
+        family: Family::Learner,
+        subject: SubjectKind::Learner,
+        access: OWN_LEARNER,
+        bundle: Role::Learner,
+        path: "/api/v1/learner/analytics/mastery/{userId}",
+        summary: "What the learner has mastered.",
+        compute: |s, i| json(learner::mastery(i.ds, s, i.w)?),
+        needs_model: false,
+        needs_ai_suggestions: false,
+        schema: schema_of::<learner::Mastery>,
+    },
+    Analytic {
+        name: "performance",
+        family: Family::Learner,
+        subject: SubjectKind::Learner,
+        access: OWN_LEARNER,
+        bundle: Role::Learner,
+        path: "/api/v1/learner/analytics/performance/{userId}",
+        summary: "The learner's assessment performance.",
+        compute: |s, i| json(learner::performance(i.ds, s, i.w)?),
+        needs_model: false,
+        needs_ai_suggestions: false,
+        schema: schema_of::<learner::Performance>,
+    },
+    Analytic {
+        name: "content-effectiveness",
+        family: Family::Learner,
+        subject: SubjectKind::Learner,
+        access: OWN_LEARNER,
+        bundle: Role::Learner,
+        path: "/api/v1/learner/analytics/content-effectiveness/{userId}",
+        summary: "Which content works for the learner.",
+        compute: |s, i| json(learner::content_effectiveness(i.ds, s, i.w)?),
+        needs_model: false,
+        needs_ai_suggestions: false,
+        schema: schema_of::<learner::ContentEffectiveness>,
+    },
+    Analytic {
+        name: "course-performance",
+        family: Family::Trainer,
+        subject: SubjectKind::Trainer,
+        access: OWN_TRAINER,
+        bundle: Role::Trainer,
+        path: "/api/v1/trainer/analytics/course-performance/{trainerId}",
+        summary: "How the trainer's courses perform.",
+        compute: |s, i| json(trainer::course_performance(i.ds, s, i.w)?),
+        needs_model: false,
+        needs_ai_suggestions: false,
+        schema: schema_of::<trainer::CoursePerformance>,
+    },
+    Analytic {
+        name: "course-health",
+        family: Family::Trainer,
+        subject: SubjectKind::Trainer,
+        access: OWN_TRAINER,
+        bundle: Role::Trainer,
+        path: "/api/v1/trainer/analytics/course-health/{trainerId}",
+        summary: "Health of the trainer's courses.",
+        compute: |s, i| json(trainer::course_health(i.ds, s, i.w)?),
+        needs_model: false,
+        needs_ai_suggestions: false,
+        schema: schema_of::<trainer::CourseHealth>,
+    },
+    Analytic {
+        name: "student-distribution",
+        family: Family::Trainer,
+        subject: SubjectKind::Trainer,
+        access: OWN_TRAINER,
+        bundle: Role::Trainer,
+        path: "/api/v1/trainer/analytics/student-distribution/{trainerId}",
+        summary: "How the trainer's learners are spread.",
+        compute: |s, i| {
+            let signals = |l: Uuid| {
+                trainer::LearnerSignals::new(
+                    learner::engagement(i.ds, l, i.w).ok().as_ref(),
+                    i.drop_off(l).ok().as_ref(),
+                )
+            };
+            json(trainer::student_distribution(i.ds, s, i.w, i.k, &signals)?)
+        },
+        needs_model: true,
+        needs_ai_suggestions: false,
+        schema: schema_of::<trainer::StudentDistribution>,
+    },
+    Analytic {
+        name: "teaching-effectiveness",
+        family: Family::Trainer,
+        subject: SubjectKind::Trainer,
+        access: OWN_TRAINER,
+        bundle: Role::Trainer,
+        path: "/api/v1/trainer/analytics/teaching-effectiveness/{trainerId}",
+        summary: "How effective the trainer's teaching is.",
+        compute: |s, i| json(trainer::teaching_effectiveness(i.ds, s, i.w, i.k)?),
+        needs_model: false,
+        needs_ai_suggestions: false,
+        schema: schema_of::<trainer::TeachingEffectiveness>,
+    },
+    Analytic {
+        name: "learning-velocity",
+        family: Family::Organization,
+        subject: SubjectKind::Organization,
+        access: OWN_ORG,
+        bundle: Role::OrgAdmin,
+        path: "/api/v1/org-admin/analytics/learning-velocity/{orgId}",
+        summary: "How fast the organisation learns, by department.",
+        compute: |s, i| json(org::learning_velocity(i.ds, s, i.w, i.k)?),
+        needs_model: false,
+        needs_ai_suggestions: false,
+        schema: schema_of::<org::LearningVelocity>,
+    },
+    Analytic {
+        name: "strategic-alignment",
+        family: Family::Organization,
+        subject: SubjectKind::Organization,
+        access: OWN_ORG,
+        bundle: Role::OrgAdmin,
+        path: "/api/v1/org-admin/analytics/strategic-alignment/{orgId}",
+        summary: "Skills against the organisation's strategic targets.",
+        compute: |s, i| json(org::strategic_alignment(i.ds, s, i.w, i.k)?),
+        needs_model: false,
+        needs_ai_suggestions: false,
+        schema: schema_of::<org::StrategicAlignment>,
+    },
+    Analytic {
+        name: "learning-culture",
+        family: Family::Organization,
+        subject: SubjectKind::Organization,
+        access: OWN_ORG,
+        bundle: Role::OrgAdmin,
+        path: "/api/v1/org-admin/analytics/learning-culture/{orgId}",
+        summary: "The organisation's learning culture.",
+        compute: |s, i| json(org::learning_culture(i.ds, s, i.w, i.k)?),
+        needs_model: false,
+        needs_ai_suggestions: false,
+        schema: schema_of::<org::LearningCulture>,
+    },
+    Analytic {
+        name: "org-performance",
+        family: Family::Organization,
+        subject: SubjectKind::Organization,
+        access: OWN_ORG,
+        bundle: Role::OrgAdmin,
+        path: "/api/v1/org-admin/analytics/org-performance/{orgId}",
+        summary: "The organisation's learning performance.",
+        compute: |s, i| json(org::org_performance(i.ds, s, i.w, i.k)?),
+        needs_model: false,
+        needs_ai_suggestions: false,
+        schema: schema_of::<org::OrgPerformance>,
+    },
+    Analytic {
+        name: "peer",
+        family: Family::Comparison,
+        subject: SubjectKind::Learner,
+        access: LEARNER,
+        bundle: Role::Learner,
+        path: "/api/v1/comparison/peer/{userId}",
+        summary: "The learner against anonymised peer cohorts (k-anonymous).",
+        compute: |s, i| {
+            let metrics = |l: Uuid| i.peer_metrics(l);
+            json(comparison::peer(i.ds, s, i.w, i.k, &metrics)?)
+        },
+        needs_model: false,
+        needs_ai_suggestions: false,
+        schema: schema_of::<comparison::Peer>,
+    },
+    Analytic {
+        name: "skill-demand",
+        family: Family::Comparison,
+        subject: SubjectKind::CallersOrganization,
+        access: Access::Authenticated,
+        bundle: Role::OrgAdmin,
+        path: "/api/v1/comparison/skill-demand",
+        summary: "Skills in demand in the caller's organisation.",
+        compute: |s, i| json(comparison::skill_demand(i.ds, s, i.w, i.k)?),
+        needs_model: false,
+        needs_ai_suggestions: false,
+        schema: schema_of::<comparison::SkillDemand>,
+    },
+    Analytic {
+        name: "drop-off-risk",
+        family: Family::Predictive,
+        subject: SubjectKind::Learner,
+        access: LEARNER,
+        bundle: Role::Learner,
+        path: "/api/v1/predictive/drop-off-risk/{userId}",
+        summary: "Risk that the learner's current enrolments end without completion.",
+        compute: |s, i| json(i.drop_off(s)?),
+        needs_model: true,
+        needs_ai_suggestions: false,
+        schema: schema_of::<DropoffRisk>,
+    },
+    Analytic {
+        name: "forecast",
+        family: Family::Predictive,
+        subject: SubjectKind::Learner,
+        access: LEARNER,
+        bundle: Role::Learner,
+        path: "/api/v1/predictive/forecast/{userId}",
+        summary: "Projected performance and completion, with intervals and scenarios.",
+        compute: |s, i| {
+            let inputs = forecast::ForecastInputs {
+                drop_off: i.drop_off(s).ok().as_ref().map(Into::into),
+            };
+            json(forecast::forecast(i.ds, s, i.w, &inputs)?)
+        },
+        needs_model: true,
+        needs_ai_suggestions: false,
+        schema: schema_of::<forecast::Forecast>,
+    },
+    Analytic {
+        name: "recommendations",
+        family: Family::Predictive,
+        subject: SubjectKind::Learner,
+        access: LEARNER,
+        bundle: Role::Learner,
+        path: "/api/v1/predictive/recommendations/{userId}",
+        summary: "Ranked, explained recommendations.",
+        compute: |s, i| {
+            let (ds, w) = (i.ds, i.w);
+            let inputs = recs::RecommendationInputs {
+                k_anonymity: i.k,
+                skill_gap: learner::skill_gap(ds, s, w).ok().as_ref().map(Into::into),
+                content: learner::content_effectiveness(ds, s, w)
+                    .ok()
+                    .as_ref()
+                    .map(Into::into),
+                engagement: learner::engagement(ds, s, w).ok().as_ref().map(Into::into),
+                ai_suggestions: i.ai.clone(),
+            };
+            json(recs::recommendations(ds, s, w, &inputs)?)
+        },
+        needs_model: false,
+        needs_ai_suggestions: true,
+        schema: schema_of::<recs::Recommendations>,
+    },
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_paths_are_unique_and_paths_name_their_parameter() {
+        for (i, a) in ANALYTICS.iter().enumerate() {
+            assert_eq!(Analytic::from_name(a.name), Some(a));
+            assert!(ANALYTICS[..i].iter().all(|b| b.path != a.path), "{a:?}");
+            match a.param() {
+                Some(p) => assert!(a.path.ends_with(&format!("/{{{p}}}")), "{a:?}"),
+                None => assert_eq!(a.subject, SubjectKind::CallersOrganization),
+            }
+        }
+    }
+
+    #[test]
+    fn an_analytic_is_in_the_bundle_of_the_role_its_route_requires() {
+        for a in ANALYTICS {
+            if let Access::Subject { rule, .. } = a.access
+                && let Some(role) = rule.required_role()
+            {
+                assert_eq!(a.bundle, role, "{a:?}");
+            }
+        }
+    }
+}
