@@ -3,7 +3,6 @@
 //! `lumen_core::analytics`, and wrap the result in the envelope of
 //! PRODUCT §3.1 with the data's freshness.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, SubsecRound, Utc};
@@ -12,15 +11,54 @@ use lumen_core::analytics::{
     Analytic, AnalyticError, Dataset, Inputs, Memo, SubjectKind, TimeRange, Window,
 };
 use serde::Serialize;
-use serde_json::{Map, Value};
-use tokio::sync::RwLock;
+use serde_json::Value;
 use uuid::Uuid;
 
 pub use crate::cache::DataSource;
 use crate::cache::Entry;
 use crate::collector::Freshness;
-use crate::http::ApiError;
+use crate::queue::QueueError;
 use crate::state::AppState;
+use crate::store::StoreError;
+
+/// Why an analytic could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The analytic's own answer: no such subject, or too little data.
+    #[error(transparent)]
+    Analytic(#[from] AnalyticError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ServeError {
+    /// The error code the API answers this with (`http::error` maps it).
+    pub fn code(&self) -> &'static str {
+        match self {
+            ServeError::Analytic(AnalyticError::NotFound(_)) => "NOT_FOUND",
+            ServeError::Analytic(AnalyticError::InsufficientData { .. }) => "INSUFFICIENT_DATA",
+            ServeError::Store(StoreError::Conflict { .. })
+            | ServeError::Queue(QueueError::Store(StoreError::Conflict { .. })) => "CONFLICT",
+            ServeError::Store(StoreError::Invalid(_))
+            | ServeError::Queue(
+                QueueError::Store(StoreError::Invalid(_)) | QueueError::InvalidCron(_),
+            ) => "VALIDATION_ERROR",
+            _ => "INTERNAL_ERROR",
+        }
+    }
+
+    fn not_found(message: &str) -> Self {
+        ServeError::Analytic(AnalyticError::NotFound(message.to_owned()))
+    }
+
+    fn internal(err: impl Into<anyhow::Error>) -> Self {
+        ServeError::Internal(err.into())
+    }
+}
 
 /// Results are fresh for 6 hours (PRODUCT §3.1).
 pub const STALE_AFTER: Duration = Duration::hours(6);
@@ -77,7 +115,7 @@ pub async fn organization_of(
     kind: SubjectKind,
     subject: Uuid,
     caller_org: Uuid,
-) -> Result<Uuid, ApiError> {
+) -> Result<Uuid, ServeError> {
     match kind {
         SubjectKind::Organization => Ok(subject),
         SubjectKind::CallersOrganization => Ok(caller_org),
@@ -86,65 +124,21 @@ pub async fn organization_of(
             .user(subject)
             .await?
             .map(|u| u.organization_id)
-            .ok_or_else(|| ApiError::NotFound("no such user".into())),
+            .ok_or_else(|| ServeError::not_found("no such user")),
     }
 }
 
 /// One organisation's records, indexed.
-pub async fn dataset(state: &AppState, org: Uuid) -> Result<Arc<Dataset>, ApiError> {
+pub async fn dataset(state: &AppState, org: Uuid) -> Result<Arc<Dataset>, ServeError> {
     let records = state.store.load_records(org).await?;
     if records.organization.is_none() {
-        return Err(ApiError::NotFound("no such organisation".into()));
+        return Err(ServeError::not_found("no such organisation"));
     }
     Ok(Arc::new(
         tokio::task::spawn_blocking(move || Dataset::new(records))
             .await
-            .map_err(|e| ApiError::Internal(e.into()))?,
+            .map_err(ServeError::internal)?,
     ))
-}
-
-impl From<AnalyticError> for ApiError {
-    fn from(err: AnalyticError) -> Self {
-        match err {
-            AnalyticError::NotFound(message) => ApiError::NotFound(message),
-            AnalyticError::InsufficientData {
-                analytic,
-                reason,
-                message,
-                minimum,
-                found,
-            } => {
-                let mut details = Map::new();
-                details.insert("analytic".into(), Value::from(analytic));
-                details.insert("reason".into(), Value::from(reason));
-                details.insert(
-                    "minimum".into(),
-                    serde_json::to_value(minimum).unwrap_or_default(),
-                );
-                details.insert(
-                    "found".into(),
-                    serde_json::to_value(found).unwrap_or_default(),
-                );
-                ApiError::InsufficientData { message, details }
-            }
-        }
-    }
-}
-
-/// `?timeRange=` (default 30d), validated.
-pub fn time_range(query: Option<&str>) -> Result<TimeRange, ApiError> {
-    let Some(query) = query else {
-        return Ok(TimeRange::default());
-    };
-    for pair in query.split('&') {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if key == "timeRange" {
-            return value
-                .parse()
-                .map_err(|_| ApiError::validation("timeRange", "must be one of 7d, 30d, 90d, 1y"));
-        }
-    }
-    Ok(TimeRange::default())
 }
 
 pub fn window(state: &AppState, range: TimeRange) -> Window {
@@ -208,9 +202,9 @@ impl Served {
     }
 
     /// The envelope with the data parsed.
-    pub fn envelope(&self, now: DateTime<Utc>) -> Result<Envelope<Value>, ApiError> {
+    pub fn envelope(&self, now: DateTime<Utc>) -> Result<Envelope<Value>, ServeError> {
         let data = serde_json::from_str(&self.entry.data)
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("cached result unreadable: {e}")))?;
+            .map_err(|e| ServeError::internal(anyhow::anyhow!("cached result unreadable: {e}")))?;
         Ok(Envelope {
             data,
             cached: self.cached,
@@ -229,7 +223,7 @@ pub async fn compute(
     subject: Uuid,
     caller_org: Uuid,
     range: TimeRange,
-) -> Result<Envelope<Value>, ApiError> {
+) -> Result<Envelope<Value>, ServeError> {
     serve(state, kind, subject, caller_org, range)
         .await?
         .envelope(state.clock.now())
@@ -242,7 +236,7 @@ pub async fn serve(
     subject: Uuid,
     caller_org: Uuid,
     range: TimeRange,
-) -> Result<Served, ApiError> {
+) -> Result<Served, ServeError> {
     let key = cache_key(kind, keyed_subject(kind, subject, caller_org), range);
     if let Some(entry) = state.l1.get(&key).await {
         state.metrics.cache_lookup("l1", true);
@@ -252,7 +246,7 @@ pub async fn serve(
     results
         .pop()
         .map(|(_, r)| r)
-        .unwrap_or_else(|| Err(ApiError::Internal(anyhow::anyhow!("no result"))))
+        .unwrap_or_else(|| Err(ServeError::internal(anyhow::anyhow!("no result"))))
 }
 
 /// A cached result: queues its refresh when it is stale.
@@ -286,7 +280,7 @@ pub async fn queue_refresh(
     caller_org: Uuid,
     range: TimeRange,
     owner: Option<Uuid>,
-) -> Result<crate::queue::Enqueued, ApiError> {
+) -> Result<crate::queue::Enqueued, ServeError> {
     let names: Vec<&str> = kinds.iter().map(|k| k.name).collect();
     let singleton_key = Some(format!("refresh:{subject}:{range}:{}", names.join(",")));
     let job = crate::queue::JobKind::Refresh(crate::queue::RefreshPayload {
@@ -305,7 +299,7 @@ pub async fn queue_refresh(
             ..job.into_job()
         })
         .await
-        .map_err(ApiError::from)
+        .map_err(ServeError::from)
 }
 
 /// The staleness check at login (PRODUCT §5): queues a refresh of the
@@ -349,7 +343,7 @@ pub async fn serve_many(
     subject: Uuid,
     caller_org: Uuid,
     range: TimeRange,
-) -> Result<Vec<(&'static Analytic, Result<Served, ApiError>)>, ApiError> {
+) -> Result<Vec<(&'static Analytic, Result<Served, ServeError>)>, ServeError> {
     let mut found: Vec<(&'static Analytic, Served)> = Vec::new();
     let mut missing: Vec<(String, &'static Analytic)> = Vec::new();
     for &kind in kinds {
@@ -432,7 +426,7 @@ pub async fn serve_many(
         state.metrics.cache_lookup("l3", false);
         to_compute.push(kind);
     }
-    let mut results: Vec<(&'static Analytic, Result<Served, ApiError>)> =
+    let mut results: Vec<(&'static Analytic, Result<Served, ServeError>)> =
         found.into_iter().map(|(k, s)| (k, Ok(s))).collect();
     if !to_compute.is_empty() {
         let first = to_compute[0];
@@ -479,7 +473,7 @@ pub async fn compute_and_store(
     w: Window,
     memo: Option<Arc<Memo>>,
     batch: Option<Uuid>,
-) -> Result<Vec<(&'static Analytic, Result<Arc<Entry>, ApiError>)>, ApiError> {
+) -> Result<Vec<(&'static Analytic, Result<Arc<Entry>, ServeError>)>, ServeError> {
     let range = w.range;
     let computed = compute_with(state, kinds, subject, org, ds, w, memo).await?;
     let mut out = Vec::with_capacity(computed.len());
@@ -487,8 +481,7 @@ pub async fn compute_and_store(
         state.metrics.computation(kind.name);
         let entry = match result {
             Ok(envelope) => {
-                let data = serde_json::to_string(&envelope.data)
-                    .map_err(|e| ApiError::Internal(e.into()))?;
+                let data = serde_json::to_string(&envelope.data).map_err(ServeError::internal)?;
                 Arc::new(Entry::new(
                     data,
                     envelope.data_source,
@@ -520,54 +513,6 @@ pub async fn compute_and_store(
     Ok(out)
 }
 
-/// Drop-off models by organisation, retrained when older than a day.
-#[derive(Default)]
-pub struct Models {
-    by_org: RwLock<HashMap<Uuid, Arc<ModelEntry>>>,
-}
-
-pub struct ModelEntry {
-    pub trained_at: DateTime<Utc>,
-    pub model: Option<lumen_core::analytics::dropoff::DropoffModel>,
-}
-
-impl Models {
-    /// The organisation's model, trained now if missing or older than 24 h.
-    /// `None` inside when there was not enough history to train one.
-    pub async fn get(&self, org: Uuid, ds: &Arc<Dataset>, now: DateTime<Utc>) -> Arc<ModelEntry> {
-        if let Some(entry) = self.by_org.read().await.get(&org)
-            && now - entry.trained_at < Duration::hours(24)
-        {
-            return entry.clone();
-        }
-        let data = ds.clone();
-        let model = tokio::task::spawn_blocking(move || {
-            lumen_core::analytics::dropoff::train(&data, now).ok()
-        })
-        .await
-        .ok()
-        .flatten();
-        let entry = Arc::new(ModelEntry {
-            trained_at: now,
-            model,
-        });
-        self.by_org.write().await.insert(org, entry.clone());
-        entry
-    }
-
-    /// Every trained model's evaluation, for `/api/status`.
-    pub async fn evaluations(
-        &self,
-    ) -> Vec<(Uuid, Option<lumen_core::analytics::dropoff::Evaluation>)> {
-        self.by_org
-            .read()
-            .await
-            .iter()
-            .map(|(org, e)| (*org, e.model.as_ref().map(|m| m.evaluation.clone())))
-            .collect()
-    }
-}
-
 /// The role whose bundle lists these analytics.
 pub fn bundle_role(bundle: &str) -> Option<Role> {
     match bundle {
@@ -587,7 +532,7 @@ pub async fn compute_with(
     ds: &Arc<Dataset>,
     w: Window,
     memo: Option<Arc<Memo>>,
-) -> Result<Vec<(&'static Analytic, Result<Envelope<Value>, ApiError>)>, ApiError> {
+) -> Result<Vec<(&'static Analytic, Result<Envelope<Value>, ServeError>)>, ServeError> {
     let model = if kinds.iter().any(|k| k.needs_model) {
         Some(state.models.get(org, ds, w.now).await)
     } else {
@@ -617,11 +562,11 @@ pub async fn compute_with(
             .collect::<Vec<_>>()
     })
     .await
-    .map_err(|e| ApiError::Internal(e.into()))?;
+    .map_err(ServeError::internal)?;
     Ok(results
         .into_iter()
         .map(|(kind, result)| {
-            let result = result.map_err(ApiError::from).map(|mut value| {
+            let result = result.map_err(ServeError::from).map(|mut value| {
                 if let Some(list) = value
                     .get_mut("missingSources")
                     .and_then(Value::as_array_mut)

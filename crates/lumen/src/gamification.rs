@@ -14,7 +14,6 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::analytics::{self, Envelope};
-use crate::http::ApiError;
 use crate::state::AppState;
 use crate::store::StoreError;
 
@@ -30,7 +29,7 @@ pub enum GamificationError {
     /// Loading the subject's organisation or records failed (the analytics
     /// service's answer: not found, insufficient data, …).
     #[error(transparent)]
-    Analytics(#[from] ApiError),
+    Analytics(#[from] analytics::ServeError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]

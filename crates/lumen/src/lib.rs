@@ -16,6 +16,7 @@ pub mod import;
 pub mod jobs;
 pub mod learner_ai;
 pub mod metrics;
+pub mod models;
 pub mod queue;
 pub mod ratelimit;
 pub mod redis;

@@ -36,7 +36,7 @@ pub struct State {
     /// Clients of the configured upstream services.
     pub upstreams: Arc<Upstreams>,
     /// Drop-off models per organisation.
-    pub models: Arc<crate::analytics::Models>,
+    pub models: Arc<crate::models::Models>,
     /// Cached Learner AI suggestions.
     pub learner_ai: Arc<crate::learner_ai::LearnerAi>,
     /// The L1 cache layer (in process, and Redis when configured).

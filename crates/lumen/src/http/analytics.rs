@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
@@ -16,13 +16,14 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::RouteDef;
+use super::extract::{ApiQuery, RangeQuery};
 use super::guard::CurrentUser;
 use crate::analytics::{self as service, DataSource, Envelope, Served};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::ratelimit::LimitClass;
 use crate::state::AppState;
 use lumen_core::Role;
-use lumen_core::analytics::{Analytic, SubjectKind};
+use lumen_core::analytics::{Analytic, SubjectKind, TimeRange};
 
 /// The route of one analytic: its path and access from the registry.
 pub(super) fn route(analytic: &'static Analytic) -> RouteDef {
@@ -32,7 +33,7 @@ pub(super) fn route(analytic: &'static Analytic) -> RouteDef {
         Some(LimitClass::Analytics),
         move |state: State<AppState>,
               path: Option<Path<Uuid>>,
-              query: RawQuery,
+              query: ApiQuery<RangeQuery>,
               headers: HeaderMap,
               current: CurrentUser| {
             self::analytic(analytic, state, path, query, headers, current)
@@ -46,11 +47,10 @@ async fn analytic(
     analytic: &'static Analytic,
     State(state): State<AppState>,
     path: Option<Path<Uuid>>,
-    RawQuery(query): RawQuery,
+    ApiQuery(RangeQuery { time_range: range }): ApiQuery<RangeQuery>,
     headers: HeaderMap,
     current: CurrentUser,
 ) -> Result<Response, ApiError> {
-    let range = service::time_range(query.as_deref())?;
     let org = current.caller.organization_id;
     let subject = match (analytic.subject, path) {
         (SubjectKind::CallersOrganization, _) => org,
@@ -165,10 +165,9 @@ async fn bundle(
     state: &AppState,
     current: &CurrentUser,
     role: Role,
-    query: Option<&str>,
+    range: TimeRange,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
-    let range = service::time_range(query)?;
     let org = current.caller.organization_id;
     let subject = if role == Role::OrgAdmin {
         org
@@ -210,7 +209,7 @@ async fn bundle(
             }
             Err(err) => {
                 failed += 1;
-                let body = err.body();
+                let body = ApiError::from(err).body();
                 tags.update(body.error.as_bytes());
                 BundleEntry::Error {
                     error: body.error,
@@ -270,11 +269,11 @@ macro_rules! bundle_route {
         )]
         pub async fn $name(
             State(state): State<AppState>,
-            RawQuery(query): RawQuery,
+            ApiQuery(RangeQuery { time_range }): ApiQuery<RangeQuery>,
             headers: HeaderMap,
             current: CurrentUser,
         ) -> Result<Response, ApiError> {
-            bundle(&state, &current, $role, query.as_deref(), &headers).await
+            bundle(&state, &current, $role, time_range, &headers).await
         }
     };
 }

@@ -15,11 +15,13 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::analytics::ServeError;
 use crate::auth::AuthError;
 use crate::gamification::GamificationError;
 use crate::queue::QueueError;
 use crate::reports::ReportError;
 use crate::store::{ConflictKind, StoreError};
+use lumen_core::analytics::AnalyticError;
 
 /// The JSON body of every error response.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -280,9 +282,48 @@ impl From<GamificationError> for ApiError {
         match err {
             GamificationError::Invalid { field, reason } => Self::validation(field, reason),
             GamificationError::Forbidden(message) => Self::Forbidden(message),
-            GamificationError::Analytics(err) => err,
+            GamificationError::Analytics(err) => err.into(),
             GamificationError::Store(err) => err.into(),
             GamificationError::Internal(err) => Self::Internal(err),
+        }
+    }
+}
+
+impl From<AnalyticError> for ApiError {
+    fn from(err: AnalyticError) -> Self {
+        match err {
+            AnalyticError::NotFound(message) => ApiError::NotFound(message),
+            AnalyticError::InsufficientData {
+                analytic,
+                reason,
+                message,
+                minimum,
+                found,
+            } => {
+                let mut details = Map::new();
+                details.insert("analytic".into(), Value::from(analytic));
+                details.insert("reason".into(), Value::from(reason));
+                details.insert(
+                    "minimum".into(),
+                    serde_json::to_value(minimum).unwrap_or_default(),
+                );
+                details.insert(
+                    "found".into(),
+                    serde_json::to_value(found).unwrap_or_default(),
+                );
+                ApiError::InsufficientData { message, details }
+            }
+        }
+    }
+}
+
+impl From<ServeError> for ApiError {
+    fn from(err: ServeError) -> Self {
+        match err {
+            ServeError::Analytic(err) => err.into(),
+            ServeError::Store(err) => err.into(),
+            ServeError::Queue(err) => err.into(),
+            ServeError::Internal(err) => Self::Internal(err),
         }
     }
 }
@@ -290,6 +331,27 @@ impl From<GamificationError> for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `ServeError::code` (what the batch and reports record) is the code
+    /// the API answers the same error with.
+    #[test]
+    fn serve_errors_keep_their_api_code() {
+        let errors = [
+            ServeError::Analytic(AnalyticError::NotFound("x".into())),
+            ServeError::Analytic(AnalyticError::insufficient("a", "R", "m", "n", 1.0, 0.0)),
+            ServeError::Store(StoreError::Conflict {
+                kind: ConflictKind::Duplicate,
+                message: "m".into(),
+            }),
+            ServeError::Queue(QueueError::InvalidCron("bad".into())),
+            ServeError::Store(StoreError::Corrupt("x".into())),
+            ServeError::Internal(anyhow::anyhow!("x")),
+        ];
+        for err in errors {
+            let code = err.code();
+            assert_eq!(ApiError::from(err).code(), code);
+        }
+    }
 
     #[test]
     fn internal_errors_never_expose_their_cause() {

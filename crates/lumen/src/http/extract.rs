@@ -75,6 +75,21 @@ impl<T: DeserializeOwned + Send + 'static, S: Send + Sync> FromRequestParts<S> f
     }
 }
 
+/// `?timeRange=7d|30d|90d|1y`, 30d when absent.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct RangeQuery {
+    #[serde(rename = "timeRange", default, deserialize_with = "time_range")]
+    pub time_range: lumen_core::analytics::TimeRange,
+}
+
+fn time_range<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<lumen_core::analytics::TimeRange, D::Error> {
+    String::deserialize(d)?
+        .parse()
+        .map_err(|_| D::Error::custom("must be one of 7d, 30d, 90d, 1y"))
+}
+
 /// For `#[serde(deserialize_with)]`: an optional integer from 1 to `MAX`.
 pub fn int_from_1_to<'de, const MAX: u32, D: Deserializer<'de>>(
     d: D,

@@ -184,7 +184,7 @@ pub(super) async fn chunk(ctx: &JobContext, p: ChunkPayload) -> Result<Value, St
         for (_, result) in results {
             match result {
                 Ok(_) => ok += 1,
-                Err(err) => *failed.entry(err.body().error).or_default() += 1,
+                Err(err) => *failed.entry(err.code()).or_default() += 1,
             }
         }
     }
