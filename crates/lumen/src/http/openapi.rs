@@ -191,14 +191,12 @@ fn operation(
     if by_subject {
         responses.extend([
             error_response("400", "`VALIDATION_ERROR`: bad id or timeRange"),
-            error_response("401", ""),
             error_response("403", "subject outside the caller's scope"),
             error_response("404", "no such subject, or no learning records"),
             error_response("422", "`INSUFFICIENT_DATA`, with the minimum in `details`"),
-            error_response("429", ""),
         ]);
     } else {
-        responses.extend(["400", "401", "404", "422", "429"].map(|s| error_response(s, "")));
+        responses.extend(["400", "404", "422"].map(|s| error_response(s, "")));
     }
     let mut parameters = Vec::new();
     if let Some(param) = analytic.param() {
