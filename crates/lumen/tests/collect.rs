@@ -218,8 +218,13 @@ async fn a_service_down_stops_only_its_own_feeds_and_its_circuit_recovers(store:
         5,
         "retried, then cut off by the circuit"
     );
+    // Open, or already half-open when the rest of the run outlasted the open
+    // period on a loaded machine; the 5 requests above show it cut off.
+    let cut_off = |state: Option<CircuitState>| {
+        matches!(state, Some(CircuitState::Open | CircuitState::HalfOpen))
+    };
     let client = &upstreams.clients["content-studio"];
-    assert_eq!(client.breaker.state(), CircuitState::Open);
+    assert!(cut_off(Some(client.breaker.state())));
     let counts = store.table_counts().await.expect("counts");
     assert_eq!(counts["content_items"], 0);
     assert_eq!(counts["enrolments"], expected(&sim)["enrolments"]);
@@ -228,13 +233,19 @@ async fn a_service_down_stops_only_its_own_feeds_and_its_circuit_recovers(store:
         .iter()
         .find(|s| s.service == "content-studio")
         .expect("listed");
-    assert_eq!(cs.circuit, Some(CircuitState::Open));
+    assert!(cut_off(cs.circuit), "{:?}", cs.circuit);
     assert!(cs.last_error.is_some());
 
     // The service comes back; after the open period one probe closes the circuit.
     sim.set_faults("content-studio", Faults::default());
-    tokio::time::sleep(Duration::from_millis(600)).await;
-    assert_eq!(client.breaker.state(), CircuitState::HalfOpen);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while client.breaker.state() != CircuitState::HalfOpen {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the circuit never half-opened"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let report = run(&collector).await;
     assert!(report.feeds.iter().all(|f| f.complete), "{report:?}");
     assert_eq!(client.breaker.state(), CircuitState::Closed);
