@@ -146,12 +146,33 @@ pub struct S3Config {
     pub secret_access_key: Secret<String>,
 }
 
-/// A plain SMTP relay (no authentication, no TLS: a local relay or sidecar).
+/// The SMTP server scheduled reports are mailed through (docs/reports.md §5).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SmtpConfig {
-    pub host: String,
-    pub port: u16,
+    /// `smtp://host[:port]` (plain), `smtp://host[:port]?tls=required`
+    /// (STARTTLS), `smtps://user:pass@host[:465]` (implicit TLS); user and
+    /// password, percent-encoded, log in with AUTH PLAIN or LOGIN. Holds the
+    /// password: printed only through [`SmtpConfig::redacted_url`].
+    pub url: Secret<String>,
     pub from: String,
+    /// PEM certificates trusted besides the system's roots (a private CA, a
+    /// test server's self-signed certificate).
+    pub ca_file: Option<std::path::PathBuf>,
+}
+
+impl SmtpConfig {
+    /// The URL with its password masked, for logs and errors.
+    pub fn redacted_url(&self) -> String {
+        match url::Url::parse(self.url.expose()) {
+            Ok(mut url) => {
+                if url.password().is_some() {
+                    let _ = url.set_password(Some("***"));
+                }
+                url.to_string()
+            }
+            Err(_) => "(unreadable URL)".to_owned(),
+        }
+    }
 }
 
 /// Where finished scheduled reports are announced, and the HMAC key.
@@ -282,9 +303,11 @@ struct FileConfig {
     s3_region: Option<String>,
     s3_access_key_id: Option<String>,
     s3_secret_access_key: Option<String>,
+    smtp_url: Option<String>,
     smtp_host: Option<String>,
     smtp_port: Option<toml::Value>,
     smtp_from: Option<String>,
+    smtp_ca_file: Option<String>,
     report_webhook_url: Option<String>,
     report_webhook_secret: Option<String>,
     cache_l1_mb: Option<toml::Value>,
@@ -604,11 +627,32 @@ impl Config {
                 )?),
             });
         }
-        if let Some(host) = set(pick("LUMEN_SMTP_HOST", "smtp_host", file_cfg.smtp_host)) {
-            let port = match pick("LUMEN_SMTP_PORT", "smtp_port", val(&file_cfg.smtp_port)) {
-                Some(raw) => parse_num(&raw, 1, u16::MAX.into())? as u16,
-                None => 25,
-            };
+        let smtp_url = match set(pick("LUMEN_SMTP_URL", "smtp_url", file_cfg.smtp_url)) {
+            Some(raw) => {
+                let url = url::Url::parse(raw.value.trim())
+                    .map_err(|e| ConfigError::new(&raw.name, format!("not a URL: {e}")))?;
+                if !matches!(url.scheme(), "smtp" | "smtps") || url.host_str().is_none() {
+                    return Err(ConfigError::new(
+                        raw.name,
+                        "must be smtp://host[:port][?tls=required] or smtps://[user:pass@]host[:port]",
+                    ));
+                }
+                Some(raw.value.trim().to_owned())
+            }
+            // The older settings: a plain relay at host and port.
+            None => match set(pick("LUMEN_SMTP_HOST", "smtp_host", file_cfg.smtp_host)) {
+                Some(host) => {
+                    let port = match pick("LUMEN_SMTP_PORT", "smtp_port", val(&file_cfg.smtp_port))
+                    {
+                        Some(raw) => parse_num(&raw, 1, u16::MAX.into())? as u16,
+                        None => 25,
+                    };
+                    Some(format!("smtp://{}:{port}", host.value.trim()))
+                }
+                None => None,
+            },
+        };
+        if let Some(url) = smtp_url {
             let from = set(pick("LUMEN_SMTP_FROM", "smtp_from", file_cfg.smtp_from))
                 .map_or_else(|| "lumen@localhost".to_owned(), |r| r.value);
             if !lumen_core::model::is_plausible_email(&from) && from != "lumen@localhost" {
@@ -617,10 +661,16 @@ impl Config {
                     "must be an email address",
                 ));
             }
+            let ca_file = set(pick(
+                "LUMEN_SMTP_CA_FILE",
+                "smtp_ca_file",
+                file_cfg.smtp_ca_file,
+            ))
+            .map(|r| std::path::PathBuf::from(r.value));
             cfg.reports.smtp = Some(SmtpConfig {
-                host: host.value,
-                port,
+                url: Secret::new(url),
                 from,
+                ca_file,
             });
         }
         if let Some(url) = set(pick(
@@ -929,11 +979,42 @@ mod tests {
             ]),
         )
         .expect("valid");
-        assert_eq!(cfg.reports.smtp.map(|s| s.port), Some(2525));
+        assert_eq!(
+            cfg.reports.smtp.map(|s| s.url.expose().clone()).as_deref(),
+            Some("smtp://127.0.0.1:2525")
+        );
         assert!(cfg.reports.webhook.is_some() && cfg.reports.s3.is_none());
         assert_eq!(
             cfg.reports.dir,
             std::path::PathBuf::from("/var/lib/lumen/reports")
         );
+    }
+
+    #[test]
+    fn the_smtp_url_keeps_its_password_out_of_logs() {
+        let cfg = Config::load(
+            None,
+            &env(&[
+                (
+                    "LUMEN_SMTP_URL",
+                    "smtps://mailer:p%40ss-w0rd@smtp.example.com:465",
+                ),
+                ("LUMEN_SMTP_HOST", "ignored.example.com"),
+                ("LUMEN_SMTP_CA_FILE", "/etc/lumen/smtp-ca.pem"),
+            ]),
+        )
+        .expect("valid");
+        let smtp = cfg.reports.smtp.expect("smtp");
+        assert_eq!(
+            smtp.redacted_url(),
+            "smtps://mailer:***@smtp.example.com:465"
+        );
+        assert!(!format!("{smtp:?}").contains("w0rd"));
+        assert_eq!(
+            smtp.ca_file.as_deref(),
+            Some(std::path::Path::new("/etc/lumen/smtp-ca.pem"))
+        );
+        let err = load_err(&[("LUMEN_SMTP_URL", "http://mail.example.com")]);
+        assert_eq!(err.setting, "LUMEN_SMTP_URL");
     }
 }

@@ -43,6 +43,8 @@ pub struct State {
     pub l1: Arc<crate::cache::L1>,
     /// This process's side of the job queue.
     pub queue: crate::queue::Queue,
+    /// The SMTP server reports are mailed through, when configured.
+    pub mailer: Option<Arc<crate::reports::delivery::Mailer>>,
     pub started_at: DateTime<Utc>,
     started: Instant,
     /// The instant the serving path computes with.
@@ -103,8 +105,13 @@ impl AppState {
             store.clone(),
             upstreams.clone(),
         ));
+        let mailer = match &config.reports.smtp {
+            Some(smtp) => Some(Arc::new(crate::reports::delivery::Mailer::new(smtp)?)),
+            None => None,
+        };
         Ok(Self(Arc::new(State {
             auth: Arc::new(auth),
+            mailer,
             l1,
             queue: crate::queue::Queue::new(store.clone()),
             limiter,

@@ -60,6 +60,8 @@ async fn start_simulator() -> (SimHandle, String) {
     (sim, base)
 }
 
+/// An open circuit stays open for 3 s: longer than the rest of a collection
+/// takes on a loaded machine, so a test sees it open after the run.
 fn fast_resilience() -> Resilience {
     Resilience {
         timeout: Duration::from_secs(5),
@@ -67,7 +69,7 @@ fn fast_resilience() -> Resilience {
         backoff_base: Duration::from_millis(20),
         backoff_cap: Duration::from_millis(100),
         breaker_threshold: 5,
-        breaker_open_for: Duration::from_millis(500),
+        breaker_open_for: Duration::from_secs(3),
     }
 }
 

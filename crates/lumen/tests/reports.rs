@@ -1,8 +1,9 @@
 //! Reports over HTTP on both databases: a PDF of each report type (parsed:
 //! pages and text), CSV columns as documented, the JSON envelope, owner-only
 //! status and download, history, validation; and scheduled reports
-//! delivered to an SMTP server and a webhook receiver started here, on
-//! 127.0.0.1, with the retention removing old files.
+//! delivered to a real SMTP server (aiosmtpd over STARTTLS, see
+//! support/smtp.rs) and a webhook receiver started here, on 127.0.0.1, with
+//! the retention removing old files.
 
 mod support;
 
@@ -25,8 +26,8 @@ use lumen_core::model::User;
 use serde_json::{Value, json};
 use support::client::Call;
 use support::on_both_databases;
+use support::smtp::SmtpServers;
 use support::{TestDb, test_config, token_for};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tower::ServiceExt;
 use uuid::Uuid;
 
@@ -366,60 +367,6 @@ async fn reports_of_every_type_and_format_for_their_owner_only(db: &TestDb) {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// A one-message-at-a-time SMTP server: each message's envelope recipient and data.
-async fn smtp_server() -> (u16, Arc<Mutex<Vec<(String, String)>>>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let inbox: Arc<Mutex<Vec<(String, String)>>> = Arc::default();
-    let messages = inbox.clone();
-    tokio::spawn(async move {
-        while let Ok((conn, _)) = listener.accept().await {
-            let messages = messages.clone();
-            tokio::spawn(async move {
-                let (read, mut write) = conn.into_split();
-                let mut lines = BufReader::new(read).lines();
-                let _ = write.write_all(b"220 test ESMTP\r\n").await;
-                let (mut rcpt, mut data, mut in_data) = (String::new(), String::new(), false);
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if in_data {
-                        if line == "." {
-                            in_data = false;
-                            messages
-                                .lock()
-                                .expect("lock")
-                                .push((rcpt.clone(), data.clone()));
-                            let _ = write.write_all(b"250 queued\r\n").await;
-                        } else {
-                            data.push_str(line.strip_prefix('.').unwrap_or(&line));
-                            data.push('\n');
-                        }
-                        continue;
-                    }
-                    let upper = line.to_ascii_uppercase();
-                    let answer: &[u8] = if upper.starts_with("EHLO") {
-                        b"250-test\r\n250 OK\r\n"
-                    } else if upper.starts_with("RCPT TO:") {
-                        rcpt = line[8..].trim_matches(['<', '>', ' ']).to_owned();
-                        b"250 OK\r\n"
-                    } else if upper.starts_with("DATA") {
-                        in_data = true;
-                        b"354 go ahead\r\n"
-                    } else if upper.starts_with("QUIT") {
-                        let _ = write.write_all(b"221 bye\r\n").await;
-                        break;
-                    } else {
-                        b"250 OK\r\n"
-                    };
-                    let _ = write.write_all(answer).await;
-                }
-            });
-        }
-    });
-    (port, inbox)
-}
-
 type Hooks = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
 
 /// A webhook receiver answering `status`, keeping what it was sent.
@@ -468,7 +415,7 @@ async fn scheduled_reports_are_delivered_and_expire(db: &TestDb) {
     )
     .await
     .expect("peer");
-    let (smtp_port, inbox) = smtp_server().await;
+    let smtp = SmtpServers::start();
     let (hook_url, hooks) = webhook_receiver(StatusCode::NO_CONTENT).await;
     let dir = reports_dir();
     let mut config = Config {
@@ -477,10 +424,10 @@ async fn scheduled_reports_are_delivered_and_expire(db: &TestDb) {
     };
     config.reports.dir = dir.clone();
     config.reports.retention_days = 30;
-    config.reports.smtp = Some(SmtpConfig {
-        host: "127.0.0.1".into(),
-        port: smtp_port,
+    config.reports.smtp = smtp.as_ref().map(|servers| SmtpConfig {
+        url: Secret::new(servers.starttls_url()),
         from: "reports@lumen.test".into(),
+        ca_file: Some(servers.ca_file()),
     });
     config.reports.webhook = Some(WebhookConfig {
         url: hook_url,
@@ -541,19 +488,21 @@ async fn scheduled_reports_are_delivered_and_expire(db: &TestDb) {
         .await;
     assert_eq!(status.body["status"], "done", "{}", status.body);
     assert_eq!(status.body["scheduleId"], json!(schedule));
-    {
-        let mails = inbox.lock().expect("lock");
+    if let Some(servers) = &smtp {
+        let mails = servers.received("starttls");
         assert_eq!(mails.len(), 1);
-        let (to, data) = &mails[0];
-        assert_eq!(to, "boss@sched.test");
+        let mail = &mails[0];
+        assert_eq!(mail["rcptTo"], json!(["boss@sched.test"]));
+        assert_eq!(mail["toName"], "The Boss");
+        assert_eq!(mail["subject"], "Lumen organization report for The Boss");
+        let attachment = &mail["attachments"][0];
         assert!(
-            data.contains("Subject: Your Lumen organization report"),
-            "{data}"
+            attachment["filename"]
+                .as_str()
+                .is_some_and(|f| f.starts_with("lumen-organization-report-")),
+            "{attachment}"
         );
-        assert!(
-            data.contains("Content-Disposition: attachment; filename=\"lumen-organization-report-")
-        );
-        assert!(data.contains("Content-Type: text/csv"));
+        assert_eq!(attachment["contentType"], "text/csv");
     }
     {
         let hooks = hooks.lock().expect("lock");

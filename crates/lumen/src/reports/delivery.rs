@@ -1,30 +1,154 @@
 //! Delivery of finished scheduled reports (docs/reports.md §5): an email
-//! with the file attached, through a plain SMTP relay, and/or a webhook
-//! announcement signed with HMAC-SHA256. Each channel is delivered (and
-//! retried) on its own.
+//! with the file attached, through `lettre` (STARTTLS or implicit TLS, AUTH
+//! PLAIN/LOGIN, pooled connections), and/or a webhook announcement signed
+//! with HMAC-SHA256. Each channel is delivered (and retried) on its own.
 
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use base64::Engine;
 use chrono::Utc;
 use futures::StreamExt;
 use hmac::{Hmac, Mac};
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment, Mailbox, MultiPart};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde_json::json;
 use sha2::Sha256;
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-use tokio::net::TcpStream;
 use uuid::Uuid;
 
 use crate::config::{SmtpConfig, WebhookConfig};
 use crate::state::AppState;
 use crate::store::ReportRow;
 
+/// How long one SMTP command may take.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The configured SMTP server: a pool of connections, TLS as the URL asks
+/// (trusting the system's roots and `ca_file`), AUTH when it has a user.
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    /// The URL with its password masked, for errors.
+    server: String,
+}
+
+impl Mailer {
+    pub fn new(smtp: &SmtpConfig) -> anyhow::Result<Self> {
+        crate::install_crypto_provider();
+        let server = smtp.redacted_url();
+        let url = url::Url::parse(smtp.url.expose())
+            .with_context(|| format!("SMTP URL {server} is not a URL"))?;
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(smtp.url.expose())
+            .with_context(|| format!("SMTP URL {server}"))?
+            .timeout(Some(SMTP_TIMEOUT));
+        if let Some(ca_file) = &smtp.ca_file {
+            let host = url.host_str().unwrap_or_default().to_owned();
+            let pem = std::fs::read(ca_file)
+                .with_context(|| format!("reading LUMEN_SMTP_CA_FILE {}", ca_file.display()))?;
+            let parameters = TlsParameters::builder(host)
+                .add_root_certificate(Certificate::from_pem(&pem).with_context(|| {
+                    format!("LUMEN_SMTP_CA_FILE {} is not PEM", ca_file.display())
+                })?)
+                .build()?;
+            let tls = url
+                .query_pairs()
+                .find(|(k, _)| k == "tls")
+                .map(|(_, v)| v.into_owned());
+            builder = builder.tls(match (url.scheme(), tls.as_deref()) {
+                ("smtps", _) => Tls::Wrapper(parameters),
+                (_, Some("required")) => Tls::Required(parameters),
+                (_, Some("opportunistic")) => Tls::Opportunistic(parameters),
+                _ => bail!("LUMEN_SMTP_CA_FILE is set but {server} uses no TLS"),
+            });
+        }
+        Ok(Self {
+            transport: builder.build(),
+            from: smtp
+                .from
+                .parse()
+                .with_context(|| format!("sender address {}", smtp.from))?,
+            server,
+        })
+    }
+
+    /// Mails `row`'s file to its owner `to_name <to_email>`: a text and an
+    /// HTML body, the file attached; non-ASCII names and subject RFC 2047-encoded.
+    pub async fn send_report(
+        &self,
+        to_name: &str,
+        to_email: &str,
+        row: &ReportRow,
+        file: Vec<u8>,
+    ) -> anyhow::Result<()> {
+        let to = Mailbox::new(
+            Some(to_name.to_owned()),
+            to_email
+                .parse()
+                .with_context(|| format!("recipient address {to_email}"))?,
+        );
+        let message = report_message(self.from.clone(), to, row, file)?;
+        self.transport
+            .send(message)
+            .await
+            .with_context(|| format!("sending mail through {}", self.server))?;
+        Ok(())
+    }
+}
+
+/// The report email: subject, text and HTML bodies, the file attached.
+fn report_message(
+    from: Mailbox,
+    to: Mailbox,
+    row: &ReportRow,
+    file: Vec<u8>,
+) -> anyhow::Result<Message> {
+    let name = row.file_name.as_deref().unwrap_or("report");
+    let content_type = row
+        .content_type
+        .as_deref()
+        .and_then(|t| ContentType::parse(t).ok())
+        .unwrap_or_else(|| ContentType::parse("application/octet-stream").expect("valid"));
+    let (kind, range, id) = (&row.report_type, &row.time_range, row.id);
+    let link = format!("/api/v1/reports/{id}/download");
+    let text = format!(
+        "Your scheduled {kind} report ({range}) is attached: {name}.\r\n\
+         It is also in Lumen: {link}\r\n"
+    );
+    let html = format!(
+        "<!doctype html><html><body><p>Your scheduled {kind} report ({range}) is attached: \
+         <strong>{}</strong>.</p><p>It is also in Lumen: <a href=\"{link}\">{link}</a></p>\
+         </body></html>",
+        html_escape(name)
+    );
+    let subject = format!(
+        "Lumen {kind} report for {}",
+        to.name.as_deref().unwrap_or(to.email.as_ref())
+    );
+    Ok(Message::builder()
+        .from(from)
+        .to(to)
+        .subject(subject)
+        .message_id(Some(format!("<{id}.{}@lumen>", Uuid::new_v4().simple())))
+        .multipart(
+            MultiPart::mixed()
+                .multipart(MultiPart::alternative_plain_html(text, html))
+                .singlepart(Attachment::new(name.to_owned()).body(file, content_type)),
+        )?)
+}
+
+fn html_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
 /// The channels configured, by name (`email`, `webhook`).
 pub fn channels(state: &AppState) -> Vec<&'static str> {
     let r = &state.config.reports;
     let mut out = Vec::new();
-    if r.smtp.is_some() {
+    if state.mailer.is_some() {
         out.push("email");
     }
     if r.webhook.is_some() {
@@ -77,7 +201,7 @@ async fn file_bytes(state: &AppState, row: &ReportRow) -> anyhow::Result<Vec<u8>
 }
 
 async fn email(state: &AppState, row: &ReportRow) -> anyhow::Result<()> {
-    let Some(smtp) = &state.config.reports.smtp else {
+    let Some(mailer) = &state.mailer else {
         return Ok(());
     };
     let owner = state
@@ -86,101 +210,9 @@ async fn email(state: &AppState, row: &ReportRow) -> anyhow::Result<()> {
         .await?
         .context("the report's owner no longer exists")?;
     let bytes = file_bytes(state, row).await?;
-    let message = mime_message(smtp, &owner.email, row, &bytes);
-    send_mail(smtp, &owner.email, &message).await
-}
-
-/// A multipart message: a short text and the report attached.
-fn mime_message(smtp: &SmtpConfig, to: &str, row: &ReportRow, file: &[u8]) -> String {
-    let boundary = format!("lumen-{}", Uuid::new_v4().simple());
-    let name = row.file_name.as_deref().unwrap_or("report");
-    let content_type = row
-        .content_type
-        .as_deref()
-        .unwrap_or("application/octet-stream");
-    let encoded = base64::engine::general_purpose::STANDARD.encode(file);
-    let lines: Vec<&str> = encoded
-        .as_bytes()
-        .chunks(76)
-        .map(|c| std::str::from_utf8(c).unwrap_or(""))
-        .collect();
-    format!(
-        "From: Lumen <{from}>\r\nTo: <{to}>\r\nSubject: Your Lumen {kind} report\r\n\
-         Date: {date}\r\nMessage-ID: <{id}@lumen>\r\nMIME-Version: 1.0\r\n\
-         Content-Type: multipart/mixed; boundary=\"{boundary}\"\r\n\r\n\
-         --{boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\
-         Your scheduled {kind} report ({range}) is attached: {name}.\r\n\
-         It is also in Lumen: /api/v1/reports/{id}/download\r\n\r\n\
-         --{boundary}\r\nContent-Type: {content_type}; name=\"{name}\"\r\n\
-         Content-Disposition: attachment; filename=\"{name}\"\r\n\
-         Content-Transfer-Encoding: base64\r\n\r\n{body}\r\n--{boundary}--\r\n",
-        from = smtp.from,
-        kind = row.report_type,
-        date = Utc::now().to_rfc2822(),
-        id = row.id,
-        range = row.time_range,
-        body = lines.join("\r\n"),
-    )
-}
-
-/// One SMTP transaction (RFC 5321), no authentication, no TLS.
-async fn send_mail(smtp: &SmtpConfig, to: &str, message: &str) -> anyhow::Result<()> {
-    let conn = tokio::time::timeout(
-        Duration::from_secs(10),
-        TcpStream::connect((smtp.host.as_str(), smtp.port)),
-    )
-    .await
-    .context("SMTP connect timed out")??;
-    let (read, mut write) = conn.into_split();
-    let mut read = BufReader::new(read);
-    async fn reply(read: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> anyhow::Result<u16> {
-        loop {
-            let mut line = String::new();
-            let n = tokio::time::timeout(Duration::from_secs(30), read.read_line(&mut line))
-                .await
-                .context("SMTP reply timed out")??;
-            if n == 0 {
-                bail!("SMTP server closed the connection");
-            }
-            let code: u16 = line
-                .get(..3)
-                .and_then(|c| c.parse().ok())
-                .context("bad SMTP reply")?;
-            if line.as_bytes().get(3) != Some(&b'-') {
-                return Ok(code);
-            }
-        }
-    }
-    let expect = |got: u16, want: &[u16], step: &str| -> anyhow::Result<()> {
-        if want.contains(&got) {
-            Ok(())
-        } else {
-            bail!("SMTP {step}: server answered {got}")
-        }
-    };
-    expect(reply(&mut read).await?, &[220], "greeting")?;
-    let steps = [
-        ("EHLO lumen\r\n".to_owned(), vec![250], "EHLO"),
-        (
-            format!("MAIL FROM:<{}>\r\n", smtp.from),
-            vec![250],
-            "MAIL FROM",
-        ),
-        (format!("RCPT TO:<{to}>\r\n"), vec![250, 251], "RCPT TO"),
-        ("DATA\r\n".to_owned(), vec![354], "DATA"),
-    ];
-    for (command, want, step) in steps {
-        write.write_all(command.as_bytes()).await?;
-        expect(reply(&mut read).await?, &want, step)?;
-    }
-    // Dot-stuffing: a line starting with "." gets another.
-    let body = message.replace("\r\n.", "\r\n..");
-    write.write_all(body.as_bytes()).await?;
-    write.write_all(b"\r\n.\r\n").await?;
-    expect(reply(&mut read).await?, &[250], "message")?;
-    write.write_all(b"QUIT\r\n").await?;
-    let _ = reply(&mut read).await;
-    Ok(())
+    mailer
+        .send_report(&owner.full_name, &owner.email, row, bytes)
+        .await
 }
 
 /// The signature header's value: `sha256=` and the hex HMAC-SHA256 of

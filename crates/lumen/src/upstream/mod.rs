@@ -1,11 +1,14 @@
 //! Clients of the nine upstream services (PRODUCT §6, `docs/upstreams/`).
 //! One client per configured service: base URL, service bearer token,
-//! per-call timeout, retries with exponential backoff and full jitter for
-//! these idempotent GETs (on timeouts, connection errors, 5xx and 429), and a
-//! circuit breaker.
+//! per-call timeout, retries through `backon` with exponential backoff and
+//! jitter for these idempotent GETs (on timeouts, connection errors, 5xx and
+//! 429, a 429 waiting as its `Retry-After` asks, in seconds or as an
+//! HTTP-date), and a circuit breaker.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use backon::{ExponentialBuilder, Retryable};
 
 use crate::config::{Config, UpstreamConfig};
 
@@ -22,7 +25,8 @@ pub struct Resilience {
     pub timeout: Duration,
     /// Attempts per call, the first included.
     pub max_attempts: u32,
-    /// Backoff before retry n (1-based) is uniform in [0, min(cap, base·2^(n-1))].
+    /// The wait before the first retry; each later one doubles, up to
+    /// `backoff_cap`, and jitter adds up to as much again.
     pub backoff_base: Duration,
     pub backoff_cap: Duration,
     pub breaker_threshold: u32,
@@ -41,14 +45,25 @@ impl Resilience {
         }
     }
 
-    /// Backoff before retry `n` (1-based): full jitter over an exponential ceiling.
-    pub fn backoff(&self, n: u32, unit_random: f64) -> Duration {
-        let ceiling = self
-            .backoff_base
-            .saturating_mul(2u32.saturating_pow(n.saturating_sub(1)))
-            .min(self.backoff_cap);
-        ceiling.mul_f64(unit_random.clamp(0.0, 1.0))
+    /// The backoff policy of one call.
+    fn backoff(&self) -> ExponentialBuilder {
+        ExponentialBuilder::default()
+            .with_min_delay(self.backoff_base)
+            .with_max_delay(self.backoff_cap)
+            .with_max_times(self.max_attempts.saturating_sub(1) as usize)
+            .with_jitter()
     }
+}
+
+/// A `Retry-After` value (RFC 9110 §10.2.3): delay seconds or an HTTP-date,
+/// as the wait from `now`; a date in the past waits nothing.
+fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or(Duration::ZERO))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -109,47 +124,36 @@ impl UpstreamClient {
     }
 
     /// GET `path` (relative to the service's base URL) with `query`; the body
-    /// as text. Retries transient failures with backoff; every attempt asks
-    /// the circuit first.
+    /// as text. Retries transient failures with backoff and a 429 after its
+    /// `Retry-After`; every attempt asks the circuit first.
     pub async fn get(&self, path: &str, query: &[(&str, String)]) -> Result<String, UpstreamError> {
         let url = format!("{}{path}", self.base_url);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        let call = || async {
             let permit = self
                 .breaker
                 .try_acquire()
                 .ok_or(UpstreamError::CircuitOpen)?;
             let result = self.attempt(&url, query).await;
-            match result {
-                Ok(body) => {
-                    self.breaker.record_success(permit);
-                    return Ok(body);
-                }
-                Err(err) if err.transient() => {
-                    self.breaker.record_failure(permit);
-                    if attempt >= self.resilience.max_attempts {
-                        return Err(err);
-                    }
-                    let wait = self.resilience.backoff(attempt, unit_random());
-                    tracing::debug!(service = self.service, %err, attempt, ?wait, "retrying upstream call");
-                    tokio::time::sleep(wait).await;
-                }
-                Err(UpstreamError::RateLimited(wait)) if attempt < self.resilience.max_attempts => {
-                    // Busy, not down: wait as asked (at most a minute) without counting a failure.
-                    self.breaker.record_success(permit);
-                    let wait = wait
-                        .unwrap_or(self.resilience.backoff_base)
-                        .min(MAX_RETRY_AFTER);
-                    tokio::time::sleep(wait + self.resilience.backoff(1, unit_random())).await;
-                }
-                Err(err) => {
-                    // The service answered (e.g. 400, 401): not a sign it is down.
-                    self.breaker.record_success(permit);
-                    return Err(err);
-                }
+            match &result {
+                Err(err) if err.transient() => self.breaker.record_failure(permit),
+                // Success, or the service answered (429 busy, 400, 401): not a sign it is down.
+                _ => self.breaker.record_success(permit),
             }
-        }
+            result
+        };
+        call.retry(self.resilience.backoff())
+            .when(|err| err.transient() || matches!(err, UpstreamError::RateLimited(_)))
+            .adjust(|err, backoff| match (err, backoff) {
+                // Wait as asked, within the attempts left; a wait over a minute ends the call.
+                (UpstreamError::RateLimited(Some(asked)), Some(_)) => {
+                    (*asked <= MAX_RETRY_AFTER).then_some(*asked)
+                }
+                (_, backoff) => backoff,
+            })
+            .notify(|err, wait| {
+                tracing::debug!(service = self.service, %err, ?wait, "retrying upstream call");
+            })
+            .await
     }
 
     async fn attempt(&self, url: &str, query: &[(&str, String)]) -> Result<String, UpstreamError> {
@@ -173,8 +177,7 @@ impl UpstreamClient {
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
                 .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.trim().parse::<u64>().ok())
-                .map(Duration::from_secs);
+                .and_then(|v| parse_retry_after(v, SystemTime::now()));
             return Err(UpstreamError::RateLimited(wait));
         }
         if !status.is_success() {
@@ -188,13 +191,6 @@ impl UpstreamClient {
             }
         })
     }
-}
-
-/// A uniform random number in [0, 1) from the operating system.
-fn unit_random() -> f64 {
-    let mut bytes = [0u8; 8];
-    let _ = getrandom::fill(&mut bytes);
-    (u64::from_le_bytes(bytes) >> 11) as f64 / (1u64 << 53) as f64
 }
 
 /// The clients of every configured service.
@@ -220,22 +216,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn backoff_grows_exponentially_up_to_the_cap_with_full_jitter() {
-        let r = Resilience {
-            timeout: Duration::from_secs(1),
-            max_attempts: 5,
-            backoff_base: Duration::from_millis(100),
-            backoff_cap: Duration::from_millis(500),
-            breaker_threshold: 5,
-            breaker_open_for: Duration::from_secs(60),
-        };
-        assert_eq!(r.backoff(1, 1.0), Duration::from_millis(100));
-        assert_eq!(r.backoff(2, 1.0), Duration::from_millis(200));
-        assert_eq!(r.backoff(3, 1.0), Duration::from_millis(400));
-        assert_eq!(r.backoff(4, 1.0), Duration::from_millis(500));
-        assert_eq!(r.backoff(3, 0.5), Duration::from_millis(200));
-        assert_eq!(r.backoff(3, 0.0), Duration::ZERO);
-        let u = unit_random();
-        assert!((0.0..1.0).contains(&u));
+    fn retry_after_is_read_in_seconds_or_as_an_http_date() {
+        let now = httpdate::parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT").expect("date");
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::from_secs(120))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:50:07 GMT", now),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:00:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon", now), None);
     }
 }

@@ -18,6 +18,8 @@ use lumen::{AppState, Config};
 use sqlx::Connection;
 use uuid::Uuid;
 
+pub mod smtp;
+
 pub fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
 }
