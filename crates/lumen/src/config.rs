@@ -93,6 +93,9 @@ pub struct Config {
     /// Proxies in front of Lumen that append to `X-Forwarded-For`; 0 means the
     /// client IP is the TCP peer.
     pub trusted_proxy_hops: usize,
+    /// Password hashes (login, 19 MiB each) computed at once; as many more
+    /// wait, and further logins are answered 503 at once. Default: the cores.
+    pub password_hash_concurrency: usize,
     /// The header those proxies append to; the other one is ignored, since a
     /// client can send it unchecked.
     pub forwarded_header: ForwardedHeader,
@@ -237,6 +240,7 @@ impl Default for Config {
                 .map(|c| (c, c.default_quota()))
                 .collect(),
             trusted_proxy_hops: 0,
+            password_hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             forwarded_header: ForwardedHeader::XForwardedFor,
             upstreams: BTreeMap::new(),
             upstream_timeout: Duration::from_secs(5),
@@ -284,6 +288,7 @@ struct FileConfig {
     rate_limit_system: Option<String>,
     rate_limit_manual_refresh: Option<String>,
     trusted_proxy_hops: Option<toml::Value>,
+    password_hash_concurrency: Option<toml::Value>,
     forwarded_header: Option<String>,
     upstream_timeout_secs: Option<toml::Value>,
     mock_fallback: Option<bool>,
@@ -538,6 +543,13 @@ impl Config {
             val(&file_cfg.trusted_proxy_hops),
         ) {
             cfg.trusted_proxy_hops = parse_num(&raw, 0, 10)? as usize;
+        }
+        if let Some(raw) = pick(
+            "LUMEN_PASSWORD_HASH_CONCURRENCY",
+            "password_hash_concurrency",
+            val(&file_cfg.password_hash_concurrency),
+        ) {
+            cfg.password_hash_concurrency = parse_num(&raw, 1, 1024)? as usize;
         }
         if let Some(raw) = pick(
             "LUMEN_FORWARDED_HEADER",
