@@ -419,6 +419,9 @@ async fn a_panicking_handler_is_a_json_500_without_internals() {
     let body = reply.error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR");
     assert!(!body.to_string().contains("SELECT"), "{body}");
     assert!(!body.to_string().contains("boom"), "{body}");
+    assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(reply.header("x-frame-options"), Some("DENY"));
+    assert!(reply.header("content-security-policy").is_some());
 }
 
 #[tokio::test]

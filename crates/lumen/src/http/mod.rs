@@ -423,7 +423,9 @@ pub fn with_middleware(router: Router<AppState>, state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(from_fn_with_state(state.clone(), middleware::timeout))
         .layer(CompressionLayer::new().gzip(true).br(true))
-        .layer(cors(&config.cors_origins));
+        .layer(cors(&config.cors_origins))
+        // Inside the security headers, so a panic's 500 carries them too.
+        .layer(CatchPanicLayer::custom(middleware::panic_response));
     for (name, value) in security {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             name,
@@ -431,7 +433,6 @@ pub fn with_middleware(router: Router<AppState>, state: AppState) -> Router {
         ));
     }
     router
-        .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn(middleware::json_errors))
         .layer(from_fn_with_state(state.clone(), middleware::observe))
         .with_state(state)
