@@ -515,6 +515,24 @@ async fn cors_allows_only_configured_origins() {
     );
     let denied = send(&app, preflight("https://evil.example.com")).await;
     assert_eq!(denied.header("access-control-allow-origin"), None);
+    // A browser front end may read the rate-limit state and Retry-After.
+    let get = Request::get("/api/health")
+        .header(header::ORIGIN, "https://app.example.com")
+        .body(Body::empty())
+        .expect("request");
+    let exposed = send(&app, get).await;
+    let exposed = exposed
+        .header("access-control-expose-headers")
+        .expect("exposed headers")
+        .to_ascii_lowercase();
+    for name in [
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "retry-after",
+    ] {
+        assert!(exposed.contains(name), "{exposed}");
+    }
 }
 
 #[tokio::test]
