@@ -311,3 +311,34 @@ async fn forwarded_header_hops_are_counted_from_the_right_and_ipv6_by_64() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// Analytics-class routes each have their own budget per user: exhausting
+/// one leaves the others whole.
+#[tokio::test]
+async fn analytics_budgets_are_per_route_and_user() {
+    let db = TestDb::sqlite().await;
+    let app = limited(&db, None, &[("analytics", "2/1h")]);
+    let a = user(&db, "a@acme.test").await;
+    let token = token_for(&db.store(), &a).await;
+    let get = |uri: String| {
+        let (app, token) = (app.clone(), token.clone());
+        async move { Call::get(uri).token(&token).send(&app).await }
+    };
+    let profile = format!("/api/v1/users/{}", a.id);
+    let velocity = format!("/api/v1/learner/analytics/velocity/{}", a.id);
+    for _ in 0..2 {
+        assert_ne!(
+            get(profile.clone()).await.status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+    assert_limited(&get(profile.clone()).await);
+    let other = get(velocity).await;
+    assert_ne!(
+        other.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        other.body
+    );
+    assert_eq!(other.header("ratelimit-remaining"), Some("1"));
+}

@@ -6,7 +6,7 @@
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use axum::extract::connect_info::ConnectInfo;
-use axum::extract::{FromRequestParts, RawPathParams, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::middleware::Next;
@@ -140,7 +140,12 @@ async fn check(
     let decision = match (route.limit, &state.limiter) {
         (Some(class), Some(limiter)) => {
             let subject = match (&current, class.per_user()) {
-                (Some(user), true) => format!("user:{}", user.caller.user_id),
+                (Some(user), true) => match parts.extensions.get::<MatchedPath>() {
+                    Some(route) if class.per_route() => {
+                        format!("user:{}:{}", user.caller.user_id, route.as_str())
+                    }
+                    _ => format!("user:{}", user.caller.user_id),
+                },
                 _ => format!(
                     "ip:{}",
                     client_key(
