@@ -55,6 +55,15 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// The header trusted proxies append the client address to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ForwardedHeader {
+    /// `X-Forwarded-For: client, proxy1`.
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=client, for=proxy1`.
+    Forwarded,
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     pub host: IpAddr,
@@ -84,6 +93,12 @@ pub struct Config {
     /// Proxies in front of Lumen that append to `X-Forwarded-For`; 0 means the
     /// client IP is the TCP peer.
     pub trusted_proxy_hops: usize,
+    /// Password hashes (login, 19 MiB each) computed at once; as many more
+    /// wait, and further logins are answered 503 at once. Default: the cores.
+    pub password_hash_concurrency: usize,
+    /// The header those proxies append to; the other one is ignored, since a
+    /// client can send it unchecked.
+    pub forwarded_header: ForwardedHeader,
     /// Configured upstream services, by name (`directory`, `course-builder`, …).
     pub upstreams: BTreeMap<&'static str, UpstreamConfig>,
     /// Timeout of one upstream request.
@@ -246,6 +261,8 @@ impl Default for Config {
                 .map(|c| (c, c.default_quota()))
                 .collect(),
             trusted_proxy_hops: 0,
+            password_hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            forwarded_header: ForwardedHeader::XForwardedFor,
             upstreams: BTreeMap::new(),
             upstream_timeout: Duration::from_secs(5),
             mock_fallback: false,
@@ -292,6 +309,8 @@ struct FileConfig {
     rate_limit_system: Option<String>,
     rate_limit_manual_refresh: Option<String>,
     trusted_proxy_hops: Option<toml::Value>,
+    password_hash_concurrency: Option<toml::Value>,
+    forwarded_header: Option<String>,
     upstream_timeout_secs: Option<toml::Value>,
     mock_fallback: Option<bool>,
     collect_interval_secs: Option<toml::Value>,
@@ -547,6 +566,29 @@ impl Config {
             val(&file_cfg.trusted_proxy_hops),
         ) {
             cfg.trusted_proxy_hops = parse_num(&raw, 0, 10)? as usize;
+        }
+        if let Some(raw) = pick(
+            "LUMEN_PASSWORD_HASH_CONCURRENCY",
+            "password_hash_concurrency",
+            val(&file_cfg.password_hash_concurrency),
+        ) {
+            cfg.password_hash_concurrency = parse_num(&raw, 1, 1024)? as usize;
+        }
+        if let Some(raw) = pick(
+            "LUMEN_FORWARDED_HEADER",
+            "forwarded_header",
+            file_cfg.forwarded_header,
+        ) {
+            cfg.forwarded_header = match raw.value.to_ascii_lowercase().as_str() {
+                "x-forwarded-for" => ForwardedHeader::XForwardedFor,
+                "forwarded" => ForwardedHeader::Forwarded,
+                _ => {
+                    return Err(ConfigError::new(
+                        raw.name,
+                        "must be x-forwarded-for or forwarded",
+                    ));
+                }
+            };
         }
         if let Some(raw) = pick(
             "LUMEN_UPSTREAM_TIMEOUT_SECS",

@@ -65,6 +65,12 @@ impl LimitClass {
         )
     }
 
+    /// Each route of the class has its own budget per subject (a dashboard
+    /// loading ten analytics spends ten budgets, one of each).
+    pub fn per_route(self) -> bool {
+        matches!(self, LimitClass::Analytics)
+    }
+
     pub fn default_quota(self) -> Quota {
         let (limit, secs) = match self {
             LimitClass::Login => (5, 15 * 60),

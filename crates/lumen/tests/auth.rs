@@ -702,3 +702,42 @@ async fn unknown_email_and_wrong_password_take_about_the_same_time() {
         "unknown/wrong median time ratio {ratio:.3}"
     );
 }
+
+/// With one hash at a time (and one waiting), a burst of logins is answered
+/// at once for the excess: 503 with `Retry-After`, not after a queue.
+#[tokio::test]
+async fn password_hashing_beyond_its_bound_is_refused_with_retry_after() {
+    let db = TestDb::sqlite().await;
+    let config = Config {
+        rate_limits_enabled: false,
+        password_hash_concurrency: 1,
+        ..test_config(&db)
+    };
+    let app = http::app(AppState::new(config, db.store()).expect("state"));
+    let burst = (0..8).map(|_| login(&app, "nobody@acme.test", PASSWORD));
+    let replies = futures::future::join_all(burst).await;
+    let refused: Vec<&Reply> = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::SERVICE_UNAVAILABLE)
+        .collect();
+    let checked = replies
+        .iter()
+        .filter(|r| r.status == StatusCode::UNAUTHORIZED)
+        .count();
+    assert!(
+        checked >= 1,
+        "{:?}",
+        replies.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert!(!refused.is_empty() && refused.len() + checked == 8);
+    for reply in refused {
+        assert_eq!(reply.body["error"], "SERVICE_UNAVAILABLE");
+        assert_eq!(reply.header("retry-after"), Some("1"));
+        assert_eq!(reply.body["retryAfter"], 1);
+    }
+    // The burst over, logins are checked again.
+    assert_eq!(
+        login(&app, "nobody@acme.test", PASSWORD).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}

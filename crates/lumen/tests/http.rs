@@ -419,6 +419,9 @@ async fn a_panicking_handler_is_a_json_500_without_internals() {
     let body = reply.error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR");
     assert!(!body.to_string().contains("SELECT"), "{body}");
     assert!(!body.to_string().contains("boom"), "{body}");
+    assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+    assert_eq!(reply.header("x-frame-options"), Some("DENY"));
+    assert!(reply.header("content-security-policy").is_some());
 }
 
 #[tokio::test]
@@ -512,6 +515,24 @@ async fn cors_allows_only_configured_origins() {
     );
     let denied = send(&app, preflight("https://evil.example.com")).await;
     assert_eq!(denied.header("access-control-allow-origin"), None);
+    // A browser front end may read the rate-limit state and Retry-After.
+    let get = Request::get("/api/health")
+        .header(header::ORIGIN, "https://app.example.com")
+        .body(Body::empty())
+        .expect("request");
+    let exposed = send(&app, get).await;
+    let exposed = exposed
+        .header("access-control-expose-headers")
+        .expect("exposed headers")
+        .to_ascii_lowercase();
+    for name in [
+        "ratelimit-limit",
+        "ratelimit-remaining",
+        "ratelimit-reset",
+        "retry-after",
+    ] {
+        assert!(exposed.contains(name), "{exposed}");
+    }
 }
 
 #[tokio::test]

@@ -230,3 +230,115 @@ async fn with_redis_unreachable_limits_still_hold_in_process() {
     }
     assert_limited(&Call::get("/api/health").peer(peer).send(&app).await);
 }
+
+fn behind_proxy(db: &TestDb, header: lumen::config::ForwardedHeader) -> Router {
+    let config = Config {
+        trusted_proxy_hops: 1,
+        forwarded_header: header,
+        ..test_config(db)
+    };
+    http::app(AppState::new(config, db.store()).expect("state"))
+}
+
+/// Behind one proxy, a client that writes its own `X-Forwarded-For` line in
+/// front of the proxy's still gets the proxy's view of it as its key: over a
+/// real socket, so the header lines arrive as a client sends them.
+#[tokio::test]
+async fn a_forged_forwarded_line_does_not_choose_the_rate_limit_key() {
+    let db = TestDb::sqlite().await;
+    let app = behind_proxy(&db, lumen::config::ForwardedHeader::XForwardedFor);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+    });
+    lumen::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for attempt in 0..6 {
+        let reply = client
+            .post(format!("http://{addr}/api/v1/auth/login"))
+            .header("x-forwarded-for", format!("10.9.8.{attempt}"))
+            .header("x-forwarded-for", "198.51.100.1, 203.0.113.7")
+            .json(&json!({"email": "x@acme.test", "password": "wrong-password"}))
+            .send()
+            .await
+            .expect("send");
+        statuses.push(reply.status().as_u16());
+    }
+    assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
+}
+
+#[tokio::test]
+async fn forwarded_header_hops_are_counted_from_the_right_and_ipv6_by_64() {
+    let db = TestDb::sqlite().await;
+    let app = behind_proxy(&db, lumen::config::ForwardedHeader::Forwarded);
+    let send = |forwarded: String| {
+        let app = app.clone();
+        async move {
+            Call::post(
+                "/api/v1/auth/login",
+                json!({"email": "x@acme.test", "password": "wrong-password"}),
+            )
+            .header("forwarded", "for=192.0.2.99;proto=https")
+            .header("forwarded", Box::leak(forwarded.into_boxed_str()))
+            .send(&app)
+            .await
+            .status
+        }
+    };
+    // One client moving through its /64, behind a forged entry of its own.
+    for host in 1..=5 {
+        let status = send(format!(
+            "for=10.0.0.{host}, for=\"[2001:db8:1:2::{host}]:4711\""
+        ))
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        send("for=\"[2001:db8:1:2:ffff::9]\"".into()).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // The next /64 is another client; `X-Forwarded-For` is not read.
+    assert_eq!(
+        send("for=\"[2001:db8:1:3::1]\"".into()).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// Analytics-class routes each have their own budget per user: exhausting
+/// one leaves the others whole.
+#[tokio::test]
+async fn analytics_budgets_are_per_route_and_user() {
+    let db = TestDb::sqlite().await;
+    let app = limited(&db, None, &[("analytics", "2/1h")]);
+    let a = user(&db, "a@acme.test").await;
+    let token = token_for(&db.store(), &a).await;
+    let get = |uri: String| {
+        let (app, token) = (app.clone(), token.clone());
+        async move { Call::get(uri).token(&token).send(&app).await }
+    };
+    let profile = format!("/api/v1/users/{}", a.id);
+    let velocity = format!("/api/v1/learner/analytics/velocity/{}", a.id);
+    for _ in 0..2 {
+        assert_ne!(
+            get(profile.clone()).await.status,
+            StatusCode::TOO_MANY_REQUESTS
+        );
+    }
+    assert_limited(&get(profile.clone()).await);
+    let other = get(velocity).await;
+    assert_ne!(
+        other.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        other.body
+    );
+    assert_eq!(other.header("ratelimit-remaining"), Some("1"));
+}

@@ -34,6 +34,7 @@ use uuid::Uuid;
 on_both_databases!(
     reports_of_every_type_and_format_for_their_owner_only,
     scheduled_reports_are_delivered_and_expire,
+    a_schedule_is_disabled_when_its_owner_loses_access,
 );
 
 fn reports_dir() -> std::path::PathBuf {
@@ -239,7 +240,10 @@ async fn reports_of_every_type_and_format_for_their_owner_only(db: &TestDb) {
             .to_str()
             .is_ok_and(|v| v.starts_with("text/csv"))
     );
-    let rows = parse_csv(&String::from_utf8_lossy(&bytes));
+    // UTF-8 with a byte-order mark, for spreadsheets.
+    let text = String::from_utf8_lossy(&bytes);
+    let text = text.strip_prefix('\u{feff}').expect("a byte-order mark");
+    let rows = parse_csv(text);
     assert_eq!(rows[0], reports::render::CSV_COLUMNS.to_vec());
     assert!(rows.len() > 10);
     let names: Vec<&str> = Analytic::bundle(Role::Learner).map(|k| k.name).collect();
@@ -481,7 +485,11 @@ async fn scheduled_reports_are_delivered_and_expire(db: &TestDb) {
     assert_eq!(refused.status, StatusCode::NOT_FOUND);
 
     // A run of the schedule (as its job does): generated, mailed, announced.
-    let report = reports::run_schedule(&state, schedule).await.expect("run");
+    let reports::ScheduleRun::Made(report) =
+        reports::run_schedule(&state, schedule).await.expect("run")
+    else {
+        panic!("the schedule was disabled");
+    };
     let status = Call::get(format!("/api/v1/reports/{report}/status"))
         .token(&token)
         .send(&app)
@@ -632,4 +640,86 @@ async fn s3_objects_round_trip_when_a_server_is_configured() {
     assert_eq!(got, b"a,b\r\n1,2\r\n");
     store.delete(&key).await.expect("delete");
     assert!(store.get(&key).await.expect("get").is_none());
+}
+
+/// Each run re-decides access: an owner demoted, moved to another
+/// organisation or deleted loses the schedule, and its runs stop.
+async fn a_schedule_is_disabled_when_its_owner_loses_access(db: &TestDb) {
+    let store = db.store();
+    let state = AppState::new(
+        Config {
+            rate_limits_enabled: false,
+            ..test_config(db)
+        },
+        store.clone(),
+    )
+    .expect("state");
+    let app = http::app(state.clone());
+    let elsewhere = lumen::accounts::add_user(
+        &store,
+        "Other Org",
+        "else@other.test",
+        "Elsewhere",
+        &[Role::OrgAdmin],
+        "password-123",
+    )
+    .await
+    .expect("user");
+    let mut schedules = Vec::new();
+    for who in ["demoted", "moved", "deleted"] {
+        let admin = lumen::accounts::add_user(
+            &store,
+            "Sched Org",
+            &format!("{who}@sched.test"),
+            who,
+            &[Role::OrgAdmin, Role::Learner],
+            "password-123",
+        )
+        .await
+        .expect("admin");
+        let token = token_for(&store, &admin).await;
+        let created = Call::post(
+            "/api/v1/reports/schedules",
+            json!({"cron": "0 7 * * 1", "type": "organization", "format": "csv"}),
+        )
+        .token(&token)
+        .send(&app)
+        .await;
+        assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+        let id: Uuid = created.body["id"]
+            .as_str()
+            .expect("id")
+            .parse()
+            .expect("uuid");
+        schedules.push((admin, id));
+    }
+    let mut demoted = schedules[0].0.clone();
+    demoted.roles = vec![Role::Learner];
+    store.upsert_user(&demoted).await.expect("demote");
+    let mut moved = schedules[1].0.clone();
+    moved.organization_id = elsewhere.organization_id;
+    store.upsert_user(&moved).await.expect("move");
+    // A deleted owner takes the schedule's row along (cascade).
+    store
+        .delete_report_schedule(schedules[2].1)
+        .await
+        .expect("delete");
+
+    for (_, id) in &schedules {
+        assert_eq!(
+            reports::run_schedule(&state, *id).await.expect("run"),
+            reports::ScheduleRun::Disabled
+        );
+        assert!(store.report_schedule(*id).await.expect("read").is_none());
+    }
+    let left: Vec<String> = store
+        .schedules()
+        .await
+        .expect("schedules")
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    for (_, id) in &schedules {
+        assert!(!left.contains(&reports::job_schedule_name(*id)), "{left:?}");
+    }
 }

@@ -28,6 +28,9 @@ pub enum AuthError {
     /// The platform's JWKS cannot be fetched.
     #[error("token keys are unavailable; try again shortly")]
     KeysUnavailable,
+    /// As many password checks as allowed are running and waiting.
+    #[error("too many logins in progress; try again shortly")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -50,6 +53,50 @@ pub struct Auth {
     verifier: tokens::Verifier,
     /// Sessions recently found active, with when that was checked.
     active_sessions: quick_cache::sync::Cache<Uuid, std::time::Instant>,
+    hashing: HashGate,
+}
+
+/// Bounds password hashing: `running` hashes at once, as many again
+/// waiting; a login beyond that is refused at once instead of queueing
+/// (each hash holds 19 MiB and a core).
+struct HashGate {
+    admitted: std::sync::Arc<tokio::sync::Semaphore>,
+    running: std::sync::Arc<tokio::sync::Semaphore>,
+}
+
+impl HashGate {
+    fn new(running: usize) -> Self {
+        Self {
+            admitted: std::sync::Arc::new(tokio::sync::Semaphore::new(running * 2)),
+            running: std::sync::Arc::new(tokio::sync::Semaphore::new(running)),
+        }
+    }
+
+    /// Runs `work` on a blocking thread within the bound.
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
+        let admitted = self
+            .admitted
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| AuthError::Busy)?;
+        let running = self
+            .running
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| AuthError::Internal(e.into()))?;
+        // The permits travel with the work: a cancelled login does not free
+        // a slot its hash still occupies.
+        tokio::task::spawn_blocking(move || {
+            let _permits = (admitted, running);
+            work()
+        })
+        .await
+        .map_err(|e| AuthError::Internal(e.into()))
+    }
 }
 
 /// A new pair of tokens.
@@ -82,6 +129,7 @@ impl Auth {
         Ok(Self {
             verifier: tokens::Verifier { local, platform },
             active_sessions: quick_cache::sync::Cache::new(100_000),
+            hashing: HashGate::new(config.password_hash_concurrency),
         })
     }
 
@@ -140,11 +188,10 @@ impl Auth {
         let found = store.credentials(email).await?;
         let stored_hash = found.as_ref().and_then(|(_, h)| h.clone());
         let password = password.to_owned();
-        let verified = tokio::task::spawn_blocking(move || {
-            passwords::verify(&password, stored_hash.as_deref())
-        })
-        .await
-        .map_err(|e| AuthError::Internal(e.into()))?;
+        let verified = self
+            .hashing
+            .run(move || passwords::verify(&password, stored_hash.as_deref()))
+            .await?;
         let (user, rehash) = match (found, verified) {
             (Some((user, _)), passwords::Verified::Match { rehash }) => (user, rehash),
             _ => return Err(AuthError::InvalidCredentials),

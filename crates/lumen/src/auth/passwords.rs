@@ -46,8 +46,17 @@ pub enum Verified {
 /// bcrypt). `None` (no account or no password) always mismatches, after the
 /// same work as a real check.
 pub fn verify(password: &str, stored: Option<&str>) -> Verified {
+    check(password, stored, verify_argon2)
+}
+
+/// [`verify`] with its argon2 verification given. Every path costs at least
+/// one argon2 run (19 MiB): an unknown account and a wrong password verify
+/// against the dummy hash, a legacy bcrypt account pays bcrypt and then
+/// argon2 (the dummy on a mismatch, the rehash on a match), so no kind of
+/// account answers faster than an unknown one.
+fn check(password: &str, stored: Option<&str>, argon2: impl Fn(&str, &str) -> bool) -> Verified {
     let Some(stored) = stored else {
-        let _ = verify_argon2(password, &DUMMY);
+        let _ = argon2(password, &DUMMY);
         return Verified::Mismatch;
     };
     if stored.starts_with("$2a$") || stored.starts_with("$2b$") || stored.starts_with("$2y$") {
@@ -55,10 +64,13 @@ pub fn verify(password: &str, stored: Option<&str>) -> Verified {
             Ok(true) => Verified::Match {
                 rehash: hash(password).ok(),
             },
-            _ => Verified::Mismatch,
+            _ => {
+                let _ = argon2(password, &DUMMY);
+                Verified::Mismatch
+            }
         };
     }
-    if verify_argon2(password, stored) {
+    if argon2(password, stored) {
         Verified::Match { rehash: None }
     } else {
         Verified::Mismatch
@@ -111,6 +123,25 @@ mod tests {
             other => panic!("expected a match with a rehash, got {other:?}"),
         }
         assert_eq!(verify("new secret", Some(&legacy)), Verified::Mismatch);
+    }
+
+    /// Argon2 verifications `check` runs for a password and stored hash.
+    fn argon2_runs(password: &str, stored: Option<&str>) -> usize {
+        let runs = std::cell::Cell::new(0);
+        check(password, stored, |p, h| {
+            runs.set(runs.get() + 1);
+            verify_argon2(p, h)
+        });
+        runs.get()
+    }
+
+    #[test]
+    fn a_wrong_password_on_a_bcrypt_account_costs_an_argon2_run_like_an_unknown_account() {
+        let legacy = bcrypt::hash("old secret", 4).expect("bcrypt");
+        let current = hash("current").expect("hash");
+        assert_eq!(argon2_runs("guess", None), 1);
+        assert_eq!(argon2_runs("guess", Some(&current)), 1);
+        assert_eq!(argon2_runs("guess", Some(&legacy)), 1);
     }
 
     #[test]

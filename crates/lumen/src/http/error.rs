@@ -79,6 +79,13 @@ pub enum ApiError {
         message: String,
         details: Map<String, Value>,
     },
+    /// Too much work in progress (password hashing); try again after
+    /// `retry_after_secs`.
+    #[error("{message}")]
+    Overloaded {
+        message: String,
+        retry_after_secs: u64,
+    },
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -102,7 +109,9 @@ impl ApiError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Timeout | Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout | Self::ServiceUnavailable { .. } | Self::Overloaded { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -121,7 +130,9 @@ impl ApiError {
             Self::MethodNotAllowed => "METHOD_NOT_ALLOWED",
             Self::PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             Self::UnsupportedMediaType(_) => "UNSUPPORTED_MEDIA_TYPE",
-            Self::Timeout | Self::ServiceUnavailable { .. } => "SERVICE_UNAVAILABLE",
+            Self::Timeout | Self::ServiceUnavailable { .. } | Self::Overloaded { .. } => {
+                "SERVICE_UNAVAILABLE"
+            }
             Self::Internal(_) => "INTERNAL_ERROR",
         }
     }
@@ -173,6 +184,12 @@ impl ApiError {
                 extra.insert("details".into(), Value::Object(details.clone()));
                 self.to_string()
             }
+            Self::Overloaded {
+                retry_after_secs, ..
+            } => {
+                extra.insert("retryAfter".into(), Value::from(*retry_after_secs));
+                self.to_string()
+            }
             Self::RateLimited {
                 retry_after_secs,
                 next_allowed_at,
@@ -204,6 +221,9 @@ impl IntoResponse for ApiError {
         }
         let mut response = (self.status(), Json(self.body())).into_response();
         if let Self::RateLimited {
+            retry_after_secs, ..
+        }
+        | Self::Overloaded {
             retry_after_secs, ..
         } = &self
         {
@@ -257,6 +277,10 @@ impl From<AuthError> for ApiError {
             AuthError::KeysUnavailable => Self::ServiceUnavailable {
                 message: AuthError::KeysUnavailable.to_string(),
                 details: Map::new(),
+            },
+            AuthError::Busy => Self::Overloaded {
+                message: AuthError::Busy.to_string(),
+                retry_after_secs: 1,
             },
             AuthError::Store(err) => err.into(),
             AuthError::Internal(err) => Self::Internal(err),

@@ -3,10 +3,10 @@
 //! → handler. Handlers never decide access themselves; they read the
 //! [`CurrentUser`] this guard put in the request.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use axum::extract::connect_info::ConnectInfo;
-use axum::extract::{FromRequestParts, RawPathParams, Request, State};
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::middleware::Next;
@@ -17,6 +17,7 @@ use uuid::Uuid;
 
 use super::middleware::LogUser;
 use crate::auth::Verified;
+use crate::config::ForwardedHeader;
 use crate::http::error::ApiError;
 use crate::ratelimit::{Decision, LimitClass};
 use crate::state::AppState;
@@ -139,8 +140,20 @@ async fn check(
     let decision = match (route.limit, &state.limiter) {
         (Some(class), Some(limiter)) => {
             let subject = match (&current, class.per_user()) {
-                (Some(user), true) => format!("user:{}", user.caller.user_id),
-                _ => format!("ip:{}", client_ip(parts, state.config.trusted_proxy_hops)),
+                (Some(user), true) => match parts.extensions.get::<MatchedPath>() {
+                    Some(route) if class.per_route() => {
+                        format!("user:{}:{}", user.caller.user_id, route.as_str())
+                    }
+                    _ => format!("user:{}", user.caller.user_id),
+                },
+                _ => format!(
+                    "ip:{}",
+                    client_key(
+                        parts,
+                        state.config.trusted_proxy_hops,
+                        state.config.forwarded_header
+                    )
+                ),
             };
             let decision = limiter.check(class, &subject).await;
             if !decision.allowed {
@@ -228,29 +241,79 @@ fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     }
 }
 
-/// The TCP peer, or with `hops` trusted proxies the address they saw.
-fn client_ip(parts: &Parts, hops: usize) -> String {
+/// The rate-limit key of the client: the TCP peer, or with `hops` trusted
+/// proxies the address they saw. Every line of the configured header is
+/// read, in order, as one list, and the entry `hops` from the right taken:
+/// entries a client wrote itself sit further left and are never reached.
+/// An IPv6 client is keyed by its /64, which one subscriber usually holds
+/// whole.
+fn client_key(parts: &Parts, hops: usize, header: ForwardedHeader) -> String {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0.ip());
-    if hops > 0
-        && let Some(forwarded) = parts
-            .headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-    {
-        let entries: Vec<&str> = forwarded.split(',').map(str::trim).collect();
-        if let Some(ip) = entries
-            .len()
-            .checked_sub(hops)
-            .and_then(|i| entries.get(i))
-            .and_then(|e| e.parse::<IpAddr>().ok())
-        {
-            return ip.to_string();
+    let forwarded = (hops > 0)
+        .then(|| forwarded_for(&parts.headers, header))
+        .and_then(|entries| {
+            let index = entries.len().checked_sub(hops)?;
+            entries.into_iter().nth(index)
+        });
+    // An entry that is no address (`unknown`, an obfuscated name) keys the
+    // client by the proxy: stricter, never looser.
+    match forwarded.and_then(|entry| parse_node(&entry)).or(peer) {
+        Some(ip) => ip_key(ip),
+        None => "unknown".to_owned(),
+    }
+}
+
+/// The `for` entries of every line of `header`, leftmost first.
+fn forwarded_for(headers: &HeaderMap, header: ForwardedHeader) -> Vec<String> {
+    let lines = headers
+        .get_all(match header {
+            ForwardedHeader::XForwardedFor => "x-forwarded-for",
+            ForwardedHeader::Forwarded => "forwarded",
+        })
+        .iter()
+        .map(|v| v.to_str().unwrap_or(""));
+    let elements = lines.flat_map(|line| line.split(',')).map(str::trim);
+    match header {
+        ForwardedHeader::XForwardedFor => elements.map(str::to_owned).collect(),
+        // RFC 7239: `for=192.0.2.1;proto=https, for="[2001:db8::1]:4711"`;
+        // an element without `for` still counts as a hop.
+        ForwardedHeader::Forwarded => elements
+            .map(|element| {
+                element
+                    .split(';')
+                    .filter_map(|pair| pair.split_once('='))
+                    .find(|(name, _)| name.trim().eq_ignore_ascii_case("for"))
+                    .map(|(_, value)| value.trim().trim_matches('"').to_owned())
+                    .unwrap_or_default()
+            })
+            .collect(),
+    }
+}
+
+/// An address with an optional port: `192.0.2.1`, `192.0.2.1:80`,
+/// `2001:db8::1`, `[2001:db8::1]:80`.
+fn parse_node(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
+        .or_else(|| {
+            let inner = entry.strip_prefix('[')?.split_once(']')?.0;
+            inner.parse::<IpAddr>().ok()
+        })
+}
+
+fn ip_key(ip: IpAddr) -> String {
+    match ip.to_canonical() {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => {
+            let prefix = Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX));
+            format!("{prefix}/64")
         }
     }
-    peer.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
 }
 
 fn rate_limit_headers(headers: &mut HeaderMap, d: &Decision) {

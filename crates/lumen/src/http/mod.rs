@@ -319,7 +319,9 @@ pub fn with_middleware(router: Router<AppState>, state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(from_fn_with_state(state.clone(), middleware::timeout))
         .layer(CompressionLayer::new().gzip(true).br(true))
-        .layer(cors(&config.cors_origins));
+        .layer(cors(&config.cors_origins))
+        // Inside the security headers, so a panic's 500 carries them too.
+        .layer(CatchPanicLayer::custom(middleware::panic_response));
     for (name, value) in security {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             name,
@@ -327,7 +329,6 @@ pub fn with_middleware(router: Router<AppState>, state: AppState) -> Router {
         ));
     }
     router
-        .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(axum::middleware::from_fn(middleware::json_errors))
         .layer(from_fn_with_state(state.clone(), middleware::observe))
         .with_state(state)
@@ -358,6 +359,9 @@ fn cors(origins: &[String]) -> CorsLayer {
             HeaderName::from_static("x-request-id"),
             header::RETRY_AFTER,
             header::ETAG,
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderName::from_static("ratelimit-reset"),
         ])
         .max_age(std::time::Duration::from_secs(600))
 }

@@ -327,10 +327,10 @@ pub async fn run_job(state: &AppState, job: &ReportJob) -> anyhow::Result<Value>
             let removed = cleanup(state, Utc::now()).await?;
             Ok(json!({ "removed": removed }))
         }
-        ReportJob::Schedule { schedule_id } => {
-            let report = run_schedule(state, *schedule_id).await?;
-            Ok(json!({ "reportId": report }))
-        }
+        ReportJob::Schedule { schedule_id } => match run_schedule(state, *schedule_id).await? {
+            ScheduleRun::Made(report) => Ok(json!({ "reportId": report })),
+            ScheduleRun::Disabled => Ok(json!({ "reportId": null, "scheduleDisabled": true })),
+        },
         ReportJob::Deliver { deliver, report_id } => {
             delivery::deliver(state, *report_id, Some(deliver)).await?;
             Ok(json!({ "reportId": report_id }))
@@ -619,6 +619,7 @@ pub async fn create_schedule(
         time_range: spec.range.as_str().into(),
         analytics: spec.analytics_json(),
         created_at: Utc::now().trunc_subsecs(0),
+        organization_id: Some(caller.organization_id),
     };
     state.store.save_report_schedule(&row).await?;
     let job = JobKind::Report(ReportJob::Schedule {
@@ -663,16 +664,64 @@ pub async fn delete_schedule(
     Ok(())
 }
 
-/// One run of a schedule: a new report of the schedule's spec for its
-/// owner, generated, then delivered on each configured channel; a channel
-/// that fails is retried by a job of its own. Returns the report's id.
-pub async fn run_schedule(state: &AppState, schedule_id: Uuid) -> anyhow::Result<Uuid> {
-    let s = state
-        .store
-        .report_schedule(schedule_id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("schedule {schedule_id} was deleted"))?;
+/// What one run of a schedule did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScheduleRun {
+    /// A report was made, with this id.
+    Made(Uuid),
+    /// The owner may no longer have it: the schedule was removed.
+    Disabled,
+}
+
+/// One run of a schedule: access re-decided by the policy for the owner as
+/// stored now (deleted, moved to another organisation or no longer holding
+/// the report's role: the schedule is removed and its runs stop), then a
+/// new report of the schedule's spec for its owner, generated, then
+/// delivered on each configured channel; a channel that fails is retried by
+/// a job of its own.
+pub async fn run_schedule(state: &AppState, schedule_id: Uuid) -> anyhow::Result<ScheduleRun> {
+    let Some(s) = state.store.report_schedule(schedule_id).await? else {
+        // Its owner was deleted (the row goes with them) or it was removed.
+        state
+            .queue
+            .delete_schedule(&job_schedule_name(schedule_id))
+            .await?;
+        tracing::warn!(schedule = %schedule_id, "report schedule gone: runs stopped");
+        return Ok(ScheduleRun::Disabled);
+    };
     let spec = Spec::of_row(&s.report_type, &s.format, &s.time_range, &s.analytics)?;
+    let owner = state.store.user(s.owner_id).await?;
+    let denial = match &owner {
+        None => Some(authz::Denial::NotYourSubject),
+        Some(user) => {
+            let caller = Caller {
+                user_id: user.id,
+                organization_id: user.organization_id,
+                email: user.email.clone(),
+                roles: user.roles.clone(),
+            };
+            s.organization_id
+                .map_or(Ok(()), |org| {
+                    authz::decide_own_organization(&caller, Some(org))
+                })
+                .and_then(|()| authz::decide_holds_role(&caller, spec.report_type.role()))
+                .err()
+        }
+    };
+    if let Some(denial) = denial {
+        state
+            .queue
+            .delete_schedule(&job_schedule_name(s.id))
+            .await?;
+        state.store.delete_report_schedule(s.id).await?;
+        tracing::warn!(
+            schedule = %s.id,
+            owner = %s.owner_id,
+            reason = %denial,
+            "report schedule no longer authorised: removed"
+        );
+        return Ok(ScheduleRun::Disabled);
+    }
     let row = new_row(s.owner_id, &spec, Some(s.id));
     state.store.save_report(&row).await?;
     generate(state, row.id).await?;
@@ -695,7 +744,7 @@ pub async fn run_schedule(state: &AppState, schedule_id: Uuid) -> anyhow::Result
                 .await?;
         }
     }
-    Ok(row.id)
+    Ok(ScheduleRun::Made(row.id))
 }
 
 /// Removes report files older than the retention; their reports become

@@ -203,16 +203,29 @@ pub fn rows(data: &Value) -> Vec<[String; 4]> {
     out
 }
 
+/// One CSV cell. Text a spreadsheet would run as a formula (starting with
+/// `=`, `+`, `-`, `@`, tab or carriage return: OWASP's rule) is prefixed
+/// with `'`; numbers, negative ones too, stay numbers. Titles come from
+/// upstream services, so they are not trusted.
 fn csv_field(s: &str) -> String {
+    let formula = s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err();
+    let s = if formula {
+        format!("'{s}")
+    } else {
+        s.to_owned()
+    };
     if s.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", s.replace('"', "\"\""))
     } else {
-        s.to_owned()
+        s
     }
 }
 
+/// The CSV file: UTF-8 with a byte-order mark, so spreadsheets read
+/// accents right; CRLF line ends.
 pub fn csv(r: &ReportData) -> Vec<u8> {
-    let mut out = CSV_COLUMNS.join(",");
+    let mut out = String::from('\u{feff}');
+    out.push_str(&CSV_COLUMNS.join(","));
     out.push_str("\r\n");
     let mut line = |cells: [&str; 5]| {
         let cells: Vec<String> = cells.iter().map(|c| csv_field(c)).collect();
@@ -739,6 +752,30 @@ mod tests {
         assert_eq!(csv_field("a,b"), "\"a,b\"");
         assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
         assert_eq!(csv_field("plain"), "plain");
+    }
+
+    #[test]
+    fn csv_cells_that_would_run_as_formulas_are_neutralised() {
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_field("+1+cmd|' /C calc'!A0"), "'+1+cmd|' /C calc'!A0");
+        assert_eq!(csv_field("-2+3"), "'-2+3");
+        assert_eq!(csv_field("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_field("\tx"), "'\tx");
+        assert_eq!(csv_field("\rx"), "\"'\rx\"");
+        assert_eq!(csv_field("-0.5"), "-0.5");
+        assert_eq!(csv_field("Café"), "Café");
+        let file = csv(&ReportData {
+            id: uuid::Uuid::nil(),
+            report_type: "learner".into(),
+            owner_name: "Zoë".into(),
+            organization: "Acme".into(),
+            time_range: "30d".into(),
+            generated_at: Utc::now(),
+            data_source: DataSource::Realtime,
+            missing_sources: Vec::new(),
+            sections: Vec::new(),
+        });
+        assert!(file.starts_with("\u{feff}analytic,".as_bytes()));
         assert_eq!(humanise("skill-gap"), "Skill gap");
         assert_eq!(humanise("averageScore"), "Average score");
     }

@@ -43,6 +43,9 @@ pub struct ScheduleRow {
     pub time_range: String,
     pub analytics: String,
     pub created_at: DateTime<Utc>,
+    /// The organisation it was made in; `None` for schedules made before
+    /// this was recorded.
+    pub organization_id: Option<Uuid>,
 }
 
 impl Store {
@@ -142,7 +145,8 @@ impl Store {
         on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO report_schedules (id, owner_id, name, cron, report_type, format, \
-                 time_range, analytics, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+                 time_range, analytics, created_at, organization_id) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
                  ON CONFLICT (id) DO UPDATE SET name = excluded.name, cron = excluded.cron, \
                  report_type = excluded.report_type, format = excluded.format, \
                  time_range = excluded.time_range, analytics = excluded.analytics",
@@ -156,6 +160,7 @@ impl Store {
             .bind(&s.time_range)
             .bind(&s.analytics)
             .bind(s.created_at)
+            .bind(s.organization_id)
             .execute(pool)
             .await?;
         });
@@ -166,7 +171,7 @@ impl Store {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, owner_id, name, cron, report_type, format, time_range, analytics, \
-                 created_at FROM report_schedules WHERE id = $1",
+                 created_at, organization_id FROM report_schedules WHERE id = $1",
             )
             .bind(id)
             .fetch_optional(pool)
@@ -178,7 +183,7 @@ impl Store {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT id, owner_id, name, cron, report_type, format, time_range, analytics, \
-                 created_at FROM report_schedules WHERE owner_id = $1 ORDER BY created_at, id",
+                 created_at, organization_id FROM report_schedules WHERE owner_id = $1 ORDER BY created_at, id",
             )
             .bind(owner_id)
             .fetch_all(pool)
