@@ -15,6 +15,7 @@ pub mod http;
 pub mod import;
 pub mod jobs;
 pub mod learner_ai;
+pub mod mail;
 pub mod metrics;
 pub mod models;
 pub mod queue;

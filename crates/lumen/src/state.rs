@@ -44,7 +44,7 @@ pub struct State {
     /// This process's side of the job queue.
     pub queue: crate::queue::Queue,
     /// The SMTP server reports are mailed through, when configured.
-    pub mailer: Option<Arc<crate::reports::delivery::Mailer>>,
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
     pub started_at: DateTime<Utc>,
     started: Instant,
     /// The instant the serving path computes with.
@@ -106,7 +106,7 @@ impl AppState {
             upstreams.clone(),
         ));
         let mailer = match &config.reports.smtp {
-            Some(smtp) => Some(Arc::new(crate::reports::delivery::Mailer::new(smtp)?)),
+            Some(smtp) => Some(Arc::new(crate::mail::Mailer::new(smtp)?)),
             None => None,
         };
         Ok(Self(Arc::new(State {

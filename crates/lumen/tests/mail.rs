@@ -9,7 +9,7 @@ mod support;
 use base64::Engine;
 use chrono::Utc;
 use lumen::config::{Secret, SmtpConfig};
-use lumen::reports::delivery::Mailer;
+use lumen::mail::Mailer;
 use lumen::store::ReportRow;
 use serde_json::Value;
 use support::smtp::{PASSWORD_IN_URL, SmtpServers};
