@@ -319,7 +319,11 @@ async fn status_detail_and_metrics_need_the_operator_credential() {
     let state = AppState::new(test_config(&db), db.store()).expect("state");
     let reply = send(&lumen::http::metrics_app(state), get_req("/metrics")).await;
     assert_eq!(reply.status, StatusCode::OK);
-    assert!(String::from_utf8_lossy(&reply.body).contains("lumen_"));
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("application/openmetrics-text"))
+    );
 }
 
 /// The counts behind `/api/status` are read at most every 30 s.
