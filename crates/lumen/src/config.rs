@@ -1080,7 +1080,10 @@ mod tests {
         assert_eq!(cfg.reports.schedules_per_user, 10);
         assert_eq!(cfg.reports.schedule_min_interval, Duration::from_secs(3600));
         assert!(cfg.ops_token.is_none() && cfg.metrics_addr.is_none());
-        assert_eq!(load_err(&[("LUMEN_OPS_TOKEN", "short")]).setting, "LUMEN_OPS_TOKEN");
+        assert_eq!(
+            load_err(&[("LUMEN_OPS_TOKEN", "short")]).setting,
+            "LUMEN_OPS_TOKEN"
+        );
         assert_eq!(
             load_err(&[("LUMEN_REPORT_SCHEDULES_PER_USER", "0")]).setting,
             "LUMEN_REPORT_SCHEDULES_PER_USER"

@@ -307,11 +307,20 @@ async fn status_detail_and_metrics_need_the_operator_credential() {
         .await
         .error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
     let detail = send(&app, ops_req("/api/status")).await.json();
-    assert!(detail["upstreams"].is_array() && detail["records"].is_object(), "{detail}");
+    assert!(
+        detail["upstreams"].is_array() && detail["records"].is_object(),
+        "{detail}"
+    );
 
     // No credential configured: the detail and /metrics are served to nobody.
     let (app, _) = test_app(test_config(&db), &db);
-    assert!(send(&app, ops_req("/api/status")).await.json().get("records").is_none());
+    assert!(
+        send(&app, ops_req("/api/status"))
+            .await
+            .json()
+            .get("records")
+            .is_none()
+    );
     send(&app, ops_req("/metrics"))
         .await
         .error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
@@ -343,8 +352,19 @@ async fn status_counts_are_cached() {
     .await
     .expect("user");
     let after = send(&app, ops_req("/api/status")).await.json();
-    assert_eq!(after["records"]["organizations"], 0, "served from the cache");
-    assert_eq!(state.store.record_counts().await.expect("counts").organizations, 1);
+    assert_eq!(
+        after["records"]["organizations"], 0,
+        "served from the cache"
+    );
+    assert_eq!(
+        state
+            .store
+            .record_counts()
+            .await
+            .expect("counts")
+            .organizations,
+        1
+    );
 }
 
 #[tokio::test]

@@ -744,9 +744,10 @@ async fn lone_user(
     tune(&mut config);
     let state = AppState::new(config, store.clone()).expect("state");
     let app = http::app(state.clone());
-    let user = lumen::accounts::add_user(&store, "Quota Org", email, "Quota", roles, "password-123")
-        .await
-        .expect("user");
+    let user =
+        lumen::accounts::add_user(&store, "Quota Org", email, "Quota", roles, "password-123")
+            .await
+            .expect("user");
     let token = token_for(&store, &user).await;
     (app, state, user, token)
 }
@@ -771,11 +772,19 @@ async fn schedules_are_capped_per_user_and_may_not_run_too_often(db: &TestDb) {
     for cron in ["* * * * *", "*/30 * * * *", "0,59 * * * *", "0 7,8 * * *"] {
         if cron == "0 7,8 * * *" {
             // Exactly an hour apart: allowed.
-            assert_eq!(add_schedule(&app, &token, cron).await.status, StatusCode::CREATED);
+            assert_eq!(
+                add_schedule(&app, &token, cron).await.status,
+                StatusCode::CREATED
+            );
             continue;
         }
         let reply = add_schedule(&app, &token, cron).await;
-        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{cron}: {}", reply.body);
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{cron}: {}",
+            reply.body
+        );
         assert_eq!(reply.body["error"], "VALIDATION_ERROR");
         assert!(
             reply.body["validation"]["cron"]
@@ -785,14 +794,19 @@ async fn schedules_are_capped_per_user_and_may_not_run_too_often(db: &TestDb) {
             reply.body
         );
     }
-    assert_eq!(add_schedule(&app, &token, "0 * * * *").await.status, StatusCode::CREATED);
+    assert_eq!(
+        add_schedule(&app, &token, "0 * * * *").await.status,
+        StatusCode::CREATED
+    );
     let third = add_schedule(&app, &token, "0 3 * * *").await;
     assert_eq!(third.status, StatusCode::CREATED, "{}", third.body);
     let fourth = add_schedule(&app, &token, "0 4 * * *").await;
     assert_eq!(fourth.status, StatusCode::CONFLICT, "{}", fourth.body);
     assert_eq!(fourth.body["error"], "CONFLICT");
     assert!(
-        fourth.body["message"].as_str().is_some_and(|m| m.contains("at most 3")),
+        fourth.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("at most 3")),
         "{}",
         fourth.body
     );
@@ -803,7 +817,10 @@ async fn schedules_are_capped_per_user_and_may_not_run_too_often(db: &TestDb) {
         .send(&app)
         .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    assert_eq!(add_schedule(&app, &token, "0 4 * * *").await.status, StatusCode::CREATED);
+    assert_eq!(
+        add_schedule(&app, &token, "0 4 * * *").await.status,
+        StatusCode::CREATED
+    );
 }
 
 /// A stored report of `size` bytes for `owner`.
@@ -855,7 +872,9 @@ async fn report_storage_per_user_is_capped(db: &TestDb) {
         .await;
     assert_eq!(over.status, StatusCode::CONFLICT, "{}", over.body);
     assert!(
-        over.body["message"].as_str().is_some_and(|m| m.contains("storage is full")),
+        over.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("storage is full")),
         "{}",
         over.body
     );
@@ -879,7 +898,11 @@ async fn report_storage_per_user_is_capped(db: &TestDb) {
     // A scheduled run is recorded as failed, with the reason.
     let created = add_schedule(&app, &token, "0 7 * * 1").await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
-    let schedule: Uuid = created.body["id"].as_str().expect("id").parse().expect("uuid");
+    let schedule: Uuid = created.body["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
     let reports::ScheduleRun::Made(report) =
         reports::run_schedule(&state, schedule).await.expect("run")
     else {
@@ -913,8 +936,15 @@ async fn report_and_job_failures_show_no_internal_detail(db: &TestDb) {
     .send(&app)
     .await;
     assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
-    let id: Uuid = asked.body["reportId"].as_str().expect("id").parse().expect("uuid");
-    assert!(reports::generate(&state, id).await.is_err(), "storage must fail");
+    let id: Uuid = asked.body["reportId"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    assert!(
+        reports::generate(&state, id).await.is_err(),
+        "storage must fail"
+    );
     let status = Call::get(format!("/api/v1/reports/{id}/status"))
         .token(&token)
         .send(&app)
@@ -924,10 +954,17 @@ async fn report_and_job_failures_show_no_internal_detail(db: &TestDb) {
     let message = status.body["error"].as_str().expect("error");
     assert!(message.contains(&id.to_string()), "{message}");
     let shown = status.body.to_string();
-    assert!(!shown.contains("lumen-blocker") && !shown.contains("internal-reports"), "{shown}");
+    assert!(
+        !shown.contains("lumen-blocker") && !shown.contains("internal-reports"),
+        "{shown}"
+    );
 
     // The report's job fails with an internal message: not shown either.
-    let job: Uuid = asked.body["jobId"].as_str().expect("job").parse().expect("uuid");
+    let job: Uuid = asked.body["jobId"]
+        .as_str()
+        .expect("job")
+        .parse()
+        .expect("uuid");
     let now = Utc::now();
     let claimed = state
         .store
@@ -941,11 +978,22 @@ async fn report_and_job_failures_show_no_internal_detail(db: &TestDb) {
         .fail_job(job, "test-worker", internal, None, now)
         .await
         .expect("fail");
-    let reply = Call::get(format!("/api/v1/jobs/{job}")).token(&token).send(&app).await;
+    let reply = Call::get(format!("/api/v1/jobs/{job}"))
+        .token(&token)
+        .send(&app)
+        .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body["errorCode"], "JOB_FAILED", "{}", reply.body);
-    assert!(reply.body["error"].as_str().is_some_and(|e| e.contains(&job.to_string())));
-    assert!(!reply.body.to_string().contains("/var/lib"), "{}", reply.body);
+    assert!(
+        reply.body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&job.to_string()))
+    );
+    assert!(
+        !reply.body.to_string().contains("/var/lib"),
+        "{}",
+        reply.body
+    );
     std::fs::remove_file(&blocker).ok();
 }
 
@@ -961,11 +1009,18 @@ async fn report_jobs_queue_behind_the_daily_batch(db: &TestDb) {
     .send(&app)
     .await;
     assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
-    let report_job: Uuid = asked.body["jobId"].as_str().expect("job").parse().expect("uuid");
+    let report_job: Uuid = asked.body["jobId"]
+        .as_str()
+        .expect("job")
+        .parse()
+        .expect("uuid");
     // The batch is queued after the report…
     let batch = state
         .store
-        .enqueue_job(&JobKind::Batch(BatchPayload::default()).into_job(), Utc::now())
+        .enqueue_job(
+            &JobKind::Batch(BatchPayload::default()).into_job(),
+            Utc::now(),
+        )
         .await
         .expect("batch")
         .id();
@@ -977,7 +1032,12 @@ async fn report_jobs_queue_behind_the_daily_batch(db: &TestDb) {
         .await
         .expect("claim");
     assert_eq!(first.iter().map(|j| j.id).collect::<Vec<_>>(), vec![batch]);
-    let report = state.store.job(report_job).await.expect("read").expect("job");
+    let report = state
+        .store
+        .job(report_job)
+        .await
+        .expect("read")
+        .expect("job");
     assert!(report.priority < first[0].priority);
     // A schedule's fired run queues at the report priority too.
     let created = add_schedule(&app, &token, "0 * * * *").await;

@@ -284,9 +284,11 @@ pub fn metrics_app(state: AppState) -> Router {
     Router::new()
         .route(
             "/metrics",
-            axum::routing::get(|axum::extract::State(state): axum::extract::State<AppState>| async move {
-                system::metrics_text(&state)
-            }),
+            axum::routing::get(
+                |axum::extract::State(state): axum::extract::State<AppState>| async move {
+                    system::metrics_text(&state)
+                },
+            ),
         )
         .with_state(state)
 }

@@ -69,7 +69,10 @@ async fn refresh(ctx: &JobContext, p: RefreshPayload) -> Result<Value, Stop> {
                     } else {
                         err.to_string()
                     };
-                    failed.insert(kind.name.into(), json!({ "code": code, "message": message }));
+                    failed.insert(
+                        kind.name.into(),
+                        json!({ "code": code, "message": message }),
+                    );
                 }
             }
         }
