@@ -87,6 +87,20 @@ pub struct Config {
     pub jwt_audience: String,
     /// The platform Auth service's tokens, accepted when its JWKS URL is set.
     pub platform_auth: Option<PlatformAuth>,
+    /// A login session ends this long after the login, however often it is
+    /// refreshed (absolute lifetime).
+    pub session_max_age: Duration,
+    /// A login session ends when not refreshed for this long (idle timeout).
+    pub session_idle_timeout: Duration,
+    /// Platform tokens older than this (by `iat`), or issued for longer, are
+    /// refused: logout cannot revoke them, so their life is bounded here.
+    pub platform_token_max_age: Duration,
+    /// Bearer credential of operators: `/api/status` detail and `/metrics`.
+    /// Unset: the detail is not served at all, `/metrics` only on `metrics_addr`.
+    pub ops_token: Option<Secret<String>>,
+    /// A separate listen address serving `/metrics` without a credential
+    /// (meant for a private network or loopback).
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// `false` only for load benchmarks (`LUMEN_RATE_LIMITS=off`).
     pub rate_limits_enabled: bool,
     pub rate_limits: HashMap<LimitClass, Quota>,
@@ -134,6 +148,12 @@ pub struct ReportsConfig {
     pub dir: std::path::PathBuf,
     /// Report files older than this are deleted.
     pub retention_days: u32,
+    /// Report schedules one user may have.
+    pub schedules_per_user: usize,
+    /// The shortest time a schedule's cron may leave between two runs.
+    pub schedule_min_interval: Duration,
+    /// Bytes of report files one user may keep; beyond, generation is refused.
+    pub storage_per_user_bytes: u64,
     pub s3: Option<S3Config>,
     pub smtp: Option<SmtpConfig>,
     pub webhook: Option<WebhookConfig>,
@@ -144,6 +164,9 @@ impl Default for ReportsConfig {
         Self {
             dir: "lumen-data/reports".into(),
             retention_days: 30,
+            schedules_per_user: 10,
+            schedule_min_interval: Duration::from_secs(3600),
+            storage_per_user_bytes: 100 * 1024 * 1024,
             s3: None,
             smtp: None,
             webhook: None,
@@ -255,6 +278,11 @@ impl Default for Config {
             jwt_issuer: "lumen".to_owned(),
             jwt_audience: "lumen".to_owned(),
             platform_auth: None,
+            session_max_age: Duration::from_secs(30 * 86_400),
+            session_idle_timeout: Duration::from_secs(7 * 86_400),
+            platform_token_max_age: Duration::from_secs(3600),
+            ops_token: None,
+            metrics_addr: None,
             rate_limits_enabled: true,
             rate_limits: LimitClass::ALL
                 .into_iter()
@@ -301,6 +329,14 @@ struct FileConfig {
     auth_jwks_url: Option<String>,
     auth_issuer: Option<String>,
     auth_audience: Option<String>,
+    auth_max_token_age_secs: Option<toml::Value>,
+    session_max_age_secs: Option<toml::Value>,
+    session_idle_timeout_secs: Option<toml::Value>,
+    ops_token: Option<String>,
+    metrics_addr: Option<String>,
+    report_schedules_per_user: Option<toml::Value>,
+    report_schedule_min_interval_secs: Option<toml::Value>,
+    report_storage_per_user_bytes: Option<toml::Value>,
     rate_limits: Option<String>,
     rate_limit_login: Option<String>,
     rate_limit_refresh: Option<String>,
@@ -522,9 +558,7 @@ impl Config {
             file_cfg.auth_jwks_url,
         ) && !raw.value.is_empty()
         {
-            if !(raw.value.starts_with("https://") || raw.value.starts_with("http://")) {
-                return Err(ConfigError::new(raw.name, "must be an http(s) URL"));
-            }
+            check_jwks_url(&raw)?;
             let required = |r: Option<Raw>, name: &str| {
                 r.map(non_empty).transpose()?.ok_or_else(|| {
                     ConfigError::new(name, "required when LUMEN_AUTH_JWKS_URL is set")
@@ -535,6 +569,45 @@ impl Config {
                 issuer: required(issuer, "LUMEN_AUTH_ISSUER")?,
                 audience: required(audience, "LUMEN_AUTH_AUDIENCE")?,
             });
+        }
+        if let Some(raw) = pick(
+            "LUMEN_AUTH_MAX_TOKEN_AGE_SECS",
+            "auth_max_token_age_secs",
+            val(&file_cfg.auth_max_token_age_secs),
+        ) {
+            cfg.platform_token_max_age = Duration::from_secs(parse_num(&raw, 60, 7 * 86_400)?);
+        }
+        if let Some(raw) = pick(
+            "LUMEN_SESSION_MAX_AGE_SECS",
+            "session_max_age_secs",
+            val(&file_cfg.session_max_age_secs),
+        ) {
+            cfg.session_max_age = Duration::from_secs(parse_num(&raw, 300, 366 * 86_400)?);
+        }
+        if let Some(raw) = pick(
+            "LUMEN_SESSION_IDLE_TIMEOUT_SECS",
+            "session_idle_timeout_secs",
+            val(&file_cfg.session_idle_timeout_secs),
+        ) {
+            cfg.session_idle_timeout = Duration::from_secs(parse_num(&raw, 60, 366 * 86_400)?);
+        }
+        if let Some(raw) = pick("LUMEN_OPS_TOKEN", "ops_token", file_cfg.ops_token)
+            && !raw.value.is_empty()
+        {
+            if raw.value.len() < 16 {
+                return Err(ConfigError::new(
+                    raw.name,
+                    "must be at least 16 characters (value not shown)",
+                ));
+            }
+            cfg.ops_token = Some(Secret::new(raw.value));
+        }
+        if let Some(raw) = pick("LUMEN_METRICS_ADDR", "metrics_addr", file_cfg.metrics_addr)
+            && !raw.value.is_empty()
+        {
+            cfg.metrics_addr = Some(raw.value.parse().map_err(|_| {
+                ConfigError::new(raw.name, "must be an address and port, e.g. 127.0.0.1:9100")
+            })?);
         }
         if let Some(raw) = pick("LUMEN_RATE_LIMITS", "rate_limits", file_cfg.rate_limits) {
             cfg.rate_limits_enabled = parse_bool(&raw)?;
@@ -628,6 +701,28 @@ impl Config {
             val(&file_cfg.report_retention_days),
         ) {
             cfg.reports.retention_days = parse_num(&raw, 1, 3650)? as u32;
+        }
+        if let Some(raw) = pick(
+            "LUMEN_REPORT_SCHEDULES_PER_USER",
+            "report_schedules_per_user",
+            val(&file_cfg.report_schedules_per_user),
+        ) {
+            cfg.reports.schedules_per_user = parse_num(&raw, 1, 1000)? as usize;
+        }
+        if let Some(raw) = pick(
+            "LUMEN_REPORT_SCHEDULE_MIN_INTERVAL_SECS",
+            "report_schedule_min_interval_secs",
+            val(&file_cfg.report_schedule_min_interval_secs),
+        ) {
+            cfg.reports.schedule_min_interval =
+                Duration::from_secs(parse_num(&raw, 60, 31 * 86_400)?);
+        }
+        if let Some(raw) = pick(
+            "LUMEN_REPORT_STORAGE_PER_USER_BYTES",
+            "report_storage_per_user_bytes",
+            val(&file_cfg.report_storage_per_user_bytes),
+        ) {
+            cfg.reports.storage_per_user_bytes = parse_num(&raw, 1024, 1 << 40)?;
         }
         let set = |raw: Option<Raw>| raw.filter(|r| !r.value.trim().is_empty());
         if let Some(endpoint) = set(pick(
@@ -891,6 +986,28 @@ fn parse_num(raw: &Raw, min: u64, max: u64) -> Result<u64, ConfigError> {
         })
 }
 
+/// The JWKS decides which tokens are genuine, so it is fetched over HTTPS;
+/// plain HTTP only on loopback (a local Auth service, tests).
+fn check_jwks_url(raw: &Raw) -> Result<(), ConfigError> {
+    let url = url::Url::parse(&raw.value)
+        .map_err(|e| ConfigError::new(&raw.name, format!("not a URL: {e}")))?;
+    let loopback = match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(()),
+        "http" if loopback => Ok(()),
+        "http" => Err(ConfigError::new(
+            &raw.name,
+            "must be an https:// URL (plain http only on loopback)",
+        )),
+        _ => Err(ConfigError::new(&raw.name, "must be an https:// URL")),
+    }
+}
+
 fn non_empty(raw: Raw) -> Result<String, ConfigError> {
     if raw.value.trim().is_empty() {
         Err(ConfigError::new(raw.name, "must not be empty"))
@@ -923,6 +1040,58 @@ mod tests {
             Err(e) => e,
             Ok(_) => panic!("expected {pairs:?} to be rejected"),
         }
+    }
+
+    #[test]
+    fn the_jwks_url_must_be_https_except_on_loopback() {
+        let with = |url: &str| {
+            Config::load(
+                None,
+                &env(&[
+                    ("LUMEN_AUTH_JWKS_URL", url),
+                    ("LUMEN_AUTH_ISSUER", "https://auth.test"),
+                    ("LUMEN_AUTH_AUDIENCE", "lumen"),
+                ]),
+            )
+        };
+        for bad in [
+            "http://auth.internal/jwks.json",
+            "http://10.0.0.7/jwks.json",
+            "ftp://auth.test/jwks.json",
+        ] {
+            let err = with(bad).expect_err(bad);
+            assert_eq!(err.setting, "LUMEN_AUTH_JWKS_URL", "{bad}");
+            assert!(err.reason.contains("https"), "{bad}: {}", err.reason);
+        }
+        for good in [
+            "https://auth.test/.well-known/jwks.json",
+            "http://127.0.0.1:9000/jwks.json",
+            "http://localhost/jwks.json",
+            "http://[::1]:9000/jwks.json",
+        ] {
+            assert!(with(good).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn security_limits_have_defaults_and_bounds() {
+        let cfg = Config::load(None, &env(&[])).expect("defaults");
+        assert_eq!(cfg.session_max_age, Duration::from_secs(30 * 86_400));
+        assert_eq!(cfg.reports.schedules_per_user, 10);
+        assert_eq!(cfg.reports.schedule_min_interval, Duration::from_secs(3600));
+        assert!(cfg.ops_token.is_none() && cfg.metrics_addr.is_none());
+        assert_eq!(
+            load_err(&[("LUMEN_OPS_TOKEN", "short")]).setting,
+            "LUMEN_OPS_TOKEN"
+        );
+        assert_eq!(
+            load_err(&[("LUMEN_REPORT_SCHEDULES_PER_USER", "0")]).setting,
+            "LUMEN_REPORT_SCHEDULES_PER_USER"
+        );
+        assert_eq!(
+            load_err(&[("LUMEN_METRICS_ADDR", "nowhere")]).setting,
+            "LUMEN_METRICS_ADDR"
+        );
     }
 
     #[test]

@@ -27,6 +27,11 @@ use uuid::Uuid;
 pub use crate::store::jobs::{Enqueued, Job, JobState, NewJob, Schedule};
 use crate::store::{Store, StoreError};
 
+/// The priority of the daily batch and most jobs.
+pub const PRIORITY_DEFAULT: i32 = 0;
+/// Report jobs (generation, scheduled runs, deliveries): below the batch.
+pub const PRIORITY_REPORT: i32 = -10;
+
 /// A job: its kind and typed payload.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "payload", rename_all = "kebab-case")]
@@ -60,14 +65,31 @@ impl JobKind {
         serde_json::from_value(serde_json::json!({ "kind": kind, "payload": payload }))
     }
 
-    /// A job of this kind with the default options.
+    /// A job of this kind with the default options (its kind's priority).
     pub fn into_job(self) -> NewJob {
+        let priority = self.priority();
         let (kind, payload) = self.into_parts();
         NewJob {
             kind,
             payload,
+            priority,
             ..NewJob::default()
         }
+    }
+
+    /// Where jobs of this kind queue (higher runs first): reports, asked for
+    /// by hand or by a schedule, after the daily batch, so users cannot
+    /// delay it by asking for many.
+    pub fn priority(&self) -> i32 {
+        match self {
+            JobKind::Report(_) => PRIORITY_REPORT,
+            _ => PRIORITY_DEFAULT,
+        }
+    }
+
+    /// The priority of a stored kind and payload (the default for unknown ones).
+    pub fn priority_of(kind: &str, payload: &Value) -> i32 {
+        Self::from_parts(kind, payload).map_or(PRIORITY_DEFAULT, |k| k.priority())
     }
 }
 

@@ -25,6 +25,14 @@ impl std::ops::Deref for AppState {
     }
 }
 
+/// The counts `/api/status` shows operators.
+#[derive(Debug, Clone, Default)]
+pub struct StatusCounts {
+    pub records: Option<crate::store::RecordCounts>,
+    pub rejections: Vec<crate::store::RejectionCount>,
+    pub queue: std::collections::BTreeMap<String, i64>,
+}
+
 pub struct State {
     pub config: Arc<Config>,
     pub store: Store,
@@ -47,6 +55,9 @@ pub struct State {
     pub mailer: Option<Arc<crate::mail::Mailer>>,
     pub started_at: DateTime<Utc>,
     started: Instant,
+    /// The counts `/api/status` shows operators, with when they were read:
+    /// read again at most every `STATUS_COUNTS_TTL`.
+    pub status_counts: tokio::sync::Mutex<Option<(Instant, StatusCounts)>>,
     /// The instant the serving path computes with.
     pub clock: Clock,
 }
@@ -117,6 +128,7 @@ impl AppState {
             limiter,
             upstreams,
             models: Arc::default(),
+            status_counts: tokio::sync::Mutex::new(None),
             learner_ai,
             config: Arc::new(config),
             store,

@@ -77,6 +77,8 @@ on_both_databases!(
     an_expired_refresh_token_is_refused,
     a_legacy_bcrypt_password_logs_in_and_is_rehashed_to_argon2id,
     the_active_role_header_must_be_one_of_the_callers_roles,
+    a_session_past_its_absolute_lifetime_cannot_be_refreshed,
+    an_idle_session_cannot_be_refreshed,
 );
 
 async fn login_returns_the_user_an_access_token_and_a_refresh_token(db: &TestDb) {
@@ -219,6 +221,69 @@ async fn an_expired_refresh_token_is_refused(db: &TestDb) {
     let reply = refresh(&app, &token).await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
     assert_eq!(reply.body["error"], "INVALID_REFRESH_TOKEN");
+}
+
+/// A session begun `age` ago whose refresh token was issued `idle` ago
+/// (and expires in a day): its refresh token.
+async fn aged_session(db: &TestDb, age: chrono::Duration, idle: chrono::Duration) -> String {
+    let store = db.store();
+    let user = store
+        .user_by_email("ada@acme.test")
+        .await
+        .expect("read")
+        .expect("user");
+    let session = uuid::Uuid::new_v4();
+    let now = Utc::now();
+    store
+        .create_session(session, user.id, now - age)
+        .await
+        .expect("session");
+    let token = "A".repeat(43);
+    store
+        .add_refresh_token(&NewRefreshToken {
+            token_hash: lumen::auth::hash_refresh_token(&token),
+            session_id: session,
+            issued_at: now - idle,
+            expires_at: now + chrono::Duration::days(1),
+        })
+        .await
+        .expect("token");
+    token
+}
+
+async fn a_session_past_its_absolute_lifetime_cannot_be_refreshed(db: &TestDb) {
+    let app = setup(db).await;
+    // Refreshed an hour ago, so never idle, but begun 31 days ago (default: 30).
+    let token = aged_session(db, chrono::Duration::days(31), chrono::Duration::hours(1)).await;
+    let reply = refresh(&app, &token).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+    assert_eq!(reply.body["error"], "INVALID_REFRESH_TOKEN");
+
+    // A fresh login's refresh token does not outlive the session either.
+    let session = login(&app, "ada@acme.test", PASSWORD).await.body;
+    let renewed = refresh(&app, &s(&session["refreshToken"])).await;
+    assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.body);
+}
+
+async fn an_idle_session_cannot_be_refreshed(db: &TestDb) {
+    let config = Config {
+        rate_limits_enabled: false,
+        session_idle_timeout: Duration::from_secs(3600),
+        ..test_config(db)
+    };
+    let app = {
+        let _ = setup(db).await; // seeds the user
+        http::app(AppState::new(config, db.store()).expect("state"))
+    };
+    // Begun a day ago, last refreshed two hours ago: idle past the hour.
+    let token = aged_session(db, chrono::Duration::days(1), chrono::Duration::hours(2)).await;
+    let reply = refresh(&app, &token).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+    assert_eq!(reply.body["error"], "INVALID_REFRESH_TOKEN");
+    // The login's refresh token lasts only the idle timeout.
+    let session = login(&app, "ada@acme.test", PASSWORD).await.body;
+    let renewed = refresh(&app, &s(&session["refreshToken"])).await;
+    assert_eq!(renewed.status, StatusCode::OK, "{}", renewed.body);
 }
 
 async fn a_legacy_bcrypt_password_logs_in_and_is_rehashed_to_argon2id(db: &TestDb) {
@@ -471,7 +536,11 @@ async fn jwks_server(initial: Value) -> JwksServer {
             async move {
                 f.fetch_add(1, Ordering::SeqCst);
                 let body = s.lock().expect("lock").clone();
-                axum::Json(body)
+                // Null: the Auth service is down.
+                if body.is_null() {
+                    return Err(StatusCode::INTERNAL_SERVER_ERROR);
+                }
+                Ok(axum::Json(body))
             }
         }),
     );
@@ -659,6 +728,74 @@ async fn platform_tokens_with_a_wrong_issuer_audience_or_expiry_are_rejected() {
         )
         .await;
     }
+}
+
+#[tokio::test]
+async fn platform_tokens_issued_too_long_ago_or_for_too_long_are_rejected() {
+    let db = TestDb::sqlite().await;
+    let server = jwks_server(serde_json::from_str(JWKS).expect("jwks")).await;
+    let app = platform_app(&db, &server.url).await;
+    let now = Utc::now().timestamp();
+    // Default bound: an hour.
+    for (what, iat, exp) in [
+        ("issued two hours ago", now - 7200, now + 600),
+        ("valid for a day", now, now + 86_400),
+    ] {
+        let mut claims = platform_claims();
+        claims["iat"] = json!(iat);
+        claims["exp"] = json!(exp);
+        assert_rejected(
+            &app,
+            &sign(Algorithm::RS256, "rsa-1", &rsa(), &claims),
+            what,
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn cached_platform_keys_stop_verifying_a_grace_period_after_the_jwks_last_listed_them() {
+    let db = TestDb::sqlite().await;
+    let server = jwks_server(serde_json::from_str(JWKS).expect("jwks")).await;
+    let config = Config {
+        rate_limits_enabled: false,
+        platform_auth: Some(PlatformAuth {
+            jwks_url: server.url.clone(),
+            issuer: "https://auth.platform.test".into(),
+            audience: "lumen".into(),
+        }),
+        ..test_config(&db)
+    };
+    let timing = lumen::auth::tokens::JwksTiming {
+        max_age: Duration::ZERO,
+        min_refetch: Duration::ZERO,
+        grace: Duration::from_millis(300),
+    };
+    let auth = Auth::with_jwks_timing(&config, timing).expect("auth");
+    let app = http::app(AppState::with_auth(config, db.store(), auth).expect("state"));
+    let token = sign(Algorithm::RS256, "rsa-1", &rsa(), &platform_claims());
+    // Authenticated (then 404: not a stored user).
+    assert_eq!(me(&app, &token).await.status, StatusCode::NOT_FOUND);
+    // The JWKS becomes unreachable: the cached key is kept, but not forever.
+    *server.served.lock().expect("lock") = Value::Null;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = me(&app, &token).await.status;
+        if status != StatusCode::NOT_FOUND {
+            assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "a key the JWKS stopped listing is still trusted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A key the JWKS no longer lists is dropped at the next fetch.
+    *server.served.lock().expect("lock") = jwks_only("ed-1");
+    assert_rejected(&app, &token, "key removed from the JWKS").await;
+    let ed_token = sign(Algorithm::EdDSA, "ed-1", &ed(), &platform_claims());
+    assert_eq!(me(&app, &ed_token).await.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

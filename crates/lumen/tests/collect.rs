@@ -112,6 +112,7 @@ on_both_databases!(
     collecting_again_changes_nothing_and_an_incremental_run_reads_only_what_is_new,
     a_service_down_stops_only_its_own_feeds_and_its_circuit_recovers,
     malformed_payloads_are_rejected_counted_and_never_stored,
+    an_enrolment_across_organisations_is_rejected_and_counted,
 );
 
 async fn a_full_collection_stores_exactly_the_simulated_organisation(store: Store) {
@@ -347,6 +348,52 @@ async fn malformed_payloads_are_rejected_counted_and_never_stored(store: Store) 
         );
     }
     assert_eq!(store.table_counts().await.expect("counts"), baseline);
+}
+
+async fn an_enrolment_across_organisations_is_rejected_and_counted(store: Store) {
+    let (_sim, base) = start_simulator().await;
+    let (collector, _) = collector(store.clone(), &base);
+    run(&collector).await;
+    // A learner of the organisation is moved to another one (as a Directory
+    // might), while the Course Builder still lists their enrolments.
+    let mut moved = None;
+    for user in store.users(None).await.expect("users") {
+        let enrolments = store.enrolments_of_user(user.id).await.expect("enrolments");
+        if !enrolments.is_empty() {
+            moved = Some((user, enrolments.len()));
+            break;
+        }
+    }
+    let (mut user, enrolled) = moved.expect("a learner with enrolments");
+    let other = lumen_core::model::Organization {
+        id: uuid::Uuid::new_v4(),
+        origin: None,
+        name: "Another tenant".into(),
+        leaderboard_names: false,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    };
+    store.upsert_organization(&other).await.expect("org");
+    user.organization_id = other.id;
+    user.department_id = None;
+    store.upsert_user(&user).await.expect("move");
+
+    clear_watermarks(&store, "course-builder").await;
+    let report = run(&collector).await;
+    let rejected: u64 = report
+        .feeds
+        .iter()
+        .filter(|f| f.feed == "enrolments")
+        .filter_map(|f| f.rejected.get("cross-organization"))
+        .sum();
+    assert_eq!(rejected, enrolled as u64, "{report:?}");
+    let counted = store.rejections().await.expect("rejections");
+    assert!(
+        counted
+            .iter()
+            .any(|r| r.feed == "enrolments" && r.reason == "cross-organization"),
+        "{counted:?}"
+    );
 }
 
 /// Forgets where the feeds of `service` were, so the next run reads them whole.

@@ -85,8 +85,25 @@ fn get_req(uri: &str) -> Request<Body> {
 
 async fn sqlite_app() -> (Router, AppState, TestDb) {
     let db = TestDb::sqlite().await;
-    let (app, state) = test_app(test_config(&db), &db);
+    let (app, state) = test_app(ops_config(&db), &db);
     (app, state, db)
+}
+
+const OPS_TOKEN: &str = "operator-credential-for-tests";
+
+fn ops_config(db: &TestDb) -> Config {
+    Config {
+        ops_token: Some(Secret::new(OPS_TOKEN.to_owned())),
+        ..test_config(db)
+    }
+}
+
+/// A GET with the operator credential.
+fn ops_req(uri: &str) -> Request<Body> {
+    Request::get(uri)
+        .header(header::AUTHORIZATION, format!("Bearer {OPS_TOKEN}"))
+        .body(Body::empty())
+        .expect("request")
 }
 
 #[derive(serde::Deserialize, serde::Serialize)]
@@ -199,7 +216,7 @@ async fn readiness_is_503_naming_the_database_when_it_is_down() {
         "{body}"
     );
 
-    let status = send(&app, get_req("/api/status")).await;
+    let status = send(&app, ops_req("/api/status")).await;
     assert_eq!(status.status, StatusCode::OK);
     assert_eq!(status.json()["status"], "degraded");
     assert_eq!(status.json()["records"], Value::Null);
@@ -210,10 +227,10 @@ async fn readiness_and_status_work_on_postgres() {
     let Some(db) = TestDb::postgres().await else {
         return;
     };
-    let (app, _) = test_app(test_config(&db), &db);
+    let (app, _) = test_app(ops_config(&db), &db);
     let ready = send(&app, get_req("/api/v1/health/ready")).await;
     assert_eq!(ready.status, StatusCode::OK);
-    let status = send(&app, get_req("/api/status")).await.json();
+    let status = send(&app, ops_req("/api/status")).await.json();
     assert_eq!(status["databaseBackend"], "postgres");
     assert_eq!(status["records"]["users"], 0);
 }
@@ -221,7 +238,7 @@ async fn readiness_and_status_work_on_postgres() {
 #[tokio::test]
 async fn status_reports_version_backend_dependencies_and_records() {
     let (app, _, _db) = sqlite_app().await;
-    let body = send(&app, get_req("/api/status")).await.json();
+    let body = send(&app, ops_req("/api/status")).await.json();
     assert_eq!(body["status"], "ok");
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(body["databaseBackend"], "sqlite");
@@ -236,7 +253,7 @@ async fn metrics_count_requests_by_route_template_and_status() {
     send(&app, get_req("/api/health")).await;
     send(&app, get_req("/api/health")).await;
     send(&app, get_req("/no/such/route/123")).await;
-    let reply = send(&app, get_req("/metrics")).await;
+    let reply = send(&app, ops_req("/metrics")).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert!(
         reply
@@ -261,6 +278,92 @@ async fn metrics_count_requests_by_route_template_and_status() {
     assert!(
         text.contains("lumen_http_request_duration_seconds_bucket"),
         "{text}"
+    );
+}
+
+/// Without the operator credential `/api/status` says only whether Lumen
+/// is up: no organisation, record count, upstream or error.
+#[tokio::test]
+async fn status_detail_and_metrics_need_the_operator_credential() {
+    let (app, _, db) = sqlite_app().await;
+    let public = send(&app, get_req("/api/status")).await;
+    assert_eq!(public.status, StatusCode::OK);
+    let body = public.json();
+    let mut keys: Vec<&str> = body
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["status", "uptimeSeconds", "version"], "{body}");
+    // A wrong credential, or a user's token, gets the public answer.
+    let wrong = Request::get("/api/status")
+        .header(header::AUTHORIZATION, "Bearer not-the-operator-credential")
+        .body(Body::empty())
+        .expect("request");
+    assert!(send(&app, wrong).await.json().get("records").is_none());
+    send(&app, get_req("/metrics"))
+        .await
+        .error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
+    let detail = send(&app, ops_req("/api/status")).await.json();
+    assert!(
+        detail["upstreams"].is_array() && detail["records"].is_object(),
+        "{detail}"
+    );
+
+    // No credential configured: the detail and /metrics are served to nobody.
+    let (app, _) = test_app(test_config(&db), &db);
+    assert!(
+        send(&app, ops_req("/api/status"))
+            .await
+            .json()
+            .get("records")
+            .is_none()
+    );
+    send(&app, ops_req("/metrics"))
+        .await
+        .error(StatusCode::UNAUTHORIZED, "UNAUTHORIZED");
+    // The separate metrics address serves it without one.
+    let state = AppState::new(test_config(&db), db.store()).expect("state");
+    let reply = send(&lumen::http::metrics_app(state), get_req("/metrics")).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(
+        reply
+            .header("content-type")
+            .is_some_and(|c| c.starts_with("application/openmetrics-text"))
+    );
+}
+
+/// The counts behind `/api/status` are read at most every 30 s.
+#[tokio::test]
+async fn status_counts_are_cached() {
+    let (app, state, _db) = sqlite_app().await;
+    let before = send(&app, ops_req("/api/status")).await.json();
+    assert_eq!(before["records"]["organizations"], 0);
+    lumen::accounts::add_user(
+        &state.store,
+        "Acme",
+        "ada@acme.test",
+        "Ada",
+        &[lumen_core::Role::Learner],
+        "correct horse battery",
+    )
+    .await
+    .expect("user");
+    let after = send(&app, ops_req("/api/status")).await.json();
+    assert_eq!(
+        after["records"]["organizations"], 0,
+        "served from the cache"
+    );
+    assert_eq!(
+        state
+            .store
+            .record_counts()
+            .await
+            .expect("counts")
+            .organizations,
+        1
     );
 }
 

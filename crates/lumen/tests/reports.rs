@@ -35,6 +35,10 @@ on_both_databases!(
     reports_of_every_type_and_format_for_their_owner_only,
     scheduled_reports_are_delivered_and_expire,
     a_schedule_is_disabled_when_its_owner_loses_access,
+    schedules_are_capped_per_user_and_may_not_run_too_often,
+    report_storage_per_user_is_capped,
+    report_and_job_failures_show_no_internal_detail,
+    report_jobs_queue_behind_the_daily_batch,
 );
 
 fn reports_dir() -> std::path::PathBuf {
@@ -722,4 +726,332 @@ async fn a_schedule_is_disabled_when_its_owner_loses_access(db: &TestDb) {
     for (_, id) in &schedules {
         assert!(!left.contains(&reports::job_schedule_name(*id)), "{left:?}");
     }
+}
+
+/// A lone user and the app, with `config` changed by `tune`.
+async fn lone_user(
+    db: &TestDb,
+    email: &str,
+    roles: &[Role],
+    tune: impl FnOnce(&mut Config),
+) -> (Router, AppState, User, String) {
+    let store = db.store();
+    let mut config = Config {
+        rate_limits_enabled: false,
+        ..test_config(db)
+    };
+    config.reports.dir = reports_dir();
+    tune(&mut config);
+    let state = AppState::new(config, store.clone()).expect("state");
+    let app = http::app(state.clone());
+    let user =
+        lumen::accounts::add_user(&store, "Quota Org", email, "Quota", roles, "password-123")
+            .await
+            .expect("user");
+    let token = token_for(&store, &user).await;
+    (app, state, user, token)
+}
+
+async fn add_schedule(app: &Router, token: &str, cron: &str) -> support::client::Reply {
+    Call::post(
+        "/api/v1/reports/schedules",
+        json!({"cron": cron, "type": "learner", "format": "csv"}),
+    )
+    .token(token)
+    .send(app)
+    .await
+}
+
+/// A learner cannot flood the queue: schedules that fire more often than
+/// the minimum interval are refused, and so is one beyond the cap.
+async fn schedules_are_capped_per_user_and_may_not_run_too_often(db: &TestDb) {
+    let (app, _, _, token) = lone_user(db, "many@quota.test", &[Role::Learner], |c| {
+        c.reports.schedules_per_user = 3;
+    })
+    .await;
+    for cron in ["* * * * *", "*/30 * * * *", "0,59 * * * *", "0 7,8 * * *"] {
+        if cron == "0 7,8 * * *" {
+            // Exactly an hour apart: allowed.
+            assert_eq!(
+                add_schedule(&app, &token, cron).await.status,
+                StatusCode::CREATED
+            );
+            continue;
+        }
+        let reply = add_schedule(&app, &token, cron).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{cron}: {}",
+            reply.body
+        );
+        assert_eq!(reply.body["error"], "VALIDATION_ERROR");
+        assert!(
+            reply.body["validation"]["cron"]
+                .as_str()
+                .is_some_and(|m| m.contains("60 minutes")),
+            "{cron}: {}",
+            reply.body
+        );
+    }
+    assert_eq!(
+        add_schedule(&app, &token, "0 * * * *").await.status,
+        StatusCode::CREATED
+    );
+    let third = add_schedule(&app, &token, "0 3 * * *").await;
+    assert_eq!(third.status, StatusCode::CREATED, "{}", third.body);
+    let fourth = add_schedule(&app, &token, "0 4 * * *").await;
+    assert_eq!(fourth.status, StatusCode::CONFLICT, "{}", fourth.body);
+    assert_eq!(fourth.body["error"], "CONFLICT");
+    assert!(
+        fourth.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("at most 3")),
+        "{}",
+        fourth.body
+    );
+    // Deleting one makes room.
+    let id = third.body["id"].as_str().expect("id");
+    let deleted = Call::new(Method::DELETE, format!("/api/v1/reports/schedules/{id}"))
+        .token(&token)
+        .send(&app)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        add_schedule(&app, &token, "0 4 * * *").await.status,
+        StatusCode::CREATED
+    );
+}
+
+/// A stored report of `size` bytes for `owner`.
+async fn stored_report(state: &AppState, owner: Uuid, size: i64) -> Uuid {
+    let id = Uuid::new_v4();
+    state
+        .store
+        .save_report(&lumen::store::ReportRow {
+            id,
+            owner_id: owner,
+            report_type: "learner".into(),
+            format: "csv".into(),
+            time_range: "30d".into(),
+            analytics: "[]".into(),
+            status: "done".into(),
+            error: None,
+            job_id: None,
+            schedule_id: None,
+            object_key: Some(format!("reports/{owner}/{id}.csv")),
+            file_name: Some("r.csv".into()),
+            content_type: Some("text/csv".into()),
+            size_bytes: Some(size),
+            created_at: Utc::now(),
+            finished_at: Some(Utc::now()),
+        })
+        .await
+        .expect("report");
+    id
+}
+
+/// Past the storage cap new reports are refused (by hand: 409; scheduled:
+/// a failed report saying why); other users are not affected.
+async fn report_storage_per_user_is_capped(db: &TestDb) {
+    let (app, state, user, token) = lone_user(db, "full@quota.test", &[Role::Learner], |c| {
+        c.reports.storage_per_user_bytes = 4096;
+    })
+    .await;
+    let ask = json!({"type": "learner", "format": "csv"});
+    stored_report(&state, user.id, 3000).await;
+    let under = Call::post("/api/v1/reports/generate", ask.clone())
+        .token(&token)
+        .send(&app)
+        .await;
+    assert_eq!(under.status, StatusCode::ACCEPTED, "{}", under.body);
+    stored_report(&state, user.id, 2000).await;
+    let over = Call::post("/api/v1/reports/generate", ask.clone())
+        .token(&token)
+        .send(&app)
+        .await;
+    assert_eq!(over.status, StatusCode::CONFLICT, "{}", over.body);
+    assert!(
+        over.body["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("storage is full")),
+        "{}",
+        over.body
+    );
+    // Another user still can.
+    let other = lumen::accounts::add_user(
+        &state.store,
+        "Quota Org",
+        "empty@quota.test",
+        "Empty",
+        &[Role::Learner],
+        "password-123",
+    )
+    .await
+    .expect("user");
+    let other_token = token_for(&state.store, &other).await;
+    let fine = Call::post("/api/v1/reports/generate", ask)
+        .token(&other_token)
+        .send(&app)
+        .await;
+    assert_eq!(fine.status, StatusCode::ACCEPTED, "{}", fine.body);
+    // A scheduled run is recorded as failed, with the reason.
+    let created = add_schedule(&app, &token, "0 7 * * 1").await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let schedule: Uuid = created.body["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    let reports::ScheduleRun::Made(report) =
+        reports::run_schedule(&state, schedule).await.expect("run")
+    else {
+        panic!("the schedule was disabled");
+    };
+    let status = Call::get(format!("/api/v1/reports/{report}/status"))
+        .token(&token)
+        .send(&app)
+        .await;
+    assert_eq!(status.body["status"], "failed", "{}", status.body);
+    assert_eq!(status.body["errorCode"], "STORAGE_FULL", "{}", status.body);
+}
+
+/// A failure's detail (paths, I/O and database messages) stays in the log:
+/// report status and job status show a stable code and the id.
+async fn report_and_job_failures_show_no_internal_detail(db: &TestDb) {
+    // Report storage under a regular file: every write fails with a path.
+    let blocker = std::env::temp_dir().join(format!("lumen-blocker-{}", Uuid::new_v4().simple()));
+    std::fs::write(&blocker, b"not a directory").expect("file");
+    let secret_dir = blocker.join("internal-reports");
+    let dir = secret_dir.clone();
+    let (app, state, _, token) = lone_user(db, "fail@quota.test", &[Role::Learner], move |c| {
+        c.reports.dir = dir;
+    })
+    .await;
+    let asked = Call::post(
+        "/api/v1/reports/generate",
+        json!({"type": "learner", "format": "csv"}),
+    )
+    .token(&token)
+    .send(&app)
+    .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+    let id: Uuid = asked.body["reportId"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("uuid");
+    assert!(
+        reports::generate(&state, id).await.is_err(),
+        "storage must fail"
+    );
+    let status = Call::get(format!("/api/v1/reports/{id}/status"))
+        .token(&token)
+        .send(&app)
+        .await;
+    assert_eq!(status.body["status"], "failed", "{}", status.body);
+    assert_eq!(status.body["errorCode"], "GENERATION_FAILED");
+    let message = status.body["error"].as_str().expect("error");
+    assert!(message.contains(&id.to_string()), "{message}");
+    let shown = status.body.to_string();
+    assert!(
+        !shown.contains("lumen-blocker") && !shown.contains("internal-reports"),
+        "{shown}"
+    );
+
+    // The report's job fails with an internal message: not shown either.
+    let job: Uuid = asked.body["jobId"]
+        .as_str()
+        .expect("job")
+        .parse()
+        .expect("uuid");
+    let now = Utc::now();
+    let claimed = state
+        .store
+        .claim_jobs("test-worker", 10, now + Duration::minutes(1), now)
+        .await
+        .expect("claim");
+    assert!(claimed.iter().any(|j| j.id == job));
+    let internal = "error returned from database: relation \"reports\" at /var/lib/lumen/secret";
+    state
+        .store
+        .fail_job(job, "test-worker", internal, None, now)
+        .await
+        .expect("fail");
+    let reply = Call::get(format!("/api/v1/jobs/{job}"))
+        .token(&token)
+        .send(&app)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    assert_eq!(reply.body["errorCode"], "JOB_FAILED", "{}", reply.body);
+    assert!(
+        reply.body["error"]
+            .as_str()
+            .is_some_and(|e| e.contains(&job.to_string()))
+    );
+    assert!(
+        !reply.body.to_string().contains("/var/lib"),
+        "{}",
+        reply.body
+    );
+    std::fs::remove_file(&blocker).ok();
+}
+
+/// Reports, asked for by hand or by a schedule, run after the daily batch.
+async fn report_jobs_queue_behind_the_daily_batch(db: &TestDb) {
+    use lumen::queue::{BatchPayload, JobKind};
+    let (app, state, _, token) = lone_user(db, "queue@quota.test", &[Role::Learner], |_| {}).await;
+    let asked = Call::post(
+        "/api/v1/reports/generate",
+        json!({"type": "learner", "format": "json"}),
+    )
+    .token(&token)
+    .send(&app)
+    .await;
+    assert_eq!(asked.status, StatusCode::ACCEPTED, "{}", asked.body);
+    let report_job: Uuid = asked.body["jobId"]
+        .as_str()
+        .expect("job")
+        .parse()
+        .expect("uuid");
+    // The batch is queued after the report…
+    let batch = state
+        .store
+        .enqueue_job(
+            &JobKind::Batch(BatchPayload::default()).into_job(),
+            Utc::now(),
+        )
+        .await
+        .expect("batch")
+        .id();
+    // …and still claimed first.
+    let now = Utc::now() + Duration::seconds(1);
+    let first = state
+        .store
+        .claim_jobs("test-worker", 1, now + Duration::minutes(1), now)
+        .await
+        .expect("claim");
+    assert_eq!(first.iter().map(|j| j.id).collect::<Vec<_>>(), vec![batch]);
+    let report = state
+        .store
+        .job(report_job)
+        .await
+        .expect("read")
+        .expect("job");
+    assert!(report.priority < first[0].priority);
+    // A schedule's fired run queues at the report priority too.
+    let created = add_schedule(&app, &token, "0 * * * *").await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    let fired = lumen::jobs::fire_due(&state, Utc::now() + Duration::hours(2))
+        .await
+        .expect("fire");
+    let mut reports_fired = 0;
+    for id in fired {
+        let job = state.store.job(id).await.expect("read").expect("job");
+        if job.kind == "report" {
+            assert_eq!(job.priority, lumen::queue::PRIORITY_REPORT);
+            reports_fired += 1;
+        }
+    }
+    assert_eq!(reports_fired, 1);
 }

@@ -51,6 +51,10 @@ pub const SESSION_CHECK_TTL: Duration = Duration::from_secs(5);
 
 pub struct Auth {
     verifier: tokens::Verifier,
+    /// Absolute lifetime of a login session.
+    session_max_age: chrono::Duration,
+    /// A session not refreshed for this long ends.
+    session_idle_timeout: chrono::Duration,
     /// Sessions recently found active, with when that was checked.
     active_sessions: quick_cache::sync::Cache<Uuid, std::time::Instant>,
     hashing: HashGate,
@@ -124,10 +128,24 @@ impl Auth {
         let platform = config
             .platform_auth
             .as_ref()
-            .map(|p| tokens::Jwks::new(&p.jwks_url, &p.issuer, &p.audience, JWKS_MIN_REFETCH))
+            .map(|p| {
+                tokens::Jwks::new(
+                    &p.jwks_url,
+                    &p.issuer,
+                    &p.audience,
+                    tokens::JwksTiming {
+                        min_refetch: JWKS_MIN_REFETCH,
+                        ..tokens::JwksTiming::default()
+                    },
+                    config.platform_token_max_age,
+                )
+            })
             .transpose()?;
+        let duration = |d: Duration| chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX);
         Ok(Self {
             verifier: tokens::Verifier { local, platform },
+            session_max_age: duration(config.session_max_age),
+            session_idle_timeout: duration(config.session_idle_timeout),
             active_sessions: quick_cache::sync::Cache::new(100_000),
             hashing: HashGate::new(config.password_hash_concurrency),
         })
@@ -135,13 +153,25 @@ impl Auth {
 
     /// For tests: the same, with a chosen JWKS refetch interval.
     pub fn with_jwks_refetch(config: &Config, min_refetch: Duration) -> anyhow::Result<Self> {
+        Self::with_jwks_timing(
+            config,
+            tokens::JwksTiming {
+                min_refetch,
+                ..tokens::JwksTiming::default()
+            },
+        )
+    }
+
+    /// For tests: the same, with chosen JWKS timings.
+    pub fn with_jwks_timing(config: &Config, timing: tokens::JwksTiming) -> anyhow::Result<Self> {
         let mut auth = Self::from_config(config)?;
         if let Some(p) = &config.platform_auth {
             auth.verifier.platform = Some(tokens::Jwks::new(
                 &p.jwks_url,
                 &p.issuer,
                 &p.audience,
-                min_refetch,
+                timing,
+                config.platform_token_max_age,
             )?);
         }
         Ok(auth)
@@ -206,10 +236,14 @@ impl Auth {
         store.create_session(session, user.id, now).await?;
         let mut user = user;
         user.last_login_at = Some(now);
-        self.issue(store, user, session, now).await
+        let session_ends = now + self.session_max_age;
+        self.issue_until(store, user, session, now, session_ends)
+            .await
     }
 
-    /// Rotates a refresh token. A token presented twice revokes its session.
+    /// Rotates a refresh token. A token presented twice revokes its session;
+    /// a session past its absolute lifetime or idle for longer than the idle
+    /// timeout ends (it is revoked, and the refresh refused).
     pub async fn refresh(&self, store: &Store, refresh_token: &str) -> Result<Issued, AuthError> {
         let now = Utc::now();
         match store
@@ -220,16 +254,32 @@ impl Auth {
                 session_id,
                 user_id,
                 expires_at,
+                issued_at,
+                session_created_at,
                 session_revoked,
             } => {
                 if session_revoked || expires_at <= now {
                     return Err(AuthError::InvalidRefreshToken);
                 }
+                let too_old = now - session_created_at >= self.session_max_age;
+                let idle = now - issued_at >= self.session_idle_timeout;
+                if too_old || idle {
+                    store.revoke_session(session_id, now).await?;
+                    self.active_sessions.remove(&session_id);
+                    tracing::info!(
+                        session = %session_id,
+                        reason = if too_old { "max-age" } else { "idle" },
+                        "session ended on refresh"
+                    );
+                    return Err(AuthError::InvalidRefreshToken);
+                }
+                let session_ends = session_created_at + self.session_max_age;
                 let user = store
                     .user(user_id)
                     .await?
                     .ok_or(AuthError::InvalidRefreshToken)?;
-                self.issue(store, user, session_id, now).await
+                self.issue_until(store, user, session_id, now, session_ends)
+                    .await
             }
             TokenUse::Spent { session_id } => {
                 store.revoke_session(session_id, now).await?;
@@ -249,20 +299,26 @@ impl Auth {
         Ok(())
     }
 
-    async fn issue(
+    /// A new access and refresh token; the refresh token never outlives
+    /// `session_ends`, nor the idle timeout.
+    async fn issue_until(
         &self,
         store: &Store,
         user: User,
         session: Uuid,
         now: DateTime<Utc>,
+        session_ends: DateTime<Utc>,
     ) -> Result<Issued, AuthError> {
         let refresh_token = new_refresh_token();
+        let expires_at = (now + REFRESH_TOKEN_TTL)
+            .min(now + self.session_idle_timeout)
+            .min(session_ends);
         store
             .add_refresh_token(&NewRefreshToken {
                 token_hash: hash_refresh_token(&refresh_token),
                 session_id: session,
                 issued_at: now,
-                expires_at: now + REFRESH_TOKEN_TTL,
+                expires_at,
             })
             .await?;
         let (token, expires_in) = self.verifier.local.issue(&user, session, now)?;

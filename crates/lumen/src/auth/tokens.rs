@@ -19,8 +19,28 @@ use tokio::sync::{Mutex, RwLock};
 use uuid::Uuid;
 
 pub const ACCESS_TOKEN_TTL: Duration = Duration::from_secs(3600);
-/// The platform JWKS is fetched again after this long.
-const JWKS_MAX_AGE: Duration = Duration::from_secs(600);
+/// When the platform JWKS is fetched again, and how long its keys are trusted.
+#[derive(Debug, Clone, Copy)]
+pub struct JwksTiming {
+    /// The set is fetched again after this long (picking up rotations).
+    pub max_age: Duration,
+    /// An unknown `kid` refetches the set at most this often.
+    pub min_refetch: Duration,
+    /// A cached key is dropped this long after the JWKS last listed it: a
+    /// key removed from the set, or kept only because refetches fail, stops
+    /// verifying after `grace` (the JWKS then answers 503 until reachable).
+    pub grace: Duration,
+}
+
+impl Default for JwksTiming {
+    fn default() -> Self {
+        Self {
+            max_age: Duration::from_secs(600),
+            min_refetch: Duration::from_secs(30),
+            grace: Duration::from_secs(3600),
+        }
+    }
+}
 /// Clock skew tolerated on `exp` and `nbf`.
 const LEEWAY_SECS: u64 = 30;
 
@@ -49,8 +69,8 @@ struct PlatformClaims {
     email: String,
     roles: Vec<Role>,
     organization_id: String,
-    #[allow(dead_code)] // required to be present, not otherwise used
     iat: i64,
+    exp: i64,
 }
 
 /// A verified access token.
@@ -150,10 +170,12 @@ pub struct Jwks {
     issuer: String,
     audience: String,
     client: reqwest::Client,
-    keys: RwLock<HashMap<String, (DecodingKey, Algorithm)>>,
+    /// Each key with when a fetched set last listed it.
+    keys: RwLock<HashMap<String, (DecodingKey, Algorithm, Instant)>>,
     last_fetch: Mutex<Option<Instant>>,
-    /// An unknown `kid` refetches the set at most this often.
-    min_refetch: Duration,
+    timing: JwksTiming,
+    /// Platform tokens issued longer ago, or for longer, are refused.
+    max_token_age: Duration,
 }
 
 impl Jwks {
@@ -161,7 +183,8 @@ impl Jwks {
         url: &str,
         issuer: &str,
         audience: &str,
-        min_refetch: Duration,
+        timing: JwksTiming,
+        max_token_age: Duration,
     ) -> anyhow::Result<Self> {
         crate::install_crypto_provider();
         Ok(Self {
@@ -173,8 +196,26 @@ impl Jwks {
                 .build()?,
             keys: RwLock::new(HashMap::new()),
             last_fetch: Mutex::new(None),
-            min_refetch,
+            timing,
+            max_token_age,
         })
+    }
+
+    /// Replaces the cached set with a fetched one: keys it no longer lists
+    /// are dropped at once.
+    async fn store(&self, fetched: HashMap<String, (DecodingKey, Algorithm)>) {
+        let now = Instant::now();
+        *self.keys.write().await = fetched
+            .into_iter()
+            .map(|(kid, (key, alg))| (kid, (key, alg, now)))
+            .collect();
+    }
+
+    /// A cached key, unless the JWKS last listed it longer than `grace` ago.
+    async fn cached(&self, kid: &str) -> Option<(DecodingKey, Algorithm)> {
+        let keys = self.keys.read().await;
+        let (key, alg, listed) = keys.get(kid)?;
+        (listed.elapsed() < self.timing.grace).then(|| (key.clone(), *alg))
     }
 
     async fn key(&self, kid: &str) -> Result<Option<(DecodingKey, Algorithm)>, TokenError> {
@@ -182,28 +223,29 @@ impl Jwks {
             .last_fetch
             .lock()
             .await
-            .is_some_and(|at| at.elapsed() >= JWKS_MAX_AGE);
+            .is_some_and(|at| at.elapsed() >= self.timing.max_age);
         if expired {
-            // Pick up rotated-out keys; on failure keep using the cached set.
+            // Pick up rotated-out keys; on failure keep using the cached set,
+            // each key until its grace after it was last listed runs out.
             match self.fetch().await {
-                Ok(fetched) => *self.keys.write().await = fetched,
+                Ok(fetched) => self.store(fetched).await,
                 Err(err) => tracing::warn!(%err, "JWKS refresh failed; keeping the cached keys"),
             }
             *self.last_fetch.lock().await = Some(Instant::now());
         }
-        if let Some(found) = self.keys.read().await.get(kid) {
-            return Ok(Some(found.clone()));
+        if let Some(found) = self.cached(kid).await {
+            return Ok(Some(found));
         }
         {
             let mut last = self.last_fetch.lock().await;
-            let due = last.is_none_or(|at| at.elapsed() >= self.min_refetch);
+            let due = last.is_none_or(|at| at.elapsed() >= self.timing.min_refetch);
             if due {
                 *last = Some(Instant::now());
                 let fetched = self.fetch().await?;
-                *self.keys.write().await = fetched;
+                self.store(fetched).await;
             }
         }
-        Ok(self.keys.read().await.get(kid).cloned())
+        Ok(self.cached(kid).await)
     }
 
     async fn fetch(&self) -> Result<HashMap<String, (DecodingKey, Algorithm)>, TokenError> {
@@ -255,6 +297,12 @@ impl Jwks {
         let data = jsonwebtoken::decode::<PlatformClaims>(token, &key, &validation)
             .map_err(|_| TokenError::Invalid)?;
         let c = data.claims;
+        // Logout cannot revoke a platform token: bound how long one is accepted.
+        let max_age = self.max_token_age.as_secs() as i64;
+        let now = Utc::now().timestamp();
+        if c.exp - c.iat > max_age || now - c.iat > max_age + LEEWAY_SECS as i64 {
+            return Err(TokenError::Invalid);
+        }
         // Platform ids are Directory ids; Lumen's ids derive from them.
         Ok(Verified {
             caller: Caller {

@@ -117,6 +117,21 @@ async fn serve_with(config: Config, store: store::Store) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {addr}"))?;
     let local = listener.local_addr()?;
     let app = http::app(state.clone());
+    let metrics_server = match state.config.metrics_addr {
+        Some(metrics_addr) => {
+            let listener = tokio::net::TcpListener::bind(metrics_addr)
+                .await
+                .with_context(|| format!("cannot listen on {metrics_addr} (LUMEN_METRICS_ADDR)"))?;
+            tracing::info!(%metrics_addr, "metrics listening");
+            let metrics = http::metrics_app(state.clone());
+            Some(tokio::spawn(async move {
+                axum::serve(listener, metrics)
+                    .with_graceful_shutdown(shutdown_signal())
+                    .await
+            }))
+        }
+        None => None,
+    };
     let serving = async {
         tracing::info!(%local, backend = store.backend(), "lumen listening");
         eprintln!("Lumen is running at http://{local}  (API docs: http://{local}/docs)");
@@ -129,6 +144,9 @@ async fn serve_with(config: Config, store: store::Store) -> anyhow::Result<()> {
     };
     let served = with_workers(&state, Schedules::Run, serving).await;
     if let Some(task) = collecting {
+        task.abort();
+    }
+    if let Some(task) = metrics_server {
         task.abort();
     }
     served??;

@@ -27,6 +27,9 @@ pub enum Reason {
     Duplicate,
     /// The page itself could not be read (e.g. truncated JSON).
     MalformedPage,
+    /// It links records of different organisations (an enrolment of one
+    /// organisation's learner in another's course).
+    CrossOrganization,
 }
 
 impl Reason {
@@ -38,6 +41,7 @@ impl Reason {
             Reason::UnknownReference => "unknown-reference",
             Reason::Duplicate => "duplicate",
             Reason::MalformedPage => "malformed-page",
+            Reason::CrossOrganization => "cross-organization",
         }
     }
 }

@@ -328,10 +328,10 @@ impl Collector {
                         detail: format!("{id}: {r}"),
                     }),
                     Err(StoreError::Conflict { kind, message }) => rejections.push(Rejection {
-                        reason: if kind == ConflictKind::Duplicate {
-                            Reason::Duplicate
-                        } else {
-                            Reason::OutOfRange
+                        reason: match kind {
+                            ConflictKind::Duplicate => Reason::Duplicate,
+                            ConflictKind::CrossOrganization => Reason::CrossOrganization,
+                            _ => Reason::OutOfRange,
                         },
                         detail: format!("{id}: {message}"),
                     }),

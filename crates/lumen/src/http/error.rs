@@ -249,6 +249,9 @@ impl From<StoreError> for ApiError {
                             "it refers to something that does not exist"
                         }
                         ConflictKind::OutOfRange => "a value is out of range",
+                        ConflictKind::CrossOrganization => {
+                            "it links records of different organisations"
+                        }
                     }
                     .into(),
                 )
@@ -294,6 +297,7 @@ impl From<ReportError> for ApiError {
             ReportError::Invalid(fields) => Self::Validation(fields),
             ReportError::Forbidden(message) => Self::Forbidden(message),
             ReportError::NotFound(message) => Self::NotFound(message),
+            ReportError::Limit(message) => Self::Conflict(message),
             ReportError::Queue(err) => err.into(),
             ReportError::Store(err) => err.into(),
             ReportError::Internal(err) => Self::Internal(err),

@@ -143,8 +143,11 @@ pub struct JobStatus {
     /// What the job produced, once completed.
     #[schema(value_type = Option<Object>)]
     result: Option<Value>,
-    /// The last attempt's error.
+    /// Why the last attempt failed, for the caller: a stable message with
+    /// the job's id (the detail is in the service's logs).
     error: Option<String>,
+    /// `JOB_RETRYING` (it runs again at `runAfter`) or `JOB_FAILED`, with `error`.
+    error_code: Option<&'static str>,
 }
 
 impl From<Job> for JobStatus {
@@ -154,7 +157,25 @@ impl From<Job> for JobStatus {
             (_, 0) => 0,
             (_, total) => (job.progress_done.clamp(0, total) * 100 / total) as u8,
         };
+        let (error_code, error) = match (&job.last_error, job.state) {
+            (None, _) => (None, None),
+            (Some(_), JobState::Retrying) => (
+                Some("JOB_RETRYING"),
+                Some(format!(
+                    "an attempt of job {} failed; it will be tried again",
+                    job.id
+                )),
+            ),
+            (Some(_), _) => (
+                Some("JOB_FAILED"),
+                Some(format!(
+                    "job {} failed; quote its id to your administrator",
+                    job.id
+                )),
+            ),
+        };
         JobStatus {
+            error_code,
             job_id: job.id,
             kind: job.kind,
             status: job.state,
@@ -166,7 +187,7 @@ impl From<Job> for JobStatus {
             finished_at: job.finished_at,
             run_after: job.run_after,
             result: job.result,
-            error: job.last_error,
+            error,
         }
     }
 }

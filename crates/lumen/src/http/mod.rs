@@ -277,6 +277,22 @@ pub fn app(state: AppState) -> Router {
     with_middleware(router, state)
 }
 
+/// The router of the separate metrics address (`LUMEN_METRICS_ADDR`):
+/// `GET /metrics` only, without a credential (the address is meant to be
+/// reachable by the metrics collector alone).
+pub fn metrics_app(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(
+                |axum::extract::State(state): axum::extract::State<AppState>| async move {
+                    system::metrics_text(&state)
+                },
+            ),
+        )
+        .with_state(state)
+}
+
 /// Wraps any router in the production middleware stack, with the JSON 404
 /// and 405 fallbacks. Outermost first: request id, logging and metrics;
 /// JSON error bodies; panic guard; security headers; CORS; compression;

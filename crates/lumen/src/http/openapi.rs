@@ -41,6 +41,18 @@ impl utoipa::Modify for BearerAuth {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "opsToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The operator credential, `LUMEN_OPS_TOKEN`: the detail of /api/status \
+                         and /metrics.",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 

@@ -47,6 +47,7 @@ pub struct HistoryQuery {
         (status = 202, body = Accepted),
         (status = 400, description = "`VALIDATION_ERROR` per field", body = ErrorBody),
         (status = 403, description = "the caller does not hold the report type's role", body = ErrorBody),
+        (status = 409, description = "`CONFLICT`: the caller's report storage is full (`LUMEN_REPORT_STORAGE_PER_USER_BYTES`); space returns as old reports expire", body = ErrorBody),
     )
 )]
 pub async fn generate(
@@ -168,8 +169,9 @@ pub async fn history(
     request_body = ScheduleRequest,
     responses(
         (status = 201, body = Schedule),
-        (status = 400, description = "`VALIDATION_ERROR` per field (cron, type, format, …)", body = ErrorBody),
+        (status = 400, description = "`VALIDATION_ERROR` per field (cron, type, format, …); `cron` also when it runs more often than `LUMEN_REPORT_SCHEDULE_MIN_INTERVAL_SECS` allows (default hourly)", body = ErrorBody),
         (status = 403, description = "the caller does not hold the report type's role", body = ErrorBody),
+        (status = 409, description = "`CONFLICT`: the caller has as many schedules as allowed (`LUMEN_REPORT_SCHEDULES_PER_USER`, default 10)", body = ErrorBody),
     )
 )]
 pub async fn create_schedule(

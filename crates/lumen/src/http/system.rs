@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -13,10 +13,12 @@ use utoipa::ToSchema;
 use super::ApiJson;
 use crate::collector::ServiceStatus;
 use crate::http::error::{ApiError, ErrorBody};
-use crate::state::AppState;
+use crate::state::{AppState, StatusCounts};
 use crate::store::{RecordCounts, RejectionCount};
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long `/api/status` reuses the counts it read.
+pub const STATUS_COUNTS_TTL: Duration = Duration::from_secs(30);
 
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -139,32 +141,45 @@ pub async fn ready(State(state): State<AppState>) -> Result<ApiJson<Readiness>, 
     })
 }
 
+/// `/api/status`: a minimal public answer; the detail (every field below
+/// `uptimeSeconds`) only with the operator credential.
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Status {
     /// `ok`, or `degraded` when a dependency is down.
     status: &'static str,
     version: &'static str,
-    started_at: DateTime<Utc>,
     uptime_seconds: u64,
+    /// Operators only (as every field below).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    started_at: Option<DateTime<Utc>>,
     /// `sqlite` or `postgres`.
-    database_backend: &'static str,
-    checks: Checks,
-    /// Learning records held; absent when the database is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    database_backend: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    checks: Option<Checks>,
+    /// Learning records held (read at most every 30 s); absent when the
+    /// database is down.
+    #[serde(skip_serializing_if = "Option::is_none")]
     records: Option<RecordCounts>,
     /// Each of the nine upstream services: configured, circuit state,
     /// freshness of its data, last success and error, records synced.
-    upstreams: Vec<ServiceStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    upstreams: Option<Vec<ServiceStatus>>,
     /// Upstream records rejected, by service, feed and reason.
-    rejections: Vec<RejectionCount>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rejections: Option<Vec<RejectionCount>>,
     /// The drop-off model of each organisation trained since start-up, with
     /// its evaluation (`null` when there was too little history to train).
-    dropoff_models: Vec<ModelStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dropoff_models: Option<Vec<ModelStatus>>,
     /// Jobs in the queue by state (`queued`, `active`, …); empty when the
     /// database is down.
-    queue: std::collections::BTreeMap<String, i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    queue: Option<std::collections::BTreeMap<String, i64>>,
     /// Each cache layer's lookups and hit ratio since start-up.
-    cache: Vec<CacheLayerStatus>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache: Option<Vec<CacheLayerStatus>>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -186,30 +201,83 @@ pub struct ModelStatus {
     evaluation: Option<lumen_core::analytics::dropoff::Evaluation>,
 }
 
-/// Service status for operators: version, uptime, dependencies, records held.
-#[utoipa::path(get, path = "/api/status", tag = "system", responses((status = 200, body = Status)))]
-pub async fn status(State(state): State<AppState>) -> ApiJson<Status> {
+/// The operator credential: `Authorization: Bearer <LUMEN_OPS_TOKEN>`.
+/// Never matches when no token is configured. Compared as SHA-256
+/// digests, so the comparison's time says nothing about the token.
+fn is_operator(state: &AppState, headers: &HeaderMap) -> bool {
+    use sha2::{Digest, Sha256};
+    let Some(expected) = &state.config.ops_token else {
+        return false;
+    };
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    presented.is_some_and(|token| {
+        Sha256::digest(token.as_bytes()) == Sha256::digest(expected.expose().as_bytes())
+    })
+}
+
+/// The counts, read at most every [`STATUS_COUNTS_TTL`] (four `COUNT(*)`
+/// and two grouped reads are not for every call).
+async fn counts(state: &AppState) -> StatusCounts {
+    let mut cached = state.status_counts.lock().await;
+    if let Some((at, counts)) = cached.as_ref()
+        && at.elapsed() < STATUS_COUNTS_TTL
+    {
+        return counts.clone();
+    }
+    let counts = StatusCounts {
+        records: state.store.record_counts().await.ok(),
+        rejections: state.store.rejections().await.unwrap_or_default(),
+        queue: state.store.job_counts().await.unwrap_or_default(),
+    };
+    *cached = Some((std::time::Instant::now(), counts.clone()));
+    counts
+}
+
+/// Service status. Anyone: `status`, `version`, `uptimeSeconds`. With the
+/// operator credential (`LUMEN_OPS_TOKEN`): dependencies, records held,
+/// upstreams with their last errors, rejections, models, queue and caches.
+#[utoipa::path(
+    get,
+    path = "/api/status",
+    tag = "system",
+    security((), ("opsToken" = [])),
+    responses((status = 200, description = "The public fields; with the operator credential also the detail", body = Status))
+)]
+pub async fn status(State(state): State<AppState>, headers: HeaderMap) -> ApiJson<Status> {
     let checks = Checks::run(&state).await;
+    let mut answer = Status {
+        status: if checks.failing().is_empty() {
+            "ok"
+        } else {
+            "degraded"
+        },
+        version: env!("CARGO_PKG_VERSION"),
+        uptime_seconds: state.uptime().as_secs(),
+        started_at: None,
+        database_backend: None,
+        checks: None,
+        records: None,
+        upstreams: None,
+        rejections: None,
+        dropoff_models: None,
+        queue: None,
+        cache: None,
+    };
+    if !is_operator(&state, &headers) {
+        return ApiJson(answer);
+    }
     let up = checks.database == CheckState::Up;
-    let records = if up {
-        state.store.record_counts().await.ok()
+    let (counts, upstreams) = if up {
+        (
+            counts(&state).await,
+            state.collector().status().await.unwrap_or_default(),
+        )
     } else {
-        None
-    };
-    let upstreams = if up {
-        state.collector().status().await.unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    let rejections = if up {
-        state.store.rejections().await.unwrap_or_default()
-    } else {
-        Vec::new()
-    };
-    let queue = if up {
-        state.store.job_counts().await.unwrap_or_default()
-    } else {
-        Default::default()
+        (StatusCounts::default(), Vec::new())
     };
     let cache = state
         .metrics
@@ -222,21 +290,14 @@ pub async fn status(State(state): State<AppState>) -> ApiJson<Status> {
             hit_ratio: (lookups > 0).then(|| hits as f64 / lookups as f64),
         })
         .collect();
-    ApiJson(Status {
-        status: if checks.failing().is_empty() {
-            "ok"
-        } else {
-            "degraded"
-        },
-        version: env!("CARGO_PKG_VERSION"),
-        started_at: state.started_at,
-        uptime_seconds: state.uptime().as_secs(),
-        database_backend: state.store.backend(),
-        checks,
-        records,
-        upstreams,
-        rejections,
-        dropoff_models: state
+    answer.started_at = Some(state.started_at);
+    answer.database_backend = Some(state.store.backend());
+    answer.checks = Some(checks);
+    answer.records = counts.records;
+    answer.upstreams = Some(upstreams);
+    answer.rejections = Some(counts.rejections);
+    answer.dropoff_models = Some(
+        state
             .models
             .evaluations()
             .await
@@ -246,19 +307,39 @@ pub async fn status(State(state): State<AppState>) -> ApiJson<Status> {
                 evaluation,
             })
             .collect(),
-        queue,
-        cache,
-    })
+    );
+    answer.queue = Some(counts.queue);
+    answer.cache = Some(cache);
+    ApiJson(answer)
 }
 
-/// Prometheus metrics (OpenMetrics text).
+/// Prometheus metrics (OpenMetrics text), for operators: with the
+/// credential here, or without one on `LUMEN_METRICS_ADDR`.
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "system",
-    responses((status = 200, description = "OpenMetrics text exposition", content_type = "application/openmetrics-text"))
+    security(("opsToken" = [])),
+    responses(
+        (status = 200, description = "OpenMetrics text exposition", content_type = "application/openmetrics-text"),
+        (status = 401, description = "`UNAUTHORIZED`: no operator credential (`LUMEN_OPS_TOKEN`), or none is configured", body = ErrorBody),
+    )
 )]
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, ApiError> {
+    if !is_operator(&state, &headers) {
+        return Err(ApiError::Unauthorized(
+            "the operator credential is required".into(),
+        ));
+    }
+    Ok(metrics_text(&state))
+}
+
+/// The metrics text itself; `/metrics` on the separate metrics address
+/// serves it without a credential.
+pub fn metrics_text(state: &AppState) -> impl IntoResponse + use<> {
     (
         [(
             header::CONTENT_TYPE,

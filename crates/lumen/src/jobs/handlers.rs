@@ -61,7 +61,18 @@ async fn refresh(ctx: &JobContext, p: RefreshPayload) -> Result<Value, Stop> {
             match result {
                 Ok(_) => refreshed.push(kind.name),
                 Err(err) => {
-                    failed.insert(kind.name.into(), Value::from(err.to_string()));
+                    // A user reads this: internal detail stays in the log.
+                    let code = err.code();
+                    let message = if code == "INTERNAL_ERROR" {
+                        tracing::error!(job = %ctx.job.id, analytic = kind.name, error = %err, "refresh failed");
+                        format!("could not be computed (job {})", ctx.job.id)
+                    } else {
+                        err.to_string()
+                    };
+                    failed.insert(
+                        kind.name.into(),
+                        json!({ "code": code, "message": message }),
+                    );
                 }
             }
         }

@@ -412,9 +412,11 @@ pub async fn fire_due(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<Ve
         let Some(slot) = latest_slot(&schedule, now) else {
             continue;
         };
+        let payload = serde_json::from_str(&schedule.payload).unwrap_or(Value::Null);
         let job = NewJob {
             kind: schedule.kind.clone(),
-            payload: serde_json::from_str(&schedule.payload).unwrap_or(Value::Null),
+            priority: crate::queue::JobKind::priority_of(&schedule.kind, &payload),
+            payload,
             owner: schedule.owner_id,
             // One job per schedule and slot, even if the slot row is purged.
             id: Some(Uuid::new_v5(

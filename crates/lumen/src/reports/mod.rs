@@ -38,12 +38,44 @@ pub enum ReportError {
     /// No such report or schedule, another user's, or no file.
     #[error("{0}")]
     NotFound(String),
+    /// A per-user limit is reached: schedules, or report storage.
+    #[error("{0}")]
+    Limit(String),
     #[error(transparent)]
     Queue(#[from] QueueError),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
+}
+
+/// The stored `error` of a report that could not be generated (the detail
+/// is logged, never stored or shown).
+pub const GENERATION_FAILED: &str = "GENERATION_FAILED";
+/// The stored `error` of a scheduled report refused because its owner's
+/// report storage is full.
+pub const STORAGE_FULL: &str = "STORAGE_FULL";
+
+/// The code and message a user sees for a stored report error. Anything
+/// but a known code (rows from before codes were stored) reads as a failed
+/// generation, so no stored detail ever reaches a user.
+pub fn public_error(report_id: Uuid, stored: &str) -> (&'static str, String) {
+    match stored {
+        STORAGE_FULL => (
+            STORAGE_FULL,
+            format!(
+                "report {report_id} was not made: your report storage is full; new reports \
+                 can be made when older ones expire"
+            ),
+        ),
+        _ => (
+            GENERATION_FAILED,
+            format!(
+                "report {report_id} could not be generated; ask again later, or quote its id \
+                 to your administrator"
+            ),
+        ),
+    }
 }
 
 /// What a report is about: the caller's bundle in one role.
@@ -238,7 +270,10 @@ pub struct ReportStatus {
     pub analytics: Vec<String>,
     /// `queued`, `running`, `done`, `failed` or `expired` (file removed by retention).
     pub status: String,
+    /// Why a `failed` report failed, for its owner: no internal detail.
     pub error: Option<String>,
+    /// `GENERATION_FAILED` or `STORAGE_FULL`, with `error`.
+    pub error_code: Option<&'static str>,
     pub job_id: Option<Uuid>,
     pub schedule_id: Option<Uuid>,
     pub file_name: Option<String>,
@@ -251,7 +286,9 @@ pub struct ReportStatus {
 
 impl From<ReportRow> for ReportStatus {
     fn from(r: ReportRow) -> Self {
+        let public = r.error.as_deref().map(|stored| public_error(r.id, stored));
         Self {
+            error_code: public.as_ref().map(|(code, _)| *code),
             download_url: (r.status == "done")
                 .then(|| format!("/api/v1/reports/{}/download", r.id)),
             id: r.id,
@@ -260,7 +297,7 @@ impl From<ReportRow> for ReportStatus {
             format: r.format,
             time_range: r.time_range,
             status: r.status,
-            error: r.error,
+            error: public.map(|(_, message)| message),
             job_id: r.job_id,
             schedule_id: r.schedule_id,
             file_name: r.file_name,
@@ -283,6 +320,7 @@ pub async fn request(
     schedule_id: Option<Uuid>,
 ) -> Result<ReportRow, ReportError> {
     authz::decide_holds_role(caller, spec.report_type.role()).map_err(forbidden)?;
+    check_storage(state, caller.user_id).await?;
     let mut row = new_row(caller.user_id, spec, schedule_id);
     state.store.save_report(&row).await?;
     let job = state
@@ -296,6 +334,40 @@ pub async fn request(
     row.job_id = Some(job.id());
     state.store.save_report(&row).await?;
     Ok(row)
+}
+
+/// Refuses a new report while the owner's stored report files reach
+/// `LUMEN_REPORT_STORAGE_PER_USER_BYTES`: space comes back as old reports
+/// expire (`LUMEN_REPORT_RETENTION_DAYS`). Nothing is deleted to make room.
+async fn check_storage(state: &AppState, owner: Uuid) -> Result<(), ReportError> {
+    let used = state.store.report_bytes_of(owner).await?;
+    let cap = state.config.reports.storage_per_user_bytes;
+    if used >= 0 && used as u64 >= cap {
+        return Err(ReportError::Limit(format!(
+            "report storage is full ({used} of {cap} bytes); new reports can be made when \
+             older ones expire"
+        )));
+    }
+    Ok(())
+}
+
+/// The shortest gap between two runs of `cron` over the next year (at most
+/// 2000 runs looked at), `None` when it runs at most once.
+pub fn shortest_interval(cron: &croner::Cron, from: DateTime<Utc>) -> Option<Duration> {
+    let horizon = from + Duration::days(366);
+    let mut shortest: Option<Duration> = None;
+    let mut previous: Option<DateTime<Utc>> = None;
+    for at in cron.iter_after(from).take(2000) {
+        if at > horizon {
+            break;
+        }
+        if let Some(prev) = previous {
+            let gap = at - prev;
+            shortest = Some(shortest.map_or(gap, |s| s.min(gap)));
+        }
+        previous = Some(at);
+    }
+    shortest
 }
 
 fn new_row(owner: Uuid, spec: &Spec, schedule_id: Option<Uuid>) -> ReportRow {
@@ -377,8 +449,11 @@ pub async fn generate(state: &AppState, report_id: Uuid) -> anyhow::Result<()> {
             Ok(())
         }
         Err(e) => {
+            // The detail (paths, database and storage messages) stays in
+            // the log; the owner sees a stable code and the report's id.
+            tracing::error!(report = %row.id, owner = %row.owner_id, error = %e, "report generation failed");
             row.status = "failed".into();
-            row.error = Some(e.to_string());
+            row.error = Some(GENERATION_FAILED.into());
             row.finished_at = Some(Utc::now());
             state.store.save_report(&row).await?;
             Err(e)
@@ -449,7 +524,16 @@ pub async fn report_data(
             result: result
                 .and_then(|served| served.envelope(now))
                 .map(|envelope| envelope.data)
-                .map_err(|e| (e.code().to_owned(), e.to_string())),
+                .map_err(|e| {
+                    let code = e.code();
+                    let message = if code == "INTERNAL_ERROR" {
+                        tracing::error!(report = %row.id, analytic = kind.name, error = %e, "report section failed");
+                        format!("could not be computed (report {})", row.id)
+                    } else {
+                        e.to_string()
+                    };
+                    (code.to_owned(), message)
+                }),
         })
         .collect();
     Ok(render::ReportData {
@@ -594,8 +678,23 @@ pub async fn create_schedule(
         Err(ReportError::Invalid(p)) => p.clone(),
         _ => BTreeMap::new(),
     };
-    if let Err(reason) = cron_check {
-        problems.insert("cron".into(), reason);
+    let min_interval = state.config.reports.schedule_min_interval;
+    match cron_check {
+        Err(reason) => {
+            problems.insert("cron".into(), reason);
+        }
+        Ok(parsed) => {
+            let min = Duration::from_std(min_interval).unwrap_or(Duration::MAX);
+            if shortest_interval(&parsed, Utc::now()).is_some_and(|gap| gap < min) {
+                problems.insert(
+                    "cron".into(),
+                    format!(
+                        "runs more often than once every {} minutes, the shortest interval allowed",
+                        min_interval.as_secs() / 60
+                    ),
+                );
+            }
+        }
     }
     if name.chars().count() > 200 {
         problems.insert("name".into(), "at most 200 characters".into());
@@ -605,6 +704,12 @@ pub async fn create_schedule(
         _ => return Err(ReportError::Invalid(problems)),
     };
     authz::decide_holds_role(caller, spec.report_type.role()).map_err(forbidden)?;
+    let cap = state.config.reports.schedules_per_user;
+    if state.store.report_schedule_count(caller.user_id).await? >= cap as i64 {
+        return Err(ReportError::Limit(format!(
+            "at most {cap} report schedules per user; delete one to add another"
+        )));
+    }
     let row = ScheduleRow {
         id: Uuid::new_v4(),
         owner_id: caller.user_id,
@@ -722,7 +827,16 @@ pub async fn run_schedule(state: &AppState, schedule_id: Uuid) -> anyhow::Result
         );
         return Ok(ScheduleRun::Disabled);
     }
-    let row = new_row(s.owner_id, &spec, Some(s.id));
+    let mut row = new_row(s.owner_id, &spec, Some(s.id));
+    if let Err(err) = check_storage(state, s.owner_id).await {
+        // The run is recorded as failed, with a reason the owner can read.
+        tracing::warn!(schedule = %s.id, owner = %s.owner_id, %err, "scheduled report refused");
+        row.status = "failed".into();
+        row.error = Some(STORAGE_FULL.into());
+        row.finished_at = Some(Utc::now());
+        state.store.save_report(&row).await?;
+        return Ok(ScheduleRun::Made(row.id));
+    }
     state.store.save_report(&row).await?;
     generate(state, row.id).await?;
     for channel in delivery::channels(state) {

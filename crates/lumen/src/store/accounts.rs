@@ -26,6 +26,10 @@ pub enum TokenUse {
         session_id: Uuid,
         user_id: Uuid,
         expires_at: DateTime<Utc>,
+        /// When the token was issued: the session's last refresh (or login).
+        issued_at: DateTime<Utc>,
+        /// When the session began (the login).
+        session_created_at: DateTime<Utc>,
         session_revoked: bool,
     },
     /// Used before: a replay.
@@ -198,27 +202,32 @@ impl Store {
         at: DateTime<Utc>,
     ) -> StoreResult<TokenUse> {
         // The conditional UPDATE is the single-use guarantee.
-        let fresh: Option<(Uuid, DateTime<Utc>)> = on_pool!(self, |pool| {
+        let fresh: Option<(Uuid, DateTime<Utc>, DateTime<Utc>)> = on_pool!(self, |pool| {
             sqlx::query_as(
                 "UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL \
-                 RETURNING session_id, expires_at",
+                 RETURNING session_id, expires_at, issued_at",
             )
             .bind(token_hash)
             .bind(at)
             .fetch_optional(pool)
             .await?
         });
-        if let Some((session_id, expires_at)) = fresh {
-            let (user_id, revoked_at): (Uuid, Option<DateTime<Utc>>) = on_pool!(self, |pool| {
-                sqlx::query_as("SELECT user_id, revoked_at FROM auth_sessions WHERE id = $1")
+        if let Some((session_id, expires_at, issued_at)) = fresh {
+            let (user_id, created_at, revoked_at): (Uuid, DateTime<Utc>, Option<DateTime<Utc>>) =
+                on_pool!(self, |pool| {
+                    sqlx::query_as(
+                        "SELECT user_id, created_at, revoked_at FROM auth_sessions WHERE id = $1",
+                    )
                     .bind(session_id)
                     .fetch_one(pool)
                     .await?
-            });
+                });
             return Ok(TokenUse::Fresh {
                 session_id,
                 user_id,
                 expires_at,
+                issued_at,
+                session_created_at: created_at,
                 session_revoked: revoked_at.is_some(),
             });
         }

@@ -90,6 +90,9 @@ pub enum ConflictKind {
     UnknownReference,
     /// A value breaks a column rule.
     OutOfRange,
+    /// The record links records of different organisations (an enrolment
+    /// of one organisation's learner in another's course).
+    CrossOrganization,
 }
 
 /// The one place where database errors become store errors: a broken

@@ -12,7 +12,7 @@ use lumen_core::model::{
 use serde::Serialize;
 use uuid::Uuid;
 
-use super::{Store, StoreError, StoreResult, Tx};
+use super::{ConflictKind, Store, StoreError, StoreResult, Tx};
 
 /// How many learning records are stored, by kind.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -579,6 +579,28 @@ pub(super) async fn write_record(tx: &mut Tx, record: &Record) -> StoreResult<()
             .await?;
         }
         R::Enrolment(e) => {
+            // A learner and a course of different organisations: no route
+            // would ever show it, and it would leak one tenant's data into
+            // another's analytics. Missing ones fail on the foreign keys.
+            let orgs: Option<(Uuid, Uuid)> = sqlx::query_as(
+                "SELECT u.organization_id, c.organization_id FROM users u, courses c \
+                 WHERE u.id = $1 AND c.id = $2",
+            )
+            .bind(e.user_id)
+            .bind(e.course_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            if let Some((learner_org, course_org)) = orgs
+                && learner_org != course_org
+            {
+                return Err(StoreError::Conflict {
+                    kind: ConflictKind::CrossOrganization,
+                    message: format!(
+                        "enrolment {}: learner {} and course {} are in different organisations",
+                        e.id, e.user_id, e.course_id
+                    ),
+                });
+            }
             let (source, external_id) = origin_parts(&e.origin);
             sqlx::query(
                 "INSERT INTO enrolments (id, user_id, course_id, source, external_id, status, \

@@ -191,6 +191,30 @@ impl Store {
         }))
     }
 
+    /// How many report schedules `owner_id` has.
+    pub async fn report_schedule_count(&self, owner_id: Uuid) -> StoreResult<i64> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT COUNT(*) FROM report_schedules WHERE owner_id = $1")
+                .bind(owner_id)
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
+    /// Bytes of report files `owner_id` keeps in object storage (reports
+    /// done and not expired).
+    pub async fn report_bytes_of(&self, owner_id: Uuid) -> StoreResult<i64> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar(
+                "SELECT CAST(COALESCE(SUM(size_bytes), 0) AS BIGINT) FROM reports \
+                 WHERE owner_id = $1 AND status = 'done' AND object_key IS NOT NULL",
+            )
+            .bind(owner_id)
+            .fetch_one(pool)
+            .await?
+        }))
+    }
+
     /// `true` when it existed.
     pub async fn delete_report_schedule(&self, id: Uuid) -> StoreResult<bool> {
         let deleted = on_pool!(self, |pool| {

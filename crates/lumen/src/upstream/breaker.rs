@@ -1,7 +1,8 @@
 //! A circuit breaker per upstream service: after `threshold` consecutive
 //! failures it opens and refuses calls; after `open_for` it lets exactly one
 //! probe through (half-open); the probe's success closes it, its failure
-//! opens it again.
+//! opens it again. A probe dropped without an outcome (its call was
+//! cancelled) gives its turn back: the next call probes.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -35,10 +36,28 @@ pub struct CircuitBreaker {
     inner: Mutex<Inner>,
 }
 
-/// Permission to make one call; report its outcome.
+/// Permission to make one call; report its outcome. Dropped without one,
+/// a half-open probe is released for the next call.
 #[derive(Debug)]
 #[must_use]
-pub struct Permit(());
+pub struct Permit<'a> {
+    breaker: &'a CircuitBreaker,
+    /// The half-open probe, with no outcome reported yet.
+    probe: bool,
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if self.probe {
+            let mut inner = self.breaker.lock();
+            if matches!(*inner, Inner::HalfOpen) {
+                *inner = Inner::Open {
+                    until: Instant::now(),
+                };
+            }
+        }
+    }
+}
 
 impl CircuitBreaker {
     pub fn new(threshold: u32, open_for: Duration) -> Self {
@@ -54,23 +73,31 @@ impl CircuitBreaker {
     }
 
     /// `None` while open (or while the half-open probe is out).
-    pub fn try_acquire(&self) -> Option<Permit> {
+    pub fn try_acquire(&self) -> Option<Permit<'_>> {
         let mut inner = self.lock();
         match *inner {
-            Inner::Closed { .. } => Some(Permit(())),
+            Inner::Closed { .. } => Some(Permit {
+                breaker: self,
+                probe: false,
+            }),
             Inner::Open { until } if Instant::now() >= until => {
                 *inner = Inner::HalfOpen;
-                Some(Permit(()))
+                Some(Permit {
+                    breaker: self,
+                    probe: true,
+                })
             }
             Inner::Open { .. } | Inner::HalfOpen => None,
         }
     }
 
-    pub fn record_success(&self, _permit: Permit) {
+    pub fn record_success(&self, mut permit: Permit<'_>) {
+        permit.probe = false;
         *self.lock() = Inner::Closed { failures: 0 };
     }
 
-    pub fn record_failure(&self, _permit: Permit) {
+    pub fn record_failure(&self, mut permit: Permit<'_>) {
+        permit.probe = false;
         let mut inner = self.lock();
         *inner = match *inner {
             Inner::Closed { failures } if failures + 1 < self.threshold => Inner::Closed {
@@ -140,5 +167,23 @@ mod tests {
         b.record_success(probe);
         assert_eq!(b.state(), CircuitState::Closed);
         assert!(b.try_acquire().is_some());
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_probe_releases_the_half_open_breaker() {
+        let b = CircuitBreaker::new(1, Duration::from_millis(20));
+        fail(&b);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let call = async {
+            let _probe = b.try_acquire().expect("one probe");
+            std::future::pending::<()>().await;
+        };
+        // The call is cancelled mid-flight, its permit dropped unreported.
+        let timed_out = tokio::time::timeout(Duration::from_millis(10), call).await;
+        assert!(timed_out.is_err());
+        let probe = b.try_acquire().expect("the next call probes");
+        assert!(b.try_acquire().is_none(), "still one probe at a time");
+        b.record_success(probe);
+        assert_eq!(b.state(), CircuitState::Closed);
     }
 }
