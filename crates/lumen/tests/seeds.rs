@@ -69,7 +69,10 @@ async fn demo(db: &TestDb) -> Demo {
         }
     }
     assert!(
-        store.teaches(trainer.id, learner.id).await.expect("teaches"),
+        store
+            .teaches(trainer.id, learner.id)
+            .await
+            .expect("teaches"),
         "the demo trainer teaches the demo learner"
     );
     let state = AppState::new(config.clone(), store.clone())
@@ -142,10 +145,8 @@ async fn seed_002_analytics_paths_answer_like_the_canonical_ones(db: &TestDb) {
         // The same policy: a learner may not read another learner's or an
         // organisation's analytics through the old paths either.
         if analytic.subject != SubjectKind::CallersOrganization {
-            let other = fill(analytic.seed_path()).replace(
-                &subject.to_string(),
-                &d.untaught.id.to_string(),
-            );
+            let other = fill(analytic.seed_path())
+                .replace(&subject.to_string(), &d.untaught.id.to_string());
             let refused = get(&d.app, &other, &d.lt, "learner").await;
             assert_eq!(refused.status, StatusCode::FORBIDDEN, "{other}");
         }
@@ -188,10 +189,7 @@ async fn seed_004_paths_roles_and_bundle_access(db: &TestDb) {
     let profile = get(&d.app, "/api/v1/auth/profile", &d.lt, "learner").await;
     ok(&profile, "/auth/profile");
     assert_eq!(profile.body, me.body);
-    assert_eq!(
-        profile.body["user"]["id"],
-        json!(d.learner.id.to_string())
-    );
+    assert_eq!(profile.body["user"]["id"], json!(d.learner.id.to_string()));
 
     // GET /api/v1/health (seed 004's health-check path) and /api/health:
     // status, timestamp, uptime (and uptimeSeconds), memory, version.
@@ -225,8 +223,7 @@ async fn seed_004_paths_roles_and_bundle_access(db: &TestDb) {
     assert_eq!(reply.body["data"]["subjectId"], json!(d.learner.id));
     let own = get(&d.app, "/api/v1/analytics/learner", &d.lt, "learner").await;
     assert_eq!(
-        reply.body["data"]["analytics"],
-        own.body["data"]["analytics"],
+        reply.body["data"]["analytics"], own.body["data"]["analytics"],
         "the same bundle the learner sees"
     );
     let reply = get(&d.app, &learner_bundle(&d.untaught), &d.tt, "trainer").await;
@@ -244,9 +241,19 @@ async fn seed_004_paths_roles_and_bundle_access(db: &TestDb) {
     let reply = get(&d.app, &trainer_bundle, &d.lt, "learner").await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     // A malformed id is a validation error naming its field.
-    let reply = get(&d.app, "/api/v1/analytics/learner?userId=7", &d.tt, "trainer").await;
+    let reply = get(
+        &d.app,
+        "/api/v1/analytics/learner?userId=7",
+        &d.tt,
+        "trainer",
+    )
+    .await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
-    assert_eq!(reply.body["validation"]["userId"], "must be a UUID", "{}", reply.body);
+    assert_eq!(
+        reply.body["validation"]["userId"], "must be a UUID",
+        "{}",
+        reply.body
+    );
     // Someone of another organisation is refused like a stranger.
     let stranger = accounts::add_user(
         &d.store,
@@ -264,7 +271,9 @@ async fn seed_004_paths_roles_and_bundle_access(db: &TestDb) {
 
     // Seed 000/003 `getJobStatus` says `pending`: the same state as `queued`.
     assert_eq!(
-        "pending".parse::<lumen::queue::JobState>().expect("pending"),
+        "pending"
+            .parse::<lumen::queue::JobState>()
+            .expect("pending"),
         lumen::queue::JobState::Queued
     );
 }
@@ -304,8 +313,14 @@ async fn seed_000_refresh_token_reuse_is_named(db: &TestDb) {
     .await;
     ok(&login, "login");
     let body: &Value = &login.body;
-    assert!(body["token"].is_string() && body["expiresIn"].is_u64(), "{body}");
-    let first = body["refreshToken"].as_str().expect("refreshToken").to_owned();
+    assert!(
+        body["token"].is_string() && body["expiresIn"].is_u64(),
+        "{body}"
+    );
+    let first = body["refreshToken"]
+        .as_str()
+        .expect("refreshToken")
+        .to_owned();
     let refresh = |token: String| {
         let app = d.app.clone();
         async move {
