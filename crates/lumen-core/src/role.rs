@@ -66,11 +66,11 @@ mod tests {
     #[test]
     fn seed_004_spelling_of_org_admin_is_accepted() {
         assert_eq!("org_admin".parse::<Role>(), Ok(Role::OrgAdmin));
-        let role: Role = serde_json::from_str("\"org_admin\"").unwrap();
+        let role: Role = serde_json::from_str("\"org_admin\"").expect("alias");
         assert_eq!(role, Role::OrgAdmin);
         // Answers keep the canonical name.
         assert_eq!(
-            serde_json::to_string(&Role::OrgAdmin).unwrap(),
+            serde_json::to_string(&Role::OrgAdmin).expect("name"),
             "\"org-admin\""
         );
     }

@@ -533,23 +533,33 @@ mod tests {
     #[test]
     fn seed_paths_are_seed_002s_and_clash_with_no_canonical_path() {
         assert_eq!(
-            Analytic::from_name("velocity").unwrap().seed_path(),
+            Analytic::from_name("velocity")
+                .expect("registered")
+                .seed_path(),
             "/api/v1/analytics/learner/velocity/{userId}"
         );
         assert_eq!(
-            Analytic::from_name("course-health").unwrap().seed_path(),
+            Analytic::from_name("course-health")
+                .expect("registered")
+                .seed_path(),
             "/api/v1/analytics/trainer/course-health/{trainerId}"
         );
         assert_eq!(
-            Analytic::from_name("learning-culture").unwrap().seed_path(),
+            Analytic::from_name("learning-culture")
+                .expect("registered")
+                .seed_path(),
             "/api/v1/analytics/organization/learning-culture/{orgId}"
         );
         assert_eq!(
-            Analytic::from_name("skill-demand").unwrap().seed_path(),
+            Analytic::from_name("skill-demand")
+                .expect("registered")
+                .seed_path(),
             "/api/v1/analytics/comparison/skill-demand"
         );
         assert_eq!(
-            Analytic::from_name("drop-off-risk").unwrap().seed_path(),
+            Analytic::from_name("drop-off-risk")
+                .expect("registered")
+                .seed_path(),
             "/api/v1/analytics/predictive/drop-off-risk/{userId}"
         );
         for (i, a) in ANALYTICS.iter().enumerate() {

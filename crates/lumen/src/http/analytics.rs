@@ -23,7 +23,7 @@ use crate::http::error::{ApiError, ErrorBody};
 use crate::ratelimit::LimitClass;
 use crate::state::AppState;
 use lumen_core::Role;
-use lumen_core::analytics::{Analytic, SubjectKind, TimeRange};
+use lumen_core::analytics::{Analytic, SubjectKind};
 
 /// The route of one analytic: its path and access from the registry.
 pub(super) fn route(analytic: &'static Analytic) -> RouteDef {

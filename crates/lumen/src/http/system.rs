@@ -41,8 +41,8 @@ pub struct Memory {
     resident_bytes: Option<u64>,
     /// Virtual memory reserved.
     virtual_bytes: Option<u64>,
-    /// Bytes the allocator has handed out and not freed (glibc's
-    /// `mallinfo2`: arena in use plus mmapped blocks).
+    /// Resident anonymous memory: the heap and thread stacks in physical
+    /// memory (Linux `smaps_rollup` `Anonymous`).
     heap_used_bytes: Option<u64>,
 }
 
@@ -57,17 +57,14 @@ impl Memory {
     }
 }
 
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
+/// Resident anonymous memory (Linux `/proc/self/smaps_rollup`,
+/// `Anonymous:`): the heap and the threads' stacks as far as they are in
+/// physical memory. `None` elsewhere.
 fn heap_used() -> Option<u64> {
-    // SAFETY: `mallinfo2` only reads the allocator's counters; it has no
-    // preconditions and returns a plain struct (glibc ≥ 2.33).
-    let info = unsafe { libc::mallinfo2() };
-    Some((info.uordblks + info.hblkhd) as u64)
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn heap_used() -> Option<u64> {
-    None
+    let rollup = std::fs::read_to_string("/proc/self/smaps_rollup").ok()?;
+    let line = rollup.lines().find(|l| l.starts_with("Anonymous:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
 }
 
 /// Is the process up? Cheap, checks no dependency. Also served at
