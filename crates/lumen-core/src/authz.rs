@@ -15,7 +15,8 @@ pub enum Access {
     Public,
     /// Any valid access token.
     Authenticated,
-    /// A valid token, acting in this role (the caller's own bundle of analytics).
+    /// A role's bundle of analytics: the caller's own, acting in this role,
+    /// or another person's as [`decide_bundle`] allows.
     ActingAs(Role),
     /// A route about one subject, named by the path parameter `param`.
     Subject {
@@ -130,6 +131,36 @@ pub fn decide_acting_as(active: Option<Role>, required: Role) -> Result<(), Deni
     }
 }
 
+/// Decides a role bundle (`GET /analytics/learner|trainer|organization`).
+/// Without `subject`, or about oneself: one's own bundle, acting in the
+/// bundle's role. About someone else (seed 004's `requireRole`, through
+/// `userId` or `trainerId`): a learner's bundle for a trainer who teaches
+/// them or an org admin of their organisation; a trainer's bundle for an org
+/// admin of their organisation. The organisation bundle names no subject.
+pub fn decide_bundle(
+    caller: &Caller,
+    active: Option<Role>,
+    bundle: Role,
+    subject: Option<Uuid>,
+    facts: &SubjectFacts,
+) -> Result<(), Denial> {
+    if subject.is_none_or(|s| s == caller.user_id) {
+        return decide_acting_as(active, bundle);
+    }
+    let active = active.ok_or(Denial::ActiveRoleRequired)?;
+    let same_org = facts.organization_id == Some(caller.organization_id);
+    let allowed = match (bundle, active) {
+        (Role::Learner, Role::Trainer) => same_org && facts.taught_by_caller,
+        (Role::Learner | Role::Trainer, Role::OrgAdmin) => same_org,
+        _ => false,
+    };
+    if allowed {
+        Ok(())
+    } else {
+        Err(Denial::NotYourSubject)
+    }
+}
+
 /// Decides a subject route. `subject` is the id in the path: a user id, or
 /// an organisation id for [`SubjectRule::OwnOrganization`].
 pub fn decide(
@@ -222,6 +253,127 @@ mod tests {
         assert_eq!(
             decide_refresh(&c, ME, Role::OrgAdmin),
             Err(Denial::RoleNotHeld(Role::OrgAdmin))
+        );
+    }
+
+    #[test]
+    fn bundles_of_others_follow_who_teaches_and_who_administers() {
+        let facts = |org, taught| SubjectFacts {
+            organization_id: Some(org),
+            taught_by_caller: taught,
+        };
+        let none = SubjectFacts::default();
+        let learner = caller(&[Role::Learner]);
+        let trainer = caller(&[Role::Trainer]);
+        let admin = caller(&[Role::OrgAdmin]);
+        let ok = Ok(());
+        let denied = Err(Denial::NotYourSubject);
+        // One's own bundle, acting in its role, with or without naming oneself.
+        for subject in [None, Some(ME)] {
+            assert_eq!(
+                decide_bundle(&learner, Some(Role::Learner), Role::Learner, subject, &none),
+                ok
+            );
+            assert_eq!(
+                decide_bundle(&trainer, Some(Role::Trainer), Role::Learner, subject, &none),
+                Err(Denial::WrongRole {
+                    required: Role::Learner,
+                    active: Role::Trainer
+                })
+            );
+        }
+        // A learner's bundle: their trainer, an admin of their organisation.
+        let b = Role::Learner;
+        assert_eq!(
+            decide_bundle(
+                &trainer,
+                Some(Role::Trainer),
+                b,
+                Some(PEER),
+                &facts(ORG, true)
+            ),
+            ok
+        );
+        assert_eq!(
+            decide_bundle(
+                &trainer,
+                Some(Role::Trainer),
+                b,
+                Some(PEER),
+                &facts(ORG, false)
+            ),
+            denied
+        );
+        assert_eq!(
+            decide_bundle(
+                &admin,
+                Some(Role::OrgAdmin),
+                b,
+                Some(PEER),
+                &facts(ORG, false)
+            ),
+            ok
+        );
+        assert_eq!(
+            decide_bundle(
+                &admin,
+                Some(Role::OrgAdmin),
+                b,
+                Some(PEER),
+                &facts(OTHER_ORG, false)
+            ),
+            denied
+        );
+        assert_eq!(
+            decide_bundle(&admin, Some(Role::OrgAdmin), b, Some(PEER), &none),
+            denied
+        );
+        assert_eq!(
+            decide_bundle(
+                &learner,
+                Some(Role::Learner),
+                b,
+                Some(PEER),
+                &facts(ORG, true)
+            ),
+            denied
+        );
+        // A trainer's bundle: an admin of their organisation only.
+        let b = Role::Trainer;
+        assert_eq!(
+            decide_bundle(
+                &admin,
+                Some(Role::OrgAdmin),
+                b,
+                Some(PEER),
+                &facts(ORG, false)
+            ),
+            ok
+        );
+        assert_eq!(
+            decide_bundle(
+                &trainer,
+                Some(Role::Trainer),
+                b,
+                Some(PEER),
+                &facts(ORG, true)
+            ),
+            denied
+        );
+        assert_eq!(
+            decide_bundle(
+                &learner,
+                Some(Role::Learner),
+                b,
+                Some(PEER),
+                &facts(ORG, true)
+            ),
+            denied
+        );
+        // No active role for someone else's bundle.
+        assert_eq!(
+            decide_bundle(&admin, None, Role::Learner, Some(PEER), &facts(ORG, false)),
+            Err(Denial::ActiveRoleRequired)
         );
     }
 

@@ -10,6 +10,8 @@ use std::str::FromStr;
 pub enum Role {
     Learner,
     Trainer,
+    /// Seed 004 spells it `org_admin`; accepted as an alias.
+    #[serde(alias = "org_admin")]
     OrgAdmin,
 }
 
@@ -37,7 +39,12 @@ pub struct UnknownRole(pub String);
 
 impl FromStr for Role {
     type Err = UnknownRole;
+    /// The canonical names, and seed 004's `org_admin` for `org-admin`
+    /// (its `X-Active-Role` values and platform tokens use it).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "org_admin" {
+            return Ok(Role::OrgAdmin);
+        }
         Role::ALL
             .into_iter()
             .find(|r| r.as_str() == s)
@@ -54,6 +61,18 @@ mod tests {
         for role in Role::ALL {
             assert_eq!(role.as_str().parse::<Role>(), Ok(role));
         }
+    }
+
+    #[test]
+    fn seed_004_spelling_of_org_admin_is_accepted() {
+        assert_eq!("org_admin".parse::<Role>(), Ok(Role::OrgAdmin));
+        let role: Role = serde_json::from_str("\"org_admin\"").expect("alias");
+        assert_eq!(role, Role::OrgAdmin);
+        // Answers keep the canonical name.
+        assert_eq!(
+            serde_json::to_string(&Role::OrgAdmin).expect("name"),
+            "\"org-admin\""
+        );
     }
 
     #[test]

@@ -72,6 +72,10 @@ pub struct Envelope<T> {
     pub cached: bool,
     /// Older than 6 hours.
     pub stale: bool,
+    /// A refresh of this result is queued or running (seed 000 §5.3): true
+    /// whenever `stale` is, because serving a stale result queues its
+    /// refresh.
+    pub requires_refresh: bool,
     pub data_source: DataSource,
     pub last_updated: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
@@ -103,6 +107,7 @@ pub fn envelope<T>(data: T, data_source: DataSource, now: DateTime<Utc>) -> Enve
         data,
         cached: false,
         stale: false,
+        requires_refresh: false,
         data_source,
         last_updated,
         expires_at: last_updated + STALE_AFTER,
@@ -191,9 +196,10 @@ impl Served {
     pub fn envelope_json(&self, now: DateTime<Utc>) -> String {
         let ts = |t: DateTime<Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true);
         format!(
-            r#"{{"data":{},"cached":{},"stale":{},"dataSource":"{}","lastUpdated":"{}","expiresAt":"{}"}}"#,
+            r#"{{"data":{},"cached":{},"stale":{},"requiresRefresh":{},"dataSource":"{}","lastUpdated":"{}","expiresAt":"{}"}}"#,
             self.entry.data,
             self.cached,
+            self.stale(now),
             self.stale(now),
             self.data_source().as_str(),
             ts(self.entry.computed_at),
@@ -209,6 +215,7 @@ impl Served {
             data,
             cached: self.cached,
             stale: self.stale(now),
+            requires_refresh: self.stale(now),
             data_source: self.data_source(),
             last_updated: self.entry.computed_at,
             expires_at: self.expires_at(),

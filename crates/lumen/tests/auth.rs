@@ -162,9 +162,11 @@ async fn reusing_a_spent_refresh_token_revokes_the_whole_session(db: &TestDb) {
     // An attacker replays the stolen, already-used r1.
     let replay = refresh(&app, &r1).await;
     assert_eq!(replay.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(replay.body["error"], "INVALID_REFRESH_TOKEN");
+    assert_eq!(replay.body["error"], "REFRESH_TOKEN_REUSED");
     // The whole family is dead: the newest refresh token and the access tokens.
-    assert_eq!(refresh(&app, &r2).await.status, StatusCode::UNAUTHORIZED);
+    let newest = refresh(&app, &r2).await;
+    assert_eq!(newest.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(newest.body["error"], "INVALID_REFRESH_TOKEN");
     assert_eq!(
         me(&app, &s(&second["token"])).await.status,
         StatusCode::UNAUTHORIZED

@@ -50,11 +50,12 @@ const TRAINER: [&str; 4] = [
     "trainer/analytics/teaching-effectiveness",
 ];
 
-const ORG: [&str; 4] = [
+const ORG: [&str; 5] = [
     "org-admin/analytics/learning-velocity",
     "org-admin/analytics/strategic-alignment",
     "org-admin/analytics/learning-culture",
     "org-admin/analytics/org-performance",
+    "org-admin/analytics/department-analytics",
 ];
 
 fn golden_dir() -> PathBuf {

@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -159,6 +159,29 @@ impl Analytic {
             _ => None,
         }
     }
+
+    /// Seed 002's path for it, `/api/v1/analytics/{family}/{name}` and the
+    /// subject's parameter (e.g. `/api/v1/analytics/learner/velocity/{userId}`):
+    /// served as a deprecated alias of [`Analytic::path`].
+    pub fn seed_path(&self) -> &'static str {
+        static PATHS: LazyLock<Vec<String>> = LazyLock::new(|| {
+            ANALYTICS
+                .iter()
+                .map(|a| {
+                    let base = format!("/api/v1/analytics/{}/{}", a.family.tag(), a.name);
+                    match a.param() {
+                        Some(param) => format!("{base}/{{{param}}}"),
+                        None => base,
+                    }
+                })
+                .collect()
+        });
+        let index = ANALYTICS
+            .iter()
+            .position(|a| a == self)
+            .expect("every Analytic is in ANALYTICS");
+        &PATHS[index]
+    }
 }
 
 impl PartialEq for Analytic {
@@ -197,7 +220,8 @@ const OWN_TRAINER: Access = subject(SubjectRule::OwnTrainerData, "trainerId");
 const OWN_ORG: Access = subject(SubjectRule::OwnOrganization, "orgId");
 const LEARNER: Access = subject(SubjectRule::Learner, "userId");
 
-/// The 19 analytics, in the order bundles and documents list them.
+/// The 19 analytics of PRODUCT.md and seed 002's department-analytics, in
+/// the order bundles and documents list them.
 pub static ANALYTICS: &[Analytic] = &[
     Analytic {
         name: "velocity",
@@ -390,6 +414,19 @@ pub static ANALYTICS: &[Analytic] = &[
         schema: schema_of::<org::OrgPerformance>,
     },
     Analytic {
+        name: "department-analytics",
+        family: Family::Organization,
+        subject: SubjectKind::Organization,
+        access: OWN_ORG,
+        bundle: Role::OrgAdmin,
+        path: "/api/v1/org-admin/analytics/department-analytics/{orgId}",
+        summary: "Every department's figures from the four organisation analytics (seed 002).",
+        compute: |s, i| json(org::department_analytics(i.ds, s, i.w, i.k)?),
+        needs_model: false,
+        needs_ai_suggestions: false,
+        schema: schema_of::<org::DepartmentAnalytics>,
+    },
+    Analytic {
         name: "peer",
         family: Family::Comparison,
         subject: SubjectKind::Learner,
@@ -490,6 +527,48 @@ mod tests {
                 Some(p) => assert!(a.path.ends_with(&format!("/{{{p}}}")), "{a:?}"),
                 None => assert_eq!(a.subject, SubjectKind::CallersOrganization),
             }
+        }
+    }
+
+    #[test]
+    fn seed_paths_are_seed_002s_and_clash_with_no_canonical_path() {
+        assert_eq!(
+            Analytic::from_name("velocity")
+                .expect("registered")
+                .seed_path(),
+            "/api/v1/analytics/learner/velocity/{userId}"
+        );
+        assert_eq!(
+            Analytic::from_name("course-health")
+                .expect("registered")
+                .seed_path(),
+            "/api/v1/analytics/trainer/course-health/{trainerId}"
+        );
+        assert_eq!(
+            Analytic::from_name("learning-culture")
+                .expect("registered")
+                .seed_path(),
+            "/api/v1/analytics/organization/learning-culture/{orgId}"
+        );
+        assert_eq!(
+            Analytic::from_name("skill-demand")
+                .expect("registered")
+                .seed_path(),
+            "/api/v1/analytics/comparison/skill-demand"
+        );
+        assert_eq!(
+            Analytic::from_name("drop-off-risk")
+                .expect("registered")
+                .seed_path(),
+            "/api/v1/analytics/predictive/drop-off-risk/{userId}"
+        );
+        for (i, a) in ANALYTICS.iter().enumerate() {
+            assert!(ANALYTICS.iter().all(|b| b.path != a.seed_path()), "{a:?}");
+            assert!(
+                ANALYTICS[..i]
+                    .iter()
+                    .all(|b| b.seed_path() != a.seed_path())
+            );
         }
     }
 

@@ -25,6 +25,9 @@ pub enum AuthError {
     InvalidCredentials,
     #[error("refresh token is invalid or expired")]
     InvalidRefreshToken,
+    /// A refresh token used a second time: the session is revoked.
+    #[error("refresh token was already used: the session has been ended, log in again")]
+    RefreshTokenReused,
     /// The platform's JWKS cannot be fetched.
     #[error("token keys are unavailable; try again shortly")]
     KeysUnavailable,
@@ -285,7 +288,7 @@ impl Auth {
                 store.revoke_session(session_id, now).await?;
                 self.active_sessions.remove(&session_id);
                 tracing::warn!(session = %session_id, "refresh token reused: session revoked");
-                Err(AuthError::InvalidRefreshToken)
+                Err(AuthError::RefreshTokenReused)
             }
             TokenUse::Unknown => Err(AuthError::InvalidRefreshToken),
         }

@@ -16,19 +16,29 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::RouteDef;
-use super::extract::{ApiQuery, RangeQuery};
+use super::extract::{ApiQuery, BundleQuery, RangeQuery};
 use super::guard::CurrentUser;
 use crate::analytics::{self as service, DataSource, Envelope, Served};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::ratelimit::LimitClass;
 use crate::state::AppState;
 use lumen_core::Role;
-use lumen_core::analytics::{Analytic, SubjectKind, TimeRange};
+use lumen_core::analytics::{Analytic, SubjectKind};
 
 /// The route of one analytic: its path and access from the registry.
 pub(super) fn route(analytic: &'static Analytic) -> RouteDef {
+    route_at(analytic, analytic.path)
+}
+
+/// Seed 002's path of an analytic: the same handler, policy and limit as
+/// its canonical route (a deprecated alias in the OpenAPI document).
+pub(super) fn seed_route(analytic: &'static Analytic) -> RouteDef {
+    route_at(analytic, analytic.seed_path())
+}
+
+fn route_at(analytic: &'static Analytic, path: &'static str) -> RouteDef {
     super::get(
-        analytic.path,
+        path,
         analytic.access,
         Some(LimitClass::Analytics),
         move |state: State<AppState>,
@@ -161,18 +171,21 @@ pub struct BundleSummary {
     failed: usize,
 }
 
+/// A role's bundle about the caller, or about the person the query names
+/// (the guard has decided that the caller may see it).
 async fn bundle(
     state: &AppState,
     current: &CurrentUser,
     role: Role,
-    range: TimeRange,
+    query: BundleQuery,
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let org = current.caller.organization_id;
-    let subject = if role == Role::OrgAdmin {
-        org
-    } else {
-        current.caller.user_id
+    let range = query.time_range;
+    let subject = match role {
+        Role::OrgAdmin => org,
+        Role::Learner => query.user_id.unwrap_or(current.caller.user_id),
+        Role::Trainer => query.trainer_id.unwrap_or(current.caller.user_id),
     };
     let results = service::serve_many(
         state,
@@ -230,6 +243,7 @@ async fn bundle(
     let mut envelope = service::envelope(data, source, now);
     envelope.cached = ok > 0 && all_cached;
     envelope.stale = stale;
+    envelope.requires_refresh = stale;
     if let Some(oldest) = oldest {
         envelope.last_updated = oldest;
         envelope.expires_at = oldest + service::STALE_AFTER;
@@ -247,14 +261,17 @@ async fn bundle(
 }
 
 macro_rules! bundle_route {
-    ($name:ident, $path:literal, $role:expr, $summary:literal) => {
+    ($name:ident, $path:literal, $role:expr, $summary:literal $(, $param:literal, $about:literal)?) => {
         #[doc = $summary]
         #[utoipa::path(
             get,
             path = $path,
             tag = "bundles",
             security(("bearer" = [])),
-            params(("timeRange" = Option<String>, Query, description = "7d, 30d (default), 90d or 1y")),
+            params(
+                ("timeRange" = Option<String>, Query, description = "7d, 30d (default), 90d or 1y"),
+                $(($param = Option<Uuid>, Query, description = $about),)?
+            ),
             responses(
                 (status = 200, description = "every analytic of the role; failures inside are reported per entry", body = Envelope<Bundle>, headers(
                     ("ETag" = String, description = "weak tag of the results"),
@@ -263,17 +280,17 @@ macro_rules! bundle_route {
                 (status = 304, description = "`If-None-Match` matched: not modified, no body"),
                 (status = 400, body = ErrorBody),
                 (status = 401, body = ErrorBody),
-                (status = 403, description = "not acting in this role", body = ErrorBody),
+                (status = 403, description = "not acting in this role, or the person named is outside the caller's scope", body = ErrorBody),
                 (status = 429, body = ErrorBody),
             )
         )]
         pub async fn $name(
             State(state): State<AppState>,
-            ApiQuery(RangeQuery { time_range }): ApiQuery<RangeQuery>,
+            ApiQuery(query): ApiQuery<BundleQuery>,
             headers: HeaderMap,
             current: CurrentUser,
         ) -> Result<Response, ApiError> {
-            bundle(&state, &current, $role, time_range, &headers).await
+            bundle(&state, &current, $role, query, &headers).await
         }
     };
 }
@@ -282,13 +299,17 @@ bundle_route!(
     learner_bundle,
     "/api/v1/analytics/learner",
     Role::Learner,
-    "Every learner analytic for the caller."
+    "Every learner analytic for the caller, or for a learner the caller teaches (acting as trainer) or administers (acting as org admin).",
+    "userId",
+    "the learner (default: the caller); another learner needs the trainer or org-admin role"
 );
 bundle_route!(
     trainer_bundle,
     "/api/v1/analytics/trainer",
     Role::Trainer,
-    "Every trainer analytic for the caller."
+    "Every trainer analytic for the caller, or for a trainer of the caller's organisation (acting as org admin).",
+    "trainerId",
+    "the trainer (default: the caller); another trainer needs the org-admin role"
 );
 bundle_route!(
     organization_bundle,

@@ -156,7 +156,7 @@ pub struct RefreshResponse {
     responses(
         (status = 200, body = RefreshResponse),
         (status = 400, body = ErrorBody),
-        (status = 401, description = "`INVALID_REFRESH_TOKEN`", body = ErrorBody),
+        (status = 401, description = "`INVALID_REFRESH_TOKEN`; `REFRESH_TOKEN_REUSED` when a spent token comes back (the session is then ended: log in again)", body = ErrorBody),
     )
 )]
 pub async fn refresh(
@@ -208,6 +208,26 @@ pub async fn me(
         .await?
         .ok_or_else(|| ApiError::NotFound("no such user".into()))?;
     Ok(ApiJson(MeResponse { user: user.into() }))
+}
+
+/// The caller's own account, at seed 004's path: the same answer as
+/// `GET /api/v1/auth/me`.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/profile",
+    tag = "auth",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = MeResponse),
+        (status = 403, description = "`X-Active-Role` not one of the caller's roles", body = ErrorBody),
+        (status = 404, description = "the account no longer exists in Lumen", body = ErrorBody),
+    )
+)]
+pub async fn profile(
+    state: State<AppState>,
+    current: CurrentUser,
+) -> Result<ApiJson<MeResponse>, ApiError> {
+    me(state, current).await
 }
 
 /// Ends the session: its refresh tokens and access tokens stop working.

@@ -47,6 +47,10 @@ pub enum ApiError {
     InvalidCredentials,
     #[error("refresh token is invalid or expired")]
     InvalidRefreshToken,
+    /// A spent refresh token presented again (seed 000 clients that keep
+    /// the first token learn why they were logged out).
+    #[error("refresh token was already used: the session has been ended, log in again")]
+    RefreshTokenReused,
     #[error("{0}")]
     Forbidden(String),
     #[error("{0}")]
@@ -98,9 +102,10 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             Self::Validation(_) => StatusCode::BAD_REQUEST,
-            Self::Unauthorized(_) | Self::InvalidCredentials | Self::InvalidRefreshToken => {
-                StatusCode::UNAUTHORIZED
-            }
+            Self::Unauthorized(_)
+            | Self::InvalidCredentials
+            | Self::InvalidRefreshToken
+            | Self::RefreshTokenReused => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
@@ -122,6 +127,7 @@ impl ApiError {
             Self::Unauthorized(_) => "UNAUTHORIZED",
             Self::InvalidCredentials => "INVALID_CREDENTIALS",
             Self::InvalidRefreshToken => "INVALID_REFRESH_TOKEN",
+            Self::RefreshTokenReused => "REFRESH_TOKEN_REUSED",
             Self::Forbidden(_) => "FORBIDDEN",
             Self::RateLimited { .. } => "RATE_LIMIT_EXCEEDED",
             Self::NotFound(_) => "NOT_FOUND",
@@ -277,6 +283,7 @@ impl From<AuthError> for ApiError {
             AuthError::Unauthorized(message) => Self::Unauthorized(message),
             AuthError::InvalidCredentials => Self::InvalidCredentials,
             AuthError::InvalidRefreshToken => Self::InvalidRefreshToken,
+            AuthError::RefreshTokenReused => Self::RefreshTokenReused,
             AuthError::KeysUnavailable => Self::ServiceUnavailable {
                 message: AuthError::KeysUnavailable.to_string(),
                 details: Map::new(),

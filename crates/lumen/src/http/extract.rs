@@ -82,6 +82,17 @@ pub struct RangeQuery {
     pub time_range: lumen_core::analytics::TimeRange,
 }
 
+/// A role bundle's query: `timeRange`, and whose bundle (`userId` for the
+/// learner bundle, `trainerId` for the trainer bundle; default: the caller).
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BundleQuery {
+    #[serde(default, deserialize_with = "time_range")]
+    pub time_range: lumen_core::analytics::TimeRange,
+    pub user_id: Option<uuid::Uuid>,
+    pub trainer_id: Option<uuid::Uuid>,
+}
+
 fn time_range<'de, D: Deserializer<'de>>(
     d: D,
 ) -> Result<lumen_core::analytics::TimeRange, D::Error> {

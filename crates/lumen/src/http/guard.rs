@@ -171,8 +171,15 @@ async fn check(
         _ => None,
     };
 
-    if let (Access::ActingAs(required), Some(user)) = (route.access, &current) {
-        authz::decide_acting_as(user.active_role, required)
+    if let (Access::ActingAs(bundle), Some(user)) = (route.access, &current) {
+        let subject = bundle_subject(parts, bundle)?;
+        let facts = match (subject, user.active_role) {
+            (Some(subject), Some(active)) if subject != user.caller.user_id => {
+                subject_facts(state, &user.caller, active, SubjectRule::Learner, subject).await?
+            }
+            _ => SubjectFacts::default(),
+        };
+        authz::decide_bundle(&user.caller, user.active_role, bundle, subject, &facts)
             .map_err(|d| ApiError::Forbidden(d.to_string()))?;
     }
     if let (Access::Subject { rule, param }, Some(user)) = (route.access, &current) {
@@ -201,6 +208,22 @@ async fn check(
         parts.extensions.insert(user);
     }
     Ok(decision)
+}
+
+/// The person a role bundle is about, when the query names one: `userId`
+/// for the learner bundle, `trainerId` for the trainer bundle.
+fn bundle_subject(parts: &Parts, bundle: Role) -> Result<Option<Uuid>, ApiError> {
+    let param = match bundle {
+        Role::Learner => "userId",
+        Role::Trainer => "trainerId",
+        Role::OrgAdmin => return Ok(None),
+    };
+    form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+        .find(|(name, _)| name == param)
+        .map(|(_, value)| {
+            Uuid::parse_str(&value).map_err(|_| ApiError::validation(param, "must be a UUID"))
+        })
+        .transpose()
 }
 
 /// The facts the policy needs about a subject, read from the store.

@@ -121,6 +121,7 @@ pub fn route_table() -> Vec<RouteDef> {
     let session = Some(LimitClass::Session);
     let mut routes = vec![
         get("/api/health", Public, system, system::health),
+        get("/api/v1/health", Public, system, system::health_v1),
         get("/api/status", Public, system, system::status),
         get("/api/v1/health/live", Public, system, system::live),
         get("/api/v1/health/ready", Public, system, system::ready),
@@ -139,10 +140,17 @@ pub fn route_table() -> Vec<RouteDef> {
             auth::refresh,
         ),
         get("/api/v1/auth/me", Authenticated, session, auth::me),
+        get(
+            "/api/v1/auth/profile",
+            Authenticated,
+            session,
+            auth::profile,
+        ),
         post("/api/v1/auth/logout", Authenticated, session, auth::logout),
         get("/api/v1/users/{userId}", learner, a, auth::user_profile),
     ];
     routes.extend(lumen_core::analytics::ANALYTICS.iter().map(an::route));
+    routes.extend(lumen_core::analytics::ANALYTICS.iter().map(an::seed_route));
     routes.extend([
         get(
             "/api/v1/analytics/learner",

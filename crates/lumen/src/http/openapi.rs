@@ -123,8 +123,14 @@ impl utoipa::Modify for AnalyticPaths {
         let mut schemas = Vec::new();
         for analytic in ANALYTICS {
             let operation = operation(analytic, &mut schemas);
+            let alias = seed_alias(operation.clone(), analytic.path, analytic.name);
             let item = PathItem::new(HttpMethod::Get, operation);
             openapi.paths.paths.insert(analytic.path.to_owned(), item);
+            let item = PathItem::new(HttpMethod::Get, alias);
+            openapi
+                .paths
+                .paths
+                .insert(analytic.seed_path().to_owned(), item);
         }
         // Among the analytics the last of a name wins; a component another
         // route documents keeps its schema (as when utoipa collected both:
@@ -133,6 +139,37 @@ impl utoipa::Modify for AnalyticPaths {
         let components = openapi.components.get_or_insert_with(Default::default);
         for (name, schema) in schemas {
             components.schemas.entry(name).or_insert(schema);
+        }
+    }
+}
+
+/// A seed's path for an operation: the same operation, deprecated, naming
+/// the canonical path (docs: README "Compatibility with the seeds").
+fn seed_alias(
+    mut operation: utoipa::openapi::path::Operation,
+    canonical: &str,
+    name: &str,
+) -> utoipa::openapi::path::Operation {
+    operation.deprecated = Some(utoipa::openapi::Deprecated::True);
+    operation.operation_id = Some(format!("{}_seed", name.replace('-', "_")));
+    operation.description = Some(format!(
+        "Deprecated alias (a path of the design documents): the same answer, access rule and \
+         rate limit as `GET {canonical}`, which new clients should call."
+    ));
+    operation
+}
+
+/// Marks the seeds' other aliases deprecated, naming their canonical path.
+struct SeedAliases;
+
+impl utoipa::Modify for SeedAliases {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (alias, canonical, name) in [("/api/v1/auth/profile", "/api/v1/auth/me", "profile")] {
+            if let Some(item) = openapi.paths.paths.get_mut(alias)
+                && let Some(get) = item.get.take()
+            {
+                item.get = Some(seed_alias(get, canonical, name));
+            }
         }
     }
 }
@@ -254,6 +291,7 @@ fn operation(
     ),
     paths(
         system::health,
+        system::health_v1,
         system::status,
         system::live,
         system::ready,
@@ -262,6 +300,7 @@ fn operation(
         auth::login,
         auth::refresh,
         auth::me,
+        auth::profile,
         auth::logout,
         auth::user_profile,
         analytics::learner_bundle,
@@ -285,7 +324,7 @@ fn operation(
         jobs::cancel,
     ),
     components(schemas(ErrorBody)),
-    modifiers(&BearerAuth, &AnalyticPaths, &GuardResponses),
+    modifiers(&BearerAuth, &AnalyticPaths, &SeedAliases, &GuardResponses),
     tags(
         (name = "system", description = "Health, status, metrics and this document"),
         (name = "auth", description = "Login, tokens and accounts"),

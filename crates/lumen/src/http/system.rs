@@ -28,17 +28,66 @@ pub struct Health {
     version: &'static str,
     timestamp: DateTime<Utc>,
     uptime_seconds: u64,
+    /// Seconds since start, with fractions (seed 004's name for the same
+    /// figure as `uptimeSeconds`).
+    uptime: f64,
+    memory: Memory,
 }
 
-/// Is the process up? Cheap, checks nothing else.
+/// The process's memory (seed 004's `memory`), in bytes; `null` where the
+/// platform does not tell.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Memory {
+    /// Resident set size: physical memory the process holds.
+    resident_bytes: Option<u64>,
+    /// Virtual memory reserved.
+    virtual_bytes: Option<u64>,
+    /// Resident anonymous memory: the heap and thread stacks in physical
+    /// memory (Linux `smaps_rollup` `Anonymous`).
+    heap_used_bytes: Option<u64>,
+}
+
+impl Memory {
+    fn read() -> Self {
+        let stats = memory_stats::memory_stats();
+        Memory {
+            resident_bytes: stats.map(|s| s.physical_mem as u64),
+            virtual_bytes: stats.map(|s| s.virtual_mem as u64),
+            heap_used_bytes: heap_used(),
+        }
+    }
+}
+
+/// Resident anonymous memory (Linux `/proc/self/smaps_rollup`,
+/// `Anonymous:`): the heap and the threads' stacks as far as they are in
+/// physical memory. `None` elsewhere.
+fn heap_used() -> Option<u64> {
+    let rollup = std::fs::read_to_string("/proc/self/smaps_rollup").ok()?;
+    let line = rollup.lines().find(|l| l.starts_with("Anonymous:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+/// Is the process up? Cheap, checks no dependency. Also served at
+/// `/api/v1/health` (seed 004's path and health-check path).
 #[utoipa::path(get, path = "/api/health", tag = "system", responses((status = 200, body = Health)))]
 pub async fn health(State(state): State<AppState>) -> ApiJson<Health> {
+    let uptime = state.uptime();
     ApiJson(Health {
         status: "healthy",
         version: env!("CARGO_PKG_VERSION"),
         timestamp: Utc::now(),
-        uptime_seconds: state.uptime().as_secs(),
+        uptime_seconds: uptime.as_secs(),
+        uptime: uptime.as_secs_f64(),
+        memory: Memory::read(),
     })
+}
+
+/// The same answer as `GET /api/health`, at seed 004's path.
+#[utoipa::path(get, path = "/api/v1/health", tag = "system", responses((status = 200, body = Health)))]
+pub async fn health_v1(state: State<AppState>) -> ApiJson<Health> {
+    health(state).await
 }
 
 #[derive(Serialize, ToSchema)]

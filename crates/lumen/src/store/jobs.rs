@@ -57,7 +57,11 @@ impl JobState {
 
 impl std::str::FromStr for JobState {
     type Err = StoreError;
+    /// The state names, and the seeds' `pending` for `queued`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "pending" {
+            return Ok(JobState::Queued);
+        }
         JobState::ALL
             .into_iter()
             .find(|st| st.as_str() == s)

@@ -383,13 +383,13 @@ pub fn learning_culture(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::analytics::org::tests::*;
 
     /// §7.5: 10 learners, dept A = 11…16, dept B = 21…24; W = (day 30, day 60],
     /// week buckets (53, 60], (46, 53], (39, 46], (32, 39], (30, 32].
-    fn culture_fixture() -> Records {
+    pub(in crate::analytics::org) fn culture_fixture() -> Records {
         let mut r = records();
         department(&mut r, A, "A");
         department(&mut r, B, "B");

@@ -181,11 +181,13 @@ fn days(d: Duration) -> f64 {
     d.num_milliseconds() as f64 / 86_400_000.0
 }
 
+mod department_analytics;
 mod learning_culture;
 mod learning_velocity;
 mod org_performance;
 mod strategic_alignment;
 
+pub use department_analytics::*;
 pub use learning_culture::*;
 pub use learning_velocity::*;
 pub use org_performance::*;
