@@ -90,7 +90,11 @@ async fn check_complete(store: &Store, batch: Job) {
         .partition(|(kind, _, _)| kind.starts_with("gamification-"));
     let learners = expected.get(&Role::Learner).map_or(0, HashSet::len);
     let per_learner: Vec<_> = gamification.iter().filter(|(_, _, r)| r == "all").collect();
-    assert_eq!(per_learner.len(), 3 * learners, "stats, achievements, streak");
+    assert_eq!(
+        per_learner.len(),
+        3 * learners,
+        "stats, achievements, streak"
+    );
     assert!(
         per_learner
             .iter()
