@@ -228,6 +228,29 @@ pub fn decide_refresh(caller: &Caller, user_id: Uuid, role: Role) -> Result<(), 
     Ok(())
 }
 
+/// What the service knows about a course whose leaderboard is asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct CourseFacts {
+    /// The course's organisation; `None` when no such course is stored.
+    pub organization_id: Option<Uuid>,
+    /// The caller is enrolled in the course (in any state).
+    pub caller_enrolled: bool,
+    /// The caller is one of the course's trainers.
+    pub caller_teaches: bool,
+}
+
+/// Decides a course leaderboard (`scope=course`): a course of the caller's
+/// organisation that they are enrolled in or teach; an org admin may see
+/// every course of their organisation.
+pub fn decide_course_leaderboard(caller: &Caller, course: CourseFacts) -> Result<(), Denial> {
+    decide_own_organization(caller, course.organization_id)?;
+    if caller.roles.contains(&Role::OrgAdmin) || course.caller_enrolled || course.caller_teaches {
+        Ok(())
+    } else {
+        Err(Denial::NotYourSubject)
+    }
+}
+
 /// Decides access to something a user asked for (a job, a report): only
 /// its owner sees it. Unowned things (system jobs) are nobody's.
 pub fn decide_owner(caller: &Caller, owner: Option<Uuid>) -> Result<(), Denial> {
@@ -375,6 +398,51 @@ mod tests {
             decide_bundle(&admin, None, Role::Learner, Some(PEER), &facts(ORG, false)),
             Err(Denial::ActiveRoleRequired)
         );
+    }
+
+    #[test]
+    fn a_course_leaderboard_is_for_its_learners_trainers_and_org_admins() {
+        let course = |org, enrolled, teaches| CourseFacts {
+            organization_id: Some(org),
+            caller_enrolled: enrolled,
+            caller_teaches: teaches,
+        };
+        let learner = caller(&[Role::Learner]);
+        assert_eq!(
+            decide_course_leaderboard(&learner, course(ORG, true, false)),
+            Ok(())
+        );
+        // Another course of the same organisation: not theirs.
+        assert_eq!(
+            decide_course_leaderboard(&learner, course(ORG, false, false)),
+            Err(Denial::NotYourSubject)
+        );
+        let trainer = caller(&[Role::Trainer]);
+        assert_eq!(
+            decide_course_leaderboard(&trainer, course(ORG, false, true)),
+            Ok(())
+        );
+        assert_eq!(
+            decide_course_leaderboard(&trainer, course(ORG, false, false)),
+            Err(Denial::NotYourSubject)
+        );
+        let admin = caller(&[Role::OrgAdmin]);
+        assert_eq!(
+            decide_course_leaderboard(&admin, course(ORG, false, false)),
+            Ok(())
+        );
+        // Never a course of another organisation, nor an unknown one, even
+        // when enrolled (the facts come from the caller's organisation only).
+        for who in [&learner, &trainer, &admin] {
+            assert_eq!(
+                decide_course_leaderboard(who, course(OTHER_ORG, true, true)),
+                Err(Denial::NotYourSubject)
+            );
+            assert_eq!(
+                decide_course_leaderboard(who, CourseFacts::default()),
+                Err(Denial::NotYourSubject)
+            );
+        }
     }
 
     #[test]

@@ -78,6 +78,10 @@ pub struct Entry {
     pub organization_id: Uuid,
     /// Entity tag of the result (weak: the envelope's flags may differ).
     pub etag: String,
+    /// The records version it was computed from, for results that must not
+    /// outlive new records (gamification); `None` for the analytics.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_version: Option<i64>,
 }
 
 impl Entry {
@@ -104,17 +108,21 @@ impl Entry {
             computed_at,
             organization_id,
             etag,
+            records_version: None,
         }
+    }
+
+    /// The same result, marked as computed from records version `version`.
+    pub fn with_records_version(mut self, version: i64) -> Entry {
+        self.records_version = Some(version);
+        self
     }
 
     pub fn from_stored(row: StoredResult) -> Option<Entry> {
         let source = serde_json::from_value(serde_json::Value::from(row.data_source)).ok()?;
-        Some(Entry::new(
-            row.data,
-            source,
-            row.computed_at,
-            row.organization_id,
-        ))
+        let mut entry = Entry::new(row.data, source, row.computed_at, row.organization_id);
+        entry.records_version = row.records_version;
+        Some(entry)
     }
 
     pub fn to_stored(
@@ -133,6 +141,7 @@ impl Entry {
             data_source: self.data_source.as_str().to_owned(),
             computed_at: self.computed_at,
             batch_id: batch,
+            records_version: self.records_version,
         }
     }
 }

@@ -12,6 +12,7 @@
 //! | `refresh` | `subjectId`, `organizationId`, `timeRange`, `analytics[]` | recomputes those results into every cache layer |
 //! | `batch` | `asOf`, `timeRanges[]`, `skipCollect` (all optional) | the daily batch: Collect, plan chunks, wait, Aggregate |
 //! | `batch-chunk` | set by `batch` | Analyze: one chunk of subjects of one role |
+//! | `gamification` | `organizationId`, `learners[]`, `allLearners`, `boards`, `batchId`, `asOf` | recomputes an organisation's gamification results (learners' stats, achievements, streak; leaderboards) into every cache layer |
 //! | `retention` | none | deletes expired L2 rows, L3 months and old finished jobs |
 //! | `report` | `reportId`; or `scheduleId`; or `deliver` + `reportId`; or `cleanup` | generates a report, runs a report schedule, retries one delivery, or removes old report files (docs/reports.md) |
 //! | `echo` | any; `{"fail": "why"}` fails | diagnostics: checks that workers run jobs |
@@ -39,6 +40,7 @@ pub enum JobKind {
     Refresh(RefreshPayload),
     Batch(BatchPayload),
     BatchChunk(ChunkPayload),
+    Gamification(GamificationPayload),
     Retention,
     Report(ReportJob),
     Echo(Value),
@@ -103,6 +105,29 @@ pub struct RefreshPayload {
     pub time_range: TimeRange,
     /// Analytic names.
     pub analytics: Vec<String>,
+}
+
+/// `gamification`: recompute gamification results of one organisation
+/// (docs/gamification.md §9).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GamificationPayload {
+    pub organization_id: Uuid,
+    /// Learners whose stats, achievements and streak to recompute.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub learners: Vec<Uuid>,
+    /// Every learner of the organisation (the daily batch).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_learners: bool,
+    /// Every leaderboard of the organisation (each scope and window).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub boards: bool,
+    /// The daily batch it is part of: its results are rolled up with the
+    /// batch's, and computed as of the batch's `asOf`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_id: Option<Uuid>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub as_of: Option<DateTime<Utc>>,
 }
 
 /// `batch`: the daily batch.

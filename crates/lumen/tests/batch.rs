@@ -77,11 +77,38 @@ async fn check_complete(store: &Store, batch: Job) {
             expected.entry(role).or_default().insert(subject);
         }
     }
-    let results = store.batch_results(batch.id).await.expect("results");
-    let unique: HashSet<_> = results.iter().collect();
-    assert_eq!(unique.len(), results.len(), "no result twice");
+    let all = store.batch_results(batch.id).await.expect("results");
+    let unique: HashSet<_> = all.iter().collect();
+    assert_eq!(unique.len(), all.len(), "no result twice");
     let result = batch.result.expect("batch result");
-    assert_eq!(result["results"], results.len(), "{result}");
+    assert_eq!(result["results"], all.len(), "{result}");
+    // Gamification (issue 19): each learner's three results, and the
+    // leaderboards of each organisation with learners.
+    let (gamification, results): (Vec<_>, Vec<_>) = all
+        .iter()
+        .cloned()
+        .partition(|(kind, _, _)| kind.starts_with("gamification-"));
+    let learners = expected.get(&Role::Learner).map_or(0, HashSet::len);
+    let per_learner: Vec<_> = gamification.iter().filter(|(_, _, r)| r == "all").collect();
+    assert_eq!(
+        per_learner.len(),
+        3 * learners,
+        "stats, achievements, streak"
+    );
+    assert!(
+        per_learner
+            .iter()
+            .all(|(_, subject, _)| expected[&Role::Learner].contains(subject))
+    );
+    for window in ["week", "month", "all-time"] {
+        let range = format!("organization:{window}");
+        assert!(
+            gamification
+                .iter()
+                .any(|(k, _, r)| k == "gamification-leaderboard" && *r == range),
+            "the organisation's {window} board"
+        );
+    }
     // Each stored result is of an expected subject and analytic, and each
     // expected pair is either stored or was reported as not computable.
     let mut stored_per_role: BTreeMap<Role, usize> = BTreeMap::new();
@@ -98,6 +125,9 @@ async fn check_complete(store: &Store, batch: Job) {
     let mut not_computed = 0;
     let mut stored = 0;
     for chunk in chunk_jobs(store, batch.id).await {
+        if chunk.kind != "batch-chunk" {
+            continue;
+        }
         let r = chunk.result.expect("chunk result");
         stored += r["results"].as_u64().expect("results") as usize;
         not_computed += r["notComputed"]
@@ -121,7 +151,7 @@ async fn check_complete(store: &Store, batch: Job) {
     assert!(stored_per_role.get(&Role::OrgAdmin).copied().unwrap_or(0) > 0);
     assert_eq!(
         result["rolledUp"],
-        results.len(),
+        all.len(),
         "Aggregate: every result in L3"
     );
 }
@@ -133,6 +163,10 @@ async fn chunk_jobs(store: &Store, batch: Uuid) -> Vec<Job> {
     let users = store.users(None).await.expect("users");
     let orgs: HashSet<Uuid> = users.iter().map(|u| u.organization_id).collect();
     for org in orgs {
+        let id = Uuid::new_v5(&batch, format!("gamification:{org}").as_bytes());
+        if let Some(job) = store.job(id).await.expect("read") {
+            found.push(job);
+        }
         for role in ["learner", "trainer", "org-admin"] {
             for n in 0.. {
                 let id = Uuid::new_v5(&batch, format!("chunk:{org}:{role}:30d:{n}").as_bytes());

@@ -437,6 +437,7 @@ async fn retention_deletes_expired_results(db: TestDb) {
         data_source: "realtime".into(),
         computed_at,
         batch_id: None,
+        records_version: None,
     };
     let old = now - chrono::Duration::days(8);
     let ancient = now - chrono::Duration::days(8 * 366);

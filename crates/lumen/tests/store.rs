@@ -27,6 +27,7 @@ on_both_databases!(
     an_enrolment_for_an_unknown_course_is_a_conflict,
     timestamps_keep_microsecond_precision_in_utc,
     an_organisations_records_load_without_any_other_organisations,
+    the_records_version_moves_with_every_write_of_records,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -352,4 +353,54 @@ async fn an_organisations_records_load_without_any_other_organisations(store: St
     assert!(records.course_trainers.is_empty());
     let other = store.load_records(b.id).await.expect("load");
     assert_eq!(other.course_trainers, vec![(cb.id, ub.id)]);
+}
+
+/// Issue 19: every write of records moves the records version on (results
+/// computed from older records are then out of date); a failed or refused
+/// write and a dry run do not.
+async fn the_records_version_moves_with_every_write_of_records(store: Store) {
+    use lumen::store::import::Commit;
+    use lumen_core::model::{Change, Record};
+    let start = store.records_version().await.expect("version");
+    let o = org("Versioned");
+    store.upsert_organization(&o).await.expect("org");
+    let v1 = store.records_version().await.expect("version");
+    assert!(v1 > start);
+    let u = user(&o, "v@x.test", &[Role::Learner]);
+    store
+        .apply(&[Change::Upsert(Record::User(u.clone()))])
+        .await
+        .expect("apply");
+    let v2 = store.records_version().await.expect("version");
+    assert!(v2 > v1);
+    // A refused write changes nothing.
+    let mut orphan = user(&o, "orphan@x.test", &[Role::Learner]);
+    orphan.organization_id = Uuid::new_v4();
+    assert!(
+        store
+            .apply(&[Change::Upsert(Record::User(orphan.clone()))])
+            .await
+            .is_err()
+    );
+    assert_eq!(store.records_version().await.expect("version"), v2);
+    // An import: a dry run and an all-refused batch change nothing; stored
+    // records do.
+    let other = user(&o, "w@x.test", &[Role::Learner]);
+    let refused = store
+        .import_records(&[Record::User(other.clone())], Commit::Never)
+        .await
+        .expect("dry run");
+    assert!(refused.is_empty());
+    assert_eq!(store.records_version().await.expect("version"), v2);
+    let refused = store
+        .import_records(&[Record::User(orphan)], Commit::Accepted)
+        .await
+        .expect("import");
+    assert_eq!(refused.len(), 1);
+    assert_eq!(store.records_version().await.expect("version"), v2);
+    store
+        .import_records(&[Record::User(other)], Commit::Accepted)
+        .await
+        .expect("import");
+    assert!(store.records_version().await.expect("version") > v2);
 }

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use chrono_tz::Tz;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::analytics::Dataset;
@@ -676,7 +676,7 @@ pub fn stats(l: &Ledger) -> Stats {
 
 // ---- leaderboards ----
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase", tag = "kind", content = "id")]
 pub enum Scope {
     Organization,
@@ -684,7 +684,7 @@ pub enum Scope {
     Course(Uuid),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "kebab-case")]
 pub enum Period {
     /// The last 7 days, rolling.
@@ -695,6 +695,16 @@ pub enum Period {
 }
 
 impl Period {
+    pub const ALL: [Period; 3] = [Period::Week, Period::Month, Period::AllTime];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Week => "week",
+            Period::Month => "month",
+            Period::AllTime => "all-time",
+        }
+    }
+
     pub fn since(self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         match self {
             Period::Week => Some(now - Duration::days(7)),
@@ -751,6 +761,248 @@ pub fn opted_out(user: &User, overrides: &HashMap<Uuid, bool>) -> bool {
         .unwrap_or(user.leaderboard_opt_out)
 }
 
+/// A learner's points: in total, in the last 7 and the last 30 days.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct LearnerPoints {
+    pub total: u32,
+    pub week: u32,
+    pub month: u32,
+}
+
+impl LearnerPoints {
+    pub fn of(l: &Ledger) -> Self {
+        let total = l.total_points();
+        LearnerPoints {
+            total,
+            week: l.points_since(l.now - Duration::days(7)),
+            month: l.points_since(l.now - Duration::days(30)),
+        }
+    }
+
+    pub fn in_period(self, period: Period) -> u32 {
+        match period {
+            Period::Week => self.week,
+            Period::Month => self.month,
+            Period::AllTime => self.total,
+        }
+    }
+}
+
+/// The points of every learner of the dataset's organisation: one ledger
+/// each, shared by every board of the organisation.
+pub fn learner_points(ds: &Dataset, now: DateTime<Utc>) -> HashMap<Uuid, LearnerPoints> {
+    members(ds, Scope::Organization)
+        .into_iter()
+        .map(|u| (u.id, LearnerPoints::of(&ledger(ds, u.id, now))))
+        .collect()
+}
+
+/// One learner on a [`Board`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BoardRow {
+    pub user_id: Uuid,
+    pub name: String,
+    /// Points in the board's period.
+    pub points: u32,
+    /// Level of the learner's total points.
+    pub level: u32,
+    /// The Directory's leaderboard flag (a choice made in Lumen overrides it).
+    pub directory_opt_out: bool,
+}
+
+/// Every learner of one scope with their points in one period, highest
+/// first, then by user id: a leaderboard before anyone's view of it. It
+/// holds opted-out learners too; [`view`] applies the choices in force when
+/// it is read, so a board can be cached while choices change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Board {
+    pub scope: Scope,
+    pub period: Period,
+    pub names_visible: bool,
+    pub rows: Vec<BoardRow>,
+}
+
+/// The learners of one scope of the dataset's organisation: only learners
+/// of the organisation, ever.
+fn members(ds: &Dataset, scope: Scope) -> Vec<&User> {
+    let org_id = ds.records.organization.as_ref().map(|o| o.id);
+    let course_members: BTreeSet<Uuid> = match scope {
+        Scope::Course(c) => ds.enrolments_in(c).map(|e| e.user_id).collect(),
+        _ => BTreeSet::new(),
+    };
+    ds.learners()
+        .filter(|u| {
+            Some(u.organization_id) == org_id
+                && match scope {
+                    Scope::Organization => true,
+                    Scope::Department(d) => u.department_id == Some(d),
+                    Scope::Course(_) => course_members.contains(&u.id),
+                }
+        })
+        .collect()
+}
+
+/// The board of one scope of the dataset's organisation; `points` is
+/// [`learner_points`] (or holds at least the scope's learners).
+pub fn board(
+    ds: &Dataset,
+    scope: Scope,
+    period: Period,
+    points: &HashMap<Uuid, LearnerPoints>,
+) -> Board {
+    let mut rows: Vec<BoardRow> = members(ds, scope)
+        .into_iter()
+        .map(|u| {
+            let p = points.get(&u.id).copied().unwrap_or_default();
+            BoardRow {
+                user_id: u.id,
+                name: u.full_name.clone(),
+                points: p.in_period(period),
+                level: level(p.total).number,
+                directory_opt_out: u.leaderboard_opt_out,
+            }
+        })
+        .collect();
+    rows.sort_by(|a, b| b.points.cmp(&a.points).then(a.user_id.cmp(&b.user_id)));
+    Board {
+        scope,
+        period,
+        names_visible: ds
+            .records
+            .organization
+            .as_ref()
+            .is_some_and(|o| o.leaderboard_names),
+        rows,
+    }
+}
+
+/// The boards of one scope in each period, with one ledger per learner of
+/// the scope.
+pub fn scope_boards(ds: &Dataset, scope: Scope, now: DateTime<Utc>) -> Vec<Board> {
+    let points: HashMap<Uuid, LearnerPoints> = members(ds, scope)
+        .into_iter()
+        .map(|u| (u.id, LearnerPoints::of(&ledger(ds, u.id, now))))
+        .collect();
+    Period::ALL
+        .into_iter()
+        .map(|period| board(ds, scope, period, &points))
+        .collect()
+}
+
+/// Every board of the dataset's organisation: the organisation, each of
+/// its departments and each of its courses, in each period; one ledger per
+/// learner for all of them.
+pub fn boards(ds: &Dataset, now: DateTime<Utc>) -> Vec<Board> {
+    let points = learner_points(ds, now);
+    let org_id = ds.records.organization.as_ref().map(|o| o.id);
+    let mut scopes = vec![Scope::Organization];
+    scopes.extend(
+        ds.records
+            .departments
+            .iter()
+            .filter(|d| Some(d.organization_id) == org_id)
+            .map(|d| Scope::Department(d.id)),
+    );
+    scopes.extend(
+        ds.records
+            .courses
+            .iter()
+            .filter(|c| Some(c.organization_id) == org_id)
+            .map(|c| Scope::Course(c.id)),
+    );
+    scopes
+        .into_iter()
+        .flat_map(|scope| Period::ALL.map(|period| (scope, period)))
+        .map(|(scope, period)| board(ds, scope, period, &points))
+        .collect()
+}
+
+/// Who reads a board, for [`view`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reader {
+    pub user_id: Uuid,
+    /// The reader's points in the board's period, shown when they are not
+    /// on the board (not a learner of its scope).
+    pub points: u32,
+    /// The reader's Directory leaderboard flag.
+    pub directory_opt_out: bool,
+}
+
+/// A board as `reader` sees it: the learners' choices in force now
+/// (`overrides`: choices made in Lumen) applied, ranks counted, the
+/// entries from `offset` (at most `limit`), and the reader's own position.
+pub fn view(
+    board: &Board,
+    reader: &Reader,
+    overrides: &HashMap<Uuid, bool>,
+    offset: usize,
+    limit: usize,
+) -> Leaderboard {
+    let out = |row: &BoardRow| {
+        overrides
+            .get(&row.user_id)
+            .copied()
+            .unwrap_or(row.directory_opt_out)
+    };
+    let ranked: Vec<&BoardRow> = board.rows.iter().filter(|r| !out(r)).collect();
+    let mut ranks: Vec<u32> = Vec::with_capacity(ranked.len());
+    for (i, row) in ranked.iter().enumerate() {
+        let rank = match ranks.last() {
+            Some(&prev) if ranked[i - 1].points == row.points => prev,
+            _ => i as u32 + 1,
+        };
+        ranks.push(rank);
+    }
+    let entries = ranked
+        .iter()
+        .zip(&ranks)
+        .skip(offset)
+        .take(limit)
+        .map(|(row, &rank)| {
+            let is_you = row.user_id == reader.user_id;
+            let shown = is_you || board.names_visible;
+            LeaderboardEntry {
+                rank,
+                points: row.points,
+                level: row.level,
+                is_you,
+                user_id: shown.then_some(row.user_id),
+                name: shown.then(|| row.name.clone()),
+            }
+        })
+        .collect();
+    let me = match board.rows.iter().find(|r| r.user_id == reader.user_id) {
+        Some(row) => OwnRank {
+            rank: ranked
+                .iter()
+                .position(|r| r.user_id == reader.user_id)
+                .map(|i| ranks[i]),
+            points: row.points,
+            opted_out: out(row),
+            in_scope: true,
+        },
+        None => OwnRank {
+            rank: None,
+            points: reader.points,
+            opted_out: overrides
+                .get(&reader.user_id)
+                .copied()
+                .unwrap_or(reader.directory_opt_out),
+            in_scope: false,
+        },
+    };
+    Leaderboard {
+        scope: board.scope,
+        period: board.period,
+        names_visible: board.names_visible,
+        participants: ranked.len() as u32,
+        entries,
+        me,
+    }
+}
+
 /// The leaderboard of one scope of the dataset's organisation, as `caller`
 /// sees it: the top `limit` entries and the caller's own position.
 /// Only learners of the organisation are ever listed.
@@ -763,84 +1015,28 @@ pub fn leaderboard(
     overrides: &HashMap<Uuid, bool>,
     now: DateTime<Utc>,
 ) -> Leaderboard {
-    let org = ds.records.organization.as_ref();
-    let org_id = org.map(|o| o.id);
-    let names_visible = org.is_some_and(|o| o.leaderboard_names);
-    let course_members: BTreeSet<Uuid> = match scope {
-        Scope::Course(c) => ds.enrolments_in(c).map(|e| e.user_id).collect(),
-        _ => BTreeSet::new(),
-    };
-    let in_scope = |u: &User| {
-        Some(u.organization_id) == org_id
-            && match scope {
-                Scope::Organization => true,
-                Scope::Department(d) => u.department_id == Some(d),
-                Scope::Course(_) => course_members.contains(&u.id),
-            }
-    };
-    // (points in the period, total points) of a learner.
-    let points = |u: &User| {
-        let l = ledger(ds, u.id, now);
-        let total = l.total_points();
-        (
-            period.since(now).map_or(total, |from| l.points_since(from)),
-            total,
-        )
-    };
-    let mut ranked: Vec<((u32, u32), &User)> = ds
-        .learners()
-        .filter(|u| in_scope(u) && !opted_out(u, overrides))
-        .map(|u| (points(u), u))
-        .collect();
-    ranked.sort_by(|a, b| b.0.0.cmp(&a.0.0).then(a.1.id.cmp(&b.1.id)));
-    let mut ranks: Vec<u32> = Vec::with_capacity(ranked.len());
-    for (i, ((p, _), _)) in ranked.iter().enumerate() {
-        let rank = match ranks.last() {
-            Some(&prev) if ranked[i - 1].0.0 == *p => prev,
-            _ => i as u32 + 1,
-        };
-        ranks.push(rank);
-    }
-    let entries = ranked
-        .iter()
-        .zip(&ranks)
-        .take(limit)
-        .map(|(&((p, total), u), &rank)| {
-            let is_you = u.id == caller;
-            let shown = is_you || names_visible;
-            LeaderboardEntry {
-                rank,
-                points: p,
-                level: level(total).number,
-                is_you,
-                user_id: shown.then_some(u.id),
-                name: shown.then(|| u.full_name.clone()),
-            }
-        })
-        .collect();
-    let me = match ds.user(caller) {
-        Some(u) => {
-            let position = ranked.iter().position(|(_, r)| r.id == caller);
-            OwnRank {
-                rank: position.map(|i| ranks[i]),
-                points: position.map_or_else(|| points(u).0, |i| ranked[i].0.0),
-                opted_out: opted_out(u, overrides),
-                in_scope: in_scope(u) && u.roles.contains(&crate::Role::Learner),
-            }
-        }
-        None => OwnRank {
-            rank: None,
+    let points = learner_points(ds, now);
+    let reader = match ds.user(caller) {
+        Some(u) => Reader {
+            user_id: caller,
+            points: points
+                .get(&caller)
+                .copied()
+                .unwrap_or_else(|| LearnerPoints::of(&ledger(ds, caller, now)))
+                .in_period(period),
+            directory_opt_out: u.leaderboard_opt_out,
+        },
+        None => Reader {
+            user_id: caller,
             points: 0,
-            opted_out: false,
-            in_scope: false,
+            directory_opt_out: false,
         },
     };
-    Leaderboard {
-        scope,
-        period,
-        names_visible,
-        participants: ranked.len() as u32,
-        entries,
-        me,
-    }
+    view(
+        &board(ds, scope, period, &points),
+        &reader,
+        overrides,
+        0,
+        limit,
+    )
 }

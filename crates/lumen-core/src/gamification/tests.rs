@@ -525,3 +525,78 @@ fn another_organisations_people_are_never_listed() {
         assert!(lb.participants <= 4);
     }
 }
+
+#[test]
+fn a_cached_board_read_later_applies_the_choices_in_force_and_pages() {
+    let ds = Dataset::new(board());
+    let boards = boards(&ds, day(5.0));
+    // Organisation, department 50, course 100 (as built by `board()`), three periods each.
+    assert!(boards.len() >= 3 && boards.len() % 3 == 0);
+    let org = boards
+        .iter()
+        .find(|b| b.scope == Scope::Organization && b.period == Period::AllTime)
+        .expect("the organisation's all-time board");
+    // The board survives its cached (JSON) form.
+    let text = serde_json::to_string(org).expect("json");
+    let org: Board = serde_json::from_str(&text).expect("read back");
+    let reader = |user: u128| Reader {
+        user_id: id(user),
+        points: 0,
+        directory_opt_out: false,
+    };
+    // Without choices, the view is the leaderboard computed directly.
+    let none = HashMap::new();
+    let direct = leaderboard(
+        &ds,
+        id(12),
+        Scope::Organization,
+        Period::AllTime,
+        10,
+        &none,
+        day(5.0),
+    );
+    assert_eq!(view(&org, &reader(12), &none, 0, 10), direct);
+    // A choice made after the board was built applies when it is read:
+    // learner 14 leaves, the others' ranks close up.
+    let overrides = HashMap::from([(id(14), true)]);
+    let after = view(&org, &reader(12), &overrides, 0, 10);
+    assert_eq!(
+        after,
+        leaderboard(
+            &ds,
+            id(12),
+            Scope::Organization,
+            Period::AllTime,
+            10,
+            &overrides,
+            day(5.0)
+        )
+    );
+    assert_eq!((after.participants, after.entries[0].rank), (3, 1));
+    // Pages: the second page of two continues the ranks of the first.
+    let page2 = view(&org, &reader(12), &none, 2, 2);
+    let ranks: Vec<u32> = page2.entries.iter().map(|e| e.rank).collect();
+    assert_eq!(ranks, vec![2, 4]);
+    assert_eq!(page2.me.rank, Some(2));
+    // A reader who is not on the board keeps the points given for them.
+    let trainer = view(
+        &org,
+        &Reader {
+            user_id: id(999),
+            points: 7,
+            directory_opt_out: true,
+        },
+        &none,
+        0,
+        10,
+    );
+    assert_eq!(
+        (
+            trainer.me.rank,
+            trainer.me.points,
+            trainer.me.opted_out,
+            trainer.me.in_scope
+        ),
+        (None, 7, true, false)
+    );
+}

@@ -118,7 +118,8 @@ fn http_cached(headers: &HeaderMap, etag: &str, max_age: i64, body: String) -> R
     response
 }
 
-fn cached_response(state: &AppState, headers: &HeaderMap, served: &Served) -> Response {
+/// A served result in its envelope, with HTTP caching (`ETag`, 304).
+pub(super) fn cached_response(state: &AppState, headers: &HeaderMap, served: &Served) -> Response {
     let now = state.clock.now();
     let max_age = (served.expires_at() - now).num_seconds();
     http_cached(

@@ -319,6 +319,7 @@ impl From<GamificationError> for ApiError {
             GamificationError::Forbidden(message) => Self::Forbidden(message),
             GamificationError::Analytics(err) => err.into(),
             GamificationError::Store(err) => err.into(),
+            GamificationError::Queue(err) => err.into(),
             GamificationError::Internal(err) => Self::Internal(err),
         }
     }

@@ -115,6 +115,13 @@ pub fn int_from_1_to<'de, const MAX: u32, D: Deserializer<'de>>(
         .transpose()
 }
 
+/// For `#[serde(deserialize_with)]`: an optional UUID ("must be a UUID").
+pub fn opt_uuid<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Uuid>, D::Error> {
+    Option::<String>::deserialize(d)?
+        .map(|raw| Uuid::parse_str(&raw).map_err(|_| D::Error::custom("must be a UUID")))
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

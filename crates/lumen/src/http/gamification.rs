@@ -1,21 +1,31 @@
 //! Gamification endpoints (docs/gamification.md). Thin: access was decided
 //! by the guard (subject routes) or is decided in `crate::gamification` by
-//! `lumen_core::authz` (leaderboard scopes).
+//! `lumen_core::authz` (leaderboard scopes). Results come through the cache
+//! layers and answer like the analytics: the envelope, `ETag`,
+//! `Cache-Control`, 304 on a matching `If-None-Match`.
 
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
+use super::analytics::cached_response;
+use super::extract::{int_from_1_to, opt_uuid};
 use super::guard::CurrentUser;
 use super::{ApiJson, ApiQuery};
 use crate::analytics::Envelope;
-use crate::gamification::{self as service, LeaderboardParams, LeaderboardQuery, Preferences};
+use crate::gamification::{
+    self as service, DEFAULT_LIMIT, LeaderboardQuery, LearnerResult, MAX_LIMIT, MAX_PAGE,
+    Preferences, ScopeKind,
+};
 use crate::http::error::{ApiError, ErrorBody};
 use crate::state::AppState;
-use lumen_core::gamification as rules;
+use lumen_core::gamification::{self as rules, Period};
 
-/// Declares a GET about one learner (`userId`), answered by `service::$name`.
+/// Declares a GET about one learner (`userId`), answered by `service::learner`.
 macro_rules! learner_endpoint {
-    ($name:ident, $path:literal, $body:ty, $summary:literal) => {
+    ($name:ident, $which:expr, $path:literal, $body:ty, $summary:literal) => {
         #[doc = $summary]
         #[utoipa::path(
             get,
@@ -24,7 +34,11 @@ macro_rules! learner_endpoint {
             security(("bearer" = [])),
             params(("userId" = Uuid, Path, description = "the learner")),
             responses(
-                (status = 200, body = Envelope<$body>),
+                (status = 200, body = Envelope<$body>, headers(
+                    ("ETag" = String, description = "weak tag of the result"),
+                    ("Cache-Control" = String, description = "`private, max-age` up to `expiresAt`, with `stale-while-revalidate`"),
+                )),
+                (status = 304, description = "`If-None-Match` matched: not modified, no body"),
                 (status = 400, description = "`VALIDATION_ERROR`: userId is not a UUID", body = ErrorBody),
                 (status = 403, description = "the learner is outside the caller's scope", body = ErrorBody),
                 (status = 404, description = "no such learner", body = ErrorBody),
@@ -33,33 +47,106 @@ macro_rules! learner_endpoint {
         pub async fn $name(
             State(state): State<AppState>,
             Path(user): Path<Uuid>,
+            headers: HeaderMap,
             current: CurrentUser,
-        ) -> Result<ApiJson<Envelope<$body>>, ApiError> {
-            Ok(ApiJson(
-                service::$name(&state, user, current.caller.organization_id).await?,
-            ))
+        ) -> Result<Response, ApiError> {
+            let served =
+                service::learner(&state, $which, user, current.caller.organization_id).await?;
+            Ok(cached_response(&state, &headers, &served))
         }
     };
 }
 
 learner_endpoint!(
     stats,
+    LearnerResult::Stats,
     "/api/v1/gamification/stats/{userId}",
     rules::Stats,
     "Points (total, last 7 and 30 days, by action), level, badges and streaks."
 );
 learner_endpoint!(
     achievements,
+    LearnerResult::Achievements,
     "/api/v1/gamification/achievements/{userId}",
     rules::Achievements,
     "Badges earned (with dates) and progress towards the next ones."
 );
 learner_endpoint!(
     streak,
+    LearnerResult::Streak,
     "/api/v1/gamification/streak/{userId}",
     rules::Streak,
     "Current and longest streak in the learner's time zone, and the last 28 days."
 );
+
+/// `scope` of a leaderboard request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScopeName {
+    #[default]
+    Organization,
+    Department,
+    Course,
+}
+
+/// A leaderboard request's query parameters: one that does not read is a
+/// `VALIDATION_ERROR` naming it (`ApiQuery`), never silently ignored.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LeaderboardParams {
+    #[serde(default, deserialize_with = "scope_name")]
+    pub scope: Option<ScopeName>,
+    #[serde(default, deserialize_with = "opt_uuid")]
+    pub department_id: Option<Uuid>,
+    #[serde(default, deserialize_with = "opt_uuid")]
+    pub course_id: Option<Uuid>,
+    #[serde(default, deserialize_with = "window")]
+    pub window: Option<Period>,
+    #[serde(default, deserialize_with = "int_from_1_to::<MAX_LIMIT, _>")]
+    pub limit: Option<u32>,
+    #[serde(default, deserialize_with = "int_from_1_to::<MAX_PAGE, _>")]
+    pub page: Option<u32>,
+}
+
+fn scope_name<'de, D: Deserializer<'de>>(d: D) -> Result<Option<ScopeName>, D::Error> {
+    use serde::de::Error;
+    match String::deserialize(d)?.as_str() {
+        "organization" => Ok(Some(ScopeName::Organization)),
+        "department" => Ok(Some(ScopeName::Department)),
+        "course" => Ok(Some(ScopeName::Course)),
+        _ => Err(D::Error::custom(
+            "must be one of organization, department, course",
+        )),
+    }
+}
+
+fn window<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Period>, D::Error> {
+    use serde::de::Error;
+    match String::deserialize(d)?.as_str() {
+        "week" => Ok(Some(Period::Week)),
+        "month" => Ok(Some(Period::Month)),
+        "all-time" => Ok(Some(Period::AllTime)),
+        _ => Err(D::Error::custom("must be one of week, month, all-time")),
+    }
+}
+
+impl LeaderboardParams {
+    /// The request: a course scope needs its `courseId`.
+    fn query(&self) -> Result<LeaderboardQuery, ApiError> {
+        let scope = match self.scope.unwrap_or_default() {
+            ScopeName::Organization => ScopeKind::Organization,
+            ScopeName::Department => ScopeKind::Department(self.department_id),
+            ScopeName::Course => ScopeKind::Course(self.course_id.ok_or_else(|| {
+                ApiError::validation("courseId", "is required with scope=course")
+            })?),
+        };
+        Ok(LeaderboardQuery {
+            scope,
+            period: self.window.unwrap_or(Period::Week),
+            limit: self.limit.map_or(DEFAULT_LIMIT, |n| n as usize),
+            page: self.page.map_or(1, |n| n as usize),
+        })
+    }
+}
 
 /// The leaderboard of the caller's organisation, a department or a course.
 #[utoipa::path(
@@ -70,25 +157,29 @@ learner_endpoint!(
     params(
         ("scope" = Option<String>, Query, description = "organization (default), department or course"),
         ("departmentId" = Option<Uuid>, Query, description = "with scope=department; default: the caller's department"),
-        ("courseId" = Option<Uuid>, Query, description = "required with scope=course"),
+        ("courseId" = Option<Uuid>, Query, description = "required with scope=course: a course the caller is enrolled in or teaches (org admins: any of their organisation)"),
         ("window" = Option<String>, Query, description = "week (default, last 7 days), month (last 30 days) or all-time"),
-        ("limit" = Option<u32>, Query, description = "entries shown, 1–100 (default 10); the caller's own rank is always in `me`"),
+        ("limit" = Option<u32>, Query, description = "entries per page, 1–100 (default 10); the caller's own rank is always in `me`"),
+        ("page" = Option<u32>, Query, description = "page of `limit` entries, from 1 (default 1)"),
     ),
     responses(
-        (status = 200, body = Envelope<rules::Leaderboard>),
-        (status = 400, description = "`VALIDATION_ERROR`: bad scope, window, limit or id", body = ErrorBody),
-        (status = 403, description = "the department or course is not of the caller's organisation", body = ErrorBody),
+        (status = 200, body = Envelope<rules::Leaderboard>, headers(
+            ("ETag" = String, description = "weak tag of what this caller is shown"),
+            ("Cache-Control" = String, description = "`private, max-age` up to `expiresAt`, with `stale-while-revalidate`"),
+        )),
+        (status = 304, description = "`If-None-Match` matched: not modified, no body"),
+        (status = 400, description = "`VALIDATION_ERROR` naming the field: bad scope, departmentId, courseId, window, limit or page", body = ErrorBody),
+        (status = 403, description = "the department is not of the caller's organisation, or the course is not one the caller is enrolled in or teaches", body = ErrorBody),
     )
 )]
 pub async fn leaderboard(
     State(state): State<AppState>,
     ApiQuery(params): ApiQuery<LeaderboardParams>,
+    headers: HeaderMap,
     current: CurrentUser,
-) -> Result<ApiJson<Envelope<rules::Leaderboard>>, ApiError> {
-    let q = LeaderboardQuery::parse(&params)?;
-    Ok(ApiJson(
-        service::leaderboard(&state, &current.caller, q).await?,
-    ))
+) -> Result<Response, ApiError> {
+    let served = service::leaderboard(&state, &current.caller, params.query()?).await?;
+    Ok(cached_response(&state, &headers, &served))
 }
 
 /// The caller's gamification preferences.
@@ -111,7 +202,7 @@ pub async fn preferences(
 }
 
 /// Sets the caller's preferences: `leaderboardOptOut` takes the caller out
-/// of every leaderboard (their own rank stays visible to them).
+/// of every leaderboard at once (their own rank stays visible to them).
 #[utoipa::path(
     put,
     path = "/api/v1/gamification/preferences",

@@ -5,8 +5,10 @@
 //! The `batch` job is a small state machine that survives crashes:
 //! 1. its first run collects, then splits the work into `batch-chunk` jobs
 //!    (at most `LUMEN_BATCH_CHUNK_SIZE` subjects of one role of one
-//!    organisation each) whose ids are derived from the batch's id, so
-//!    planning again after a crash enqueues nothing twice;
+//!    organisation each) and one `gamification` job per organisation
+//!    (every learner's points, badges and streak, every leaderboard), whose
+//!    ids are derived from the batch's id, so planning again after a crash
+//!    enqueues nothing twice;
 //! 2. it then waits (back in the queue, holding no worker) until every chunk
 //!    has finished, recording progress;
 //! 3. it aggregates and completes.
@@ -24,6 +26,7 @@ use uuid::Uuid;
 
 use super::{BatchPayload, ChunkPayload, JobContext, JobKind, NewJob, Stop};
 use crate::analytics;
+use crate::queue::GamificationPayload;
 use lumen_core::Role;
 use lumen_core::analytics::{Analytic, Dataset, Memo, TimeRange, Window};
 
@@ -125,6 +128,32 @@ async fn plan(ctx: &JobContext, p: &BatchPayload, as_of: DateTime<Utc>) -> Resul
                 });
             }
         }
+    }
+    // Gamification: every learner's results and every leaderboard of each
+    // organisation with learners, on one ledger pass per organisation.
+    let orgs: std::collections::BTreeSet<Uuid> = subjects
+        .keys()
+        .filter(|(_, role)| *role == Role::Learner)
+        .map(|(org, _)| *org)
+        .collect();
+    for org in orgs {
+        let payload = GamificationPayload {
+            organization_id: org,
+            all_learners: true,
+            boards: true,
+            batch_id: Some(batch),
+            as_of: Some(as_of),
+            ..GamificationPayload::default()
+        };
+        jobs.push(NewJob {
+            id: Some(Uuid::new_v5(
+                &batch,
+                format!("gamification:{org}").as_bytes(),
+            )),
+            parent: Some(batch),
+            max_attempts: 3,
+            ..JobKind::Gamification(payload).into_job()
+        });
     }
     let planned = jobs.len();
     for job in jobs {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{JobContext, JobKind, JobOutcome, RefreshPayload, Stop, batch};
 use crate::analytics;
-use lumen_core::analytics::Analytic;
+use lumen_core::analytics::{Analytic, SubjectKind};
 
 /// Runs the job its kind says; a job whose kind or payload does not read is
 /// dead at once (it never will).
@@ -23,6 +23,9 @@ pub(super) async fn run(ctx: &JobContext) -> JobOutcome {
         JobKind::Refresh(p) => refresh(ctx, p).await,
         JobKind::Batch(p) => batch::run(ctx, p).await,
         JobKind::BatchChunk(p) => batch::chunk(ctx, p).await,
+        JobKind::Gamification(p) => crate::gamification::run_job(&ctx.state, &p)
+            .await
+            .map_err(Stop::from),
         JobKind::Retention => retention(ctx).await,
         JobKind::Report(p) => crate::reports::run_job(&ctx.state, &p)
             .await
@@ -77,7 +80,18 @@ async fn refresh(ctx: &JobContext, p: RefreshPayload) -> Result<Value, Stop> {
             }
         }
     }
-    Ok(json!({ "refreshed": refreshed, "failed": failed, "finishedAt": Utc::now() }))
+    // A learner's refresh brings their points, badges and streak up to date too.
+    let mut gamification = false;
+    if first.subject == SubjectKind::Learner {
+        crate::gamification::refresh_learners(state, org, vec![p.subject_id]).await?;
+        gamification = true;
+    }
+    Ok(json!({
+        "refreshed": refreshed,
+        "failed": failed,
+        "gamification": gamification,
+        "finishedAt": Utc::now(),
+    }))
 }
 
 /// L2 results are kept 7 days, L3 months 7 years, finished jobs 30 days.

@@ -59,4 +59,40 @@ impl Store {
         });
         Ok(rows.into_iter().collect())
     }
+
+    /// The organisation of a department, if it exists.
+    pub async fn department_organization(&self, id: Uuid) -> StoreResult<Option<Uuid>> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT organization_id FROM departments WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?
+        }))
+    }
+
+    /// A course and one person: the course's organisation (`None`: no such
+    /// course), whether they are enrolled in it, and whether they teach it.
+    pub async fn course_relation(
+        &self,
+        course_id: Uuid,
+        user_id: Uuid,
+    ) -> StoreResult<(Option<Uuid>, bool, bool)> {
+        let row: Option<(Uuid, i64, i64)> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT c.organization_id, \
+                 (SELECT COUNT(*) FROM enrolments e WHERE e.course_id = c.id AND e.user_id = $2), \
+                 (SELECT COUNT(*) FROM course_trainers t \
+                  WHERE t.course_id = c.id AND t.trainer_id = $2) \
+                 FROM courses c WHERE c.id = $1",
+            )
+            .bind(course_id)
+            .bind(user_id)
+            .fetch_optional(pool)
+            .await?
+        });
+        Ok(match row {
+            Some((org, enrolled, teaches)) => (Some(org), enrolled > 0, teaches > 0),
+            None => (None, false, false),
+        })
+    }
 }

@@ -47,6 +47,9 @@ impl Store {
         if commit != Commit::Never && records.iter().all(|r| r.validate().is_ok()) {
             let mut tx = self.begin().await?;
             if write_bulk(&mut tx, records).await.is_ok() {
+                if !records.is_empty() {
+                    super::records::bump_records_version(&mut tx).await?;
+                }
                 tx.commit().await?;
                 return Ok(Vec::new());
             }
@@ -79,6 +82,9 @@ impl Store {
             Commit::Never => false,
         };
         if keep {
+            if refused.len() < records.len() {
+                super::records::bump_records_version(&mut tx).await?;
+            }
             tx.commit().await?;
         } else {
             tx.rollback().await?;

@@ -152,6 +152,9 @@ impl Store {
                 Change::Delete(key) => delete_record(&mut tx, key).await?,
             }
         }
+        if !changes.is_empty() {
+            bump_records_version(&mut tx).await?;
+        }
         tx.commit().await
     }
 
@@ -160,7 +163,20 @@ impl Store {
     pub(super) async fn write_one(&self, record: &Record) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         write_record(&mut tx, record).await?;
+        bump_records_version(&mut tx).await?;
         tx.commit().await
+    }
+
+    /// The version of the learning records: it moves on with every write
+    /// of records (in the writing transaction), so a result stored with the
+    /// version it was computed from can tell it is out of date.
+    pub async fn records_version(&self) -> StoreResult<i64> {
+        Ok(on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT version FROM records_version WHERE id = 1")
+                .fetch_optional(pool)
+                .await?
+                .unwrap_or(0)
+        }))
     }
 
     pub async fn record_counts(&self) -> StoreResult<RecordCounts> {
@@ -413,6 +429,16 @@ impl Store {
 
 /// Upserts one record; callers run it in a transaction (a user and their
 /// roles are written together).
+/// Moves the records version on, inside the transaction that writes records.
+pub(super) async fn bump_records_version(tx: &mut Tx) -> StoreResult<()> {
+    on_pool!(tx(tx), |conn| {
+        sqlx::query("UPDATE records_version SET version = version + 1 WHERE id = 1")
+            .execute(&mut *conn)
+            .await?;
+    });
+    Ok(())
+}
+
 pub(super) async fn write_record(tx: &mut Tx, record: &Record) -> StoreResult<()> {
     use Record as R;
     on_pool!(tx(tx), |conn| match record {

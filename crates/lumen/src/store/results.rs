@@ -21,6 +21,9 @@ pub struct StoredResult {
     pub data_source: String,
     pub computed_at: DateTime<Utc>,
     pub batch_id: Option<Uuid>,
+    /// The records version it was computed from, for results that must not
+    /// outlive new records (gamification); `None` for the analytics.
+    pub records_version: Option<i64>,
 }
 
 /// The first day of the month of `at`: the L3 partition key.
@@ -39,7 +42,7 @@ impl Store {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT kind, subject_id, time_range, organization_id, data, data_source, \
-                 computed_at, batch_id FROM analytics_results \
+                 computed_at, batch_id, records_version FROM analytics_results \
                  WHERE kind = $1 AND subject_id = $2 AND time_range = $3",
             )
             .bind(kind)
@@ -54,11 +57,12 @@ impl Store {
         on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO analytics_results (kind, subject_id, time_range, organization_id, \
-                 data, data_source, computed_at, batch_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 data, data_source, computed_at, batch_id, records_version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                  ON CONFLICT (kind, subject_id, time_range) DO UPDATE SET \
                  organization_id = excluded.organization_id, data = excluded.data, \
                  data_source = excluded.data_source, computed_at = excluded.computed_at, \
-                 batch_id = excluded.batch_id \
+                 batch_id = excluded.batch_id, records_version = excluded.records_version \
                  WHERE analytics_results.computed_at <= excluded.computed_at",
             )
             .bind(&r.kind)
@@ -69,6 +73,7 @@ impl Store {
             .bind(&r.data_source)
             .bind(r.computed_at)
             .bind(r.batch_id)
+            .bind(r.records_version)
             .execute(pool)
             .await?;
         });
@@ -86,7 +91,7 @@ impl Store {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
                 "SELECT kind, subject_id, time_range, organization_id, data, data_source, \
-                 computed_at, NULL AS batch_id FROM analytics_rollups \
+                 computed_at, NULL AS batch_id, records_version FROM analytics_rollups \
                  WHERE kind = $1 AND subject_id = $2 AND time_range = $3 AND month <= $4 \
                  ORDER BY month DESC LIMIT 1",
             )
@@ -107,11 +112,12 @@ impl Store {
         on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO analytics_rollups (month, kind, subject_id, time_range, \
-                 organization_id, data, data_source, computed_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 organization_id, data, data_source, computed_at, records_version) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                  ON CONFLICT (month, kind, subject_id, time_range) DO UPDATE SET \
                  organization_id = excluded.organization_id, data = excluded.data, \
-                 data_source = excluded.data_source, computed_at = excluded.computed_at \
+                 data_source = excluded.data_source, computed_at = excluded.computed_at, \
+                 records_version = excluded.records_version \
                  WHERE analytics_rollups.computed_at <= excluded.computed_at",
             )
             .bind(month)
@@ -122,6 +128,7 @@ impl Store {
             .bind(&r.data)
             .bind(&r.data_source)
             .bind(r.computed_at)
+            .bind(r.records_version)
             .execute(pool)
             .await?;
         });
@@ -134,12 +141,13 @@ impl Store {
         Ok(on_pool!(self, |pool| {
             sqlx::query(
                 "INSERT INTO analytics_rollups (month, kind, subject_id, time_range, \
-                 organization_id, data, data_source, computed_at) \
+                 organization_id, data, data_source, computed_at, records_version) \
                  SELECT $2, kind, subject_id, time_range, organization_id, data, data_source, \
-                 computed_at FROM analytics_results WHERE batch_id = $1 \
+                 computed_at, records_version FROM analytics_results WHERE batch_id = $1 \
                  ON CONFLICT (month, kind, subject_id, time_range) DO UPDATE SET \
                  organization_id = excluded.organization_id, data = excluded.data, \
-                 data_source = excluded.data_source, computed_at = excluded.computed_at \
+                 data_source = excluded.data_source, computed_at = excluded.computed_at, \
+                 records_version = excluded.records_version \
                  WHERE analytics_rollups.computed_at <= excluded.computed_at",
             )
             .bind(batch)
