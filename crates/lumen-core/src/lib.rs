@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod authz;
+pub mod chart;
 pub mod gamification;
 pub mod import;
 pub mod model;
