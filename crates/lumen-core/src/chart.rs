@@ -266,7 +266,11 @@ impl Chart {
     }
 
     fn value_range(&self) -> (f64, f64) {
-        let values = self.series.iter().flat_map(|s| s.points.iter()).map(|p| p.value);
+        let values = self
+            .series
+            .iter()
+            .flat_map(|s| s.points.iter())
+            .map(|p| p.value);
         let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
             (lo.min(v), hi.max(v))
         });
@@ -332,10 +336,7 @@ impl Chart {
             ticks.first().copied().unwrap_or(lo),
             ticks.last().copied().unwrap_or(hi),
         );
-        let longest = cats
-            .iter()
-            .map(|c| text_width(c, 8.5))
-            .fold(0.0, f64::max);
+        let longest = cats.iter().map(|c| text_width(c, 8.5)).fold(0.0, f64::max);
         let label_w = longest.clamp(40.0, w * 0.36);
         let value_w = self
             .series
@@ -431,14 +432,25 @@ impl Chart {
         }
         svg.line((x0, y1), (x1, y1), INK, 0.8);
         // Category labels: every `step`-th, so that none overlap.
-        let slot = if n > 1 { (x1 - x0) / (n - 1) as f64 } else { x1 - x0 };
+        let slot = if n > 1 {
+            (x1 - x0) / (n - 1) as f64
+        } else {
+            x1 - x0
+        };
         let label_w = cats.iter().map(|c| text_width(c, 8.0)).fold(0.0, f64::max);
         let step = ((label_w + 8.0) / slot).ceil().max(1.0) as usize;
         let max_label = (slot * step as f64 - 8.0).max(20.0);
         for (i, c) in cats.iter().enumerate() {
             if i % step == 0 {
                 svg.line((xs(i), y1), (xs(i), y1 + 3.0), INK, 0.6);
-                svg.text(xs(i), y1 + 13.0, 8.0, MUTED, "middle", &fit(c, 8.0, max_label));
+                svg.text(
+                    xs(i),
+                    y1 + 13.0,
+                    8.0,
+                    MUTED,
+                    "middle",
+                    &fit(c, 8.0, max_label),
+                );
             }
         }
         svg.text(
@@ -876,12 +888,18 @@ mod tests {
         // Long series: the first, last, lowest and highest carry values.
         assert!(svg.contains(">0 minutes</text>") && svg.contains(">51 minutes</text>"));
         assert!(!svg.contains(">25 minutes</text>"));
-        assert!(c.alt_text().starts_with("Line chart: Weekly. Minutes (minutes) by week."));
+        assert!(
+            c.alt_text()
+                .starts_with("Line chart: Weekly. Minutes (minutes) by week.")
+        );
     }
 
     #[test]
     fn ticks_are_round_and_cover_the_range() {
-        assert_eq!(nice_ticks(0.0, 100.0), vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+        assert_eq!(
+            nice_ticks(0.0, 100.0),
+            vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]
+        );
         let t = nice_ticks(-1.5, 2.5);
         assert!(t[0] <= -1.5 && *t.last().expect("ticks") >= 2.5);
         assert_eq!(nice_ticks(0.0, 0.0), vec![0.0, 0.2, 0.4, 0.6, 0.8, 1.0]);
