@@ -596,9 +596,7 @@ impl Chart {
                     omitted: 0,
                 });
             }
-            let Some(first) = items[0].as_object() else {
-                return None;
-            };
+            let first = items[0].as_object()?;
             let headline = obj
                 .iter()
                 .find(|(k, v)| number(v).is_some() && first.get(*k).and_then(number).is_some())
