@@ -111,6 +111,9 @@ pub struct Config {
     pub k_anonymity: usize,
     /// Bound of the in-process L1 cache, in bytes.
     pub cache_l1_bytes: u64,
+    /// Bound of the warm organisation datasets kept in memory, in bytes
+    /// (`LUMEN_DATASET_CACHE_MB`; 0: none kept, every computation loads).
+    pub dataset_cache_bytes: u64,
     /// Prefix of Lumen's keys and channel in Redis (deployments sharing one
     /// Redis need different prefixes).
     pub cache_redis_prefix: String,
@@ -270,6 +273,7 @@ impl Default for Config {
             k_anonymity: 5,
             reports: ReportsConfig::default(),
             cache_l1_bytes: 256 * 1024 * 1024,
+            dataset_cache_bytes: 2048 * 1024 * 1024,
             cache_redis_prefix: "lumen".to_owned(),
             workers: 2,
             job_lease: Duration::from_secs(60),
@@ -330,6 +334,7 @@ struct FileConfig {
     report_webhook_url: Option<String>,
     report_webhook_secret: Option<String>,
     cache_l1_mb: Option<toml::Value>,
+    dataset_cache_mb: Option<toml::Value>,
     cache_redis_prefix: Option<String>,
     workers: Option<toml::Value>,
     job_lease_secs: Option<toml::Value>,
@@ -746,6 +751,13 @@ impl Config {
             val(&file_cfg.cache_l1_mb),
         ) {
             cfg.cache_l1_bytes = parse_num(&raw, 1, 1024 * 1024)? * 1024 * 1024;
+        }
+        if let Some(raw) = pick(
+            "LUMEN_DATASET_CACHE_MB",
+            "dataset_cache_mb",
+            val(&file_cfg.dataset_cache_mb),
+        ) {
+            cfg.dataset_cache_bytes = parse_num(&raw, 0, 1024 * 1024)? * 1024 * 1024;
         }
         if let Some(raw) = pick(
             "LUMEN_CACHE_REDIS_PREFIX",

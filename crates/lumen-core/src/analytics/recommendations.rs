@@ -482,7 +482,7 @@ fn content_candidates(
     enrolments.sort_by_key(|e| (e.enrolled_at, e.course_id));
     let unit_position = |item: &ContentItem| {
         item.unit_id
-            .and_then(|u| ds.records.units.iter().find(|x| x.id == u))
+            .and_then(|u| ds.unit(u))
             .map_or(i64::MAX, |u| i64::from(u.position))
     };
     let mut out = Vec::new();

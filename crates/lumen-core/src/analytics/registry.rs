@@ -172,6 +172,7 @@ pub struct WindowMemo {
     peer: OnceLock<Arc<HashMap<Uuid, PeerMetrics>>>,
     engagement: Mutex<HashMap<Uuid, Result<learner::Engagement, AnalyticError>>>,
     drop_off: Mutex<HashMap<(Uuid, ModelKey), Result<DropoffRisk, AnalyticError>>>,
+    teaching: OnceLock<Arc<HashMap<Uuid, trainer::TrainerMetrics>>>,
 }
 
 impl WindowMemo {
@@ -179,6 +180,17 @@ impl WindowMemo {
     pub fn baseline(&self, ds: &Dataset, w: &Window) -> Arc<learner::EngagementBaseline> {
         self.baseline
             .get_or_init(|| Arc::new(learner::EngagementBaseline::new(ds, w)))
+            .clone()
+    }
+
+    /// Every trainer's teaching metrics in this window.
+    pub fn teaching(
+        &self,
+        ds: &Dataset,
+        w: &Window,
+    ) -> Arc<HashMap<Uuid, trainer::TrainerMetrics>> {
+        self.teaching
+            .get_or_init(|| Arc::new(trainer::every_trainers_metrics(ds, w)))
             .clone()
     }
 
@@ -490,7 +502,23 @@ pub static ANALYTICS: &[Analytic] = &[
         bundle: Role::Trainer,
         path: "/api/v1/trainer/analytics/teaching-effectiveness/{trainerId}",
         summary: "How effective the trainer's teaching is.",
-        compute: |s, i| json(trainer::teaching_effectiveness(i.ds, s, i.w, i.k)?),
+        compute: |s, i| match i.window_memo() {
+            Some(wm) => {
+                let all = wm.teaching(i.ds, i.w);
+                let metrics_of = |t: Uuid| match all.get(&t) {
+                    Some(m) => *m,
+                    None => trainer::teaching_metrics(i.ds, t, i.w),
+                };
+                json(trainer::teaching_effectiveness_with(
+                    i.ds,
+                    s,
+                    i.w,
+                    i.k,
+                    &metrics_of,
+                )?)
+            }
+            None => json(trainer::teaching_effectiveness(i.ds, s, i.w, i.k)?),
+        },
         needs_model: false,
         needs_ai_suggestions: false,
         schema: schema_of::<trainer::TeachingEffectiveness>,

@@ -48,6 +48,7 @@ impl Store {
             let mut tx = self.begin().await?;
             if write_bulk(&mut tx, records).await.is_ok() {
                 tx.commit().await?;
+                self.records_written();
                 return Ok(Vec::new());
             }
             tx.rollback().await?;
@@ -80,6 +81,7 @@ impl Store {
         };
         if keep {
             tx.commit().await?;
+            self.records_written();
         } else {
             tx.rollback().await?;
         }

@@ -152,7 +152,9 @@ impl Store {
                 Change::Delete(key) => delete_record(&mut tx, key).await?,
             }
         }
-        tx.commit().await
+        tx.commit().await?;
+        self.records_written();
+        Ok(())
     }
 
     /// Writes one record (a user with their roles) in its own transaction,
@@ -160,7 +162,9 @@ impl Store {
     pub(super) async fn write_one(&self, record: &Record) -> StoreResult<()> {
         let mut tx = self.begin().await?;
         write_record(&mut tx, record).await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.records_written();
+        Ok(())
     }
 
     pub async fn record_counts(&self) -> StoreResult<RecordCounts> {
