@@ -170,7 +170,7 @@ pub struct Store {
     partitions: Arc<Mutex<HashSet<NaiveDate>>>,
     /// Bumped after every committed write of learning records through this
     /// store (and its clones): the warm datasets' change watermark
-    /// (`crate::datasets`).
+    /// (the `datasets` module).
     records_version: Arc<AtomicU64>,
 }
 
