@@ -943,6 +943,19 @@ mod tests {
         assert_eq!(cfg.port, 8080);
         assert_eq!(cfg.database_kind(), DatabaseKind::Sqlite);
         assert!(cfg.redis_url.is_none());
+        assert_eq!(cfg.dataset_cache_bytes, 2048 * 1024 * 1024);
+    }
+
+    #[test]
+    fn the_dataset_cache_budget_is_in_mebibytes_and_may_be_zero() {
+        let cfg = Config::load(None, &env(&[("LUMEN_DATASET_CACHE_MB", "64")])).expect("valid");
+        assert_eq!(cfg.dataset_cache_bytes, 64 * 1024 * 1024);
+        let cfg = Config::load(None, &env(&[("LUMEN_DATASET_CACHE_MB", "0")])).expect("valid");
+        assert_eq!(cfg.dataset_cache_bytes, 0);
+        assert_eq!(
+            load_err(&[("LUMEN_DATASET_CACHE_MB", "lots")]).setting,
+            "LUMEN_DATASET_CACHE_MB"
+        );
     }
 
     #[test]
