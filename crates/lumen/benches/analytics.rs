@@ -35,7 +35,7 @@ use lumen::simulate::{Scale, SimConfig, SimHandle};
 use lumen_core::Role;
 use lumen_core::analytics::dataset::Records;
 use lumen_core::analytics::dropoff::{self, DropoffModel};
-use lumen_core::analytics::{Analytic, Inputs, SubjectKind};
+use lumen_core::analytics::{Analytic, Inputs, Memo, SubjectKind};
 use lumen_core::analytics::{Dataset, TimeRange, Window, comparison, learner, trainer};
 use lumen_core::model::{Change, Organization, Record};
 use serde_json::Value;
@@ -70,18 +70,37 @@ struct Fixture {
     /// Learners whose signals `student-distribution` asks for (the demo
     /// trainer's).
     signal_calls: Vec<Uuid>,
+    /// The dataset's memo, as the service keeps it beside a warm dataset:
+    /// shared by every sample of the `warm` benchmarks.
+    memo: Memo,
 }
 
 impl Fixture {
     fn ctx(&self) -> Inputs<'_> {
+        self.ctx_with(None)
+    }
+
+    fn ctx_with<'a>(&'a self, memo: Option<&'a Memo>) -> Inputs<'a> {
         Inputs {
             ds: &self.ds,
             w: &self.w,
             k: K,
             model: self.model.as_ref(),
             ai: None,
-            memo: None,
+            memo,
         }
+    }
+
+    /// A role's bundle through `memo`, as the service computes it.
+    fn run_set_memo(
+        &self,
+        role: Role,
+        memo: &Memo,
+    ) -> Vec<Result<Value, lumen_core::analytics::AnalyticError>> {
+        let ctx = self.ctx_with(Some(memo));
+        Analytic::bundle(role)
+            .map(|kind| (kind.compute)(self.subject(kind), &ctx))
+            .collect()
     }
 
     /// The subject an analytic of `kind` is computed for.
@@ -166,6 +185,15 @@ fn build(scale: Scale) -> Fixture {
     let t = Instant::now();
     let ds = Dataset::new(records);
     eprintln!("[fixture {scale}] Dataset::new in {}", secs(t.elapsed()));
+    let (bytes, n) = (
+        lumen::datasets::estimated_bytes(&ds),
+        lumen::datasets::record_count(&ds),
+    );
+    eprintln!(
+        "[fixture {scale}] estimated size {:.1} MiB for {n} records: {:.0} bytes per record",
+        bytes as f64 / (1024.0 * 1024.0),
+        bytes as f64 / n.max(1) as f64
+    );
 
     let learner = user_id(&ds, LEARNER_EMAIL);
     let trainer = user_id(&ds, TRAINER_EMAIL);
@@ -206,6 +234,7 @@ fn build(scale: Scale) -> Fixture {
         model,
         peer_calls: Vec::new(),
         signal_calls: Vec::new(),
+        memo: Memo::default(),
     };
 
     // What each analytic returns here, and how long it takes once.
@@ -243,6 +272,25 @@ fn build(scale: Scale) -> Fixture {
         peer_calls(&fx)
     };
     fx.signal_calls = signal_calls(&fx);
+
+    // The memo: what the first request of a window pays once, then
+    // whether every analytic answers what it answers without a memo.
+    for role in [Role::Learner, Role::Trainer, Role::OrgAdmin] {
+        let t = Instant::now();
+        let fast = fx.run_set_memo(role, &fx.memo);
+        eprintln!(
+            "[fixture {scale}] {role:?} set through the memo, first time: {:.1} ms",
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        let ctx = fx.ctx();
+        for (kind, fast) in Analytic::bundle(role).zip(fast) {
+            if scale == Scale::Large && kind.name == "peer" {
+                continue;
+            }
+            let slow = (kind.compute)(fx.subject(kind), &ctx);
+            assert_eq!(fast, slow, "{} differs through the memo", kind.name);
+        }
+    }
     eprintln!(
         "[fixture {scale}] peer asks metrics of {} learners ({} distinct); \
          student-distribution asks signals of {} learners ({} distinct)",
@@ -579,4 +627,46 @@ fn distribution_signals_only(bencher: Bencher, scale: Scale) {
             black_box(learner_signals(fx, l));
         }
     });
+}
+
+/// The role sets through a memo already filled for the window (the
+/// dataset is warm and another request or batch chunk of the window came
+/// first): the steady state of serving and of the batch.
+#[divan::bench(args = SCALES, sample_size = 1, sample_count = 30, max_time = 30)]
+fn warm_set_learner(bencher: Bencher, scale: Scale) {
+    let fx = fixture(scale);
+    bencher.bench(|| black_box(fx.run_set_memo(Role::Learner, &fx.memo)));
+}
+
+#[divan::bench(args = SCALES, sample_size = 1, sample_count = 30, max_time = 30)]
+fn warm_set_trainer(bencher: Bencher, scale: Scale) {
+    let fx = fixture(scale);
+    bencher.bench(|| black_box(fx.run_set_memo(Role::Trainer, &fx.memo)));
+}
+
+#[divan::bench(args = SCALES, sample_size = 1, sample_count = 30, max_time = 30)]
+fn warm_set_organization(bencher: Bencher, scale: Scale) {
+    let fx = fixture(scale);
+    bencher.bench(|| black_box(fx.run_set_memo(Role::OrgAdmin, &fx.memo)));
+}
+
+/// The role sets through an empty memo (a new window, or a dataset just
+/// loaded): includes building the window's baselines and, for the learner
+/// set, every learner's peer metrics.
+#[divan::bench(args = SCALES, sample_size = 1, sample_count = 10, max_time = 60)]
+fn cold_memo_set_learner(bencher: Bencher, scale: Scale) {
+    let fx = fixture(scale);
+    bencher.bench(|| black_box(fx.run_set_memo(Role::Learner, &Memo::default())));
+}
+
+#[divan::bench(args = SCALES, sample_size = 1, sample_count = 10, max_time = 60)]
+fn cold_memo_set_trainer(bencher: Bencher, scale: Scale) {
+    let fx = fixture(scale);
+    bencher.bench(|| black_box(fx.run_set_memo(Role::Trainer, &Memo::default())));
+}
+
+#[divan::bench(args = SCALES, sample_size = 1, sample_count = 10, max_time = 60)]
+fn cold_memo_set_organization(bencher: Bencher, scale: Scale) {
+    let fx = fixture(scale);
+    bencher.bench(|| black_box(fx.run_set_memo(Role::OrgAdmin, &Memo::default())));
 }

@@ -17,6 +17,8 @@ use uuid::Uuid;
 pub use crate::cache::DataSource;
 use crate::cache::Entry;
 use crate::collector::Freshness;
+use crate::datasets::DatasetError;
+pub use crate::datasets::Warm;
 use crate::queue::QueueError;
 use crate::state::AppState;
 use crate::store::StoreError;
@@ -133,17 +135,25 @@ pub async fn organization_of(
     }
 }
 
-/// One organisation's records, indexed.
+/// One organisation's records, indexed: the one entry point to an
+/// organisation's data for everything computed from it (analytics,
+/// gamification, the batch). Warm: loaded once and reused until the
+/// records change (`crate::datasets`).
 pub async fn dataset(state: &AppState, org: Uuid) -> Result<Arc<Dataset>, ServeError> {
-    let records = state.store.load_records(org).await?;
-    if records.organization.is_none() {
-        return Err(ServeError::not_found("no such organisation"));
-    }
-    Ok(Arc::new(
-        tokio::task::spawn_blocking(move || Dataset::new(records))
-            .await
-            .map_err(ServeError::internal)?,
-    ))
+    Ok(warm(state, org).await?.ds)
+}
+
+/// The organisation's warm dataset with the memo its analytics share.
+pub async fn warm(state: &AppState, org: Uuid) -> Result<Warm, ServeError> {
+    state
+        .datasets
+        .get(&state.store, org)
+        .await
+        .map_err(|e| match e {
+            DatasetError::NoSuchOrganization => ServeError::not_found("no such organisation"),
+            DatasetError::Store(e) => ServeError::Store(e),
+            DatasetError::Join(e) => ServeError::internal(anyhow::anyhow!(e)),
+        })
 }
 
 pub fn window(state: &AppState, range: TimeRange) -> Window {
@@ -439,15 +449,15 @@ pub async fn serve_many(
         let first = to_compute[0];
         let org = organization_of(state, first.subject, subject, caller_org).await?;
         let subject = keyed_subject(first, subject, caller_org);
-        let ds = dataset(state, org).await?;
+        let warm = warm(state, org).await?;
         let computed = compute_and_store(
             state,
             &to_compute,
             subject,
             org,
-            &ds,
+            &warm.ds,
             window(state, range),
-            None,
+            Some(warm.memo),
             None,
         )
         .await?;

@@ -125,6 +125,9 @@ pub struct Config {
     pub k_anonymity: usize,
     /// Bound of the in-process L1 cache, in bytes.
     pub cache_l1_bytes: u64,
+    /// Bound of the warm organisation datasets kept in memory, in bytes
+    /// (`LUMEN_DATASET_CACHE_MB`; 0: none kept, every computation loads).
+    pub dataset_cache_bytes: u64,
     /// Prefix of Lumen's keys and channel in Redis (deployments sharing one
     /// Redis need different prefixes).
     pub cache_redis_prefix: String,
@@ -298,6 +301,7 @@ impl Default for Config {
             k_anonymity: 5,
             reports: ReportsConfig::default(),
             cache_l1_bytes: 256 * 1024 * 1024,
+            dataset_cache_bytes: 2048 * 1024 * 1024,
             cache_redis_prefix: "lumen".to_owned(),
             workers: 2,
             job_lease: Duration::from_secs(60),
@@ -366,6 +370,7 @@ struct FileConfig {
     report_webhook_url: Option<String>,
     report_webhook_secret: Option<String>,
     cache_l1_mb: Option<toml::Value>,
+    dataset_cache_mb: Option<toml::Value>,
     cache_redis_prefix: Option<String>,
     workers: Option<toml::Value>,
     job_lease_secs: Option<toml::Value>,
@@ -843,6 +848,13 @@ impl Config {
             cfg.cache_l1_bytes = parse_num(&raw, 1, 1024 * 1024)? * 1024 * 1024;
         }
         if let Some(raw) = pick(
+            "LUMEN_DATASET_CACHE_MB",
+            "dataset_cache_mb",
+            val(&file_cfg.dataset_cache_mb),
+        ) {
+            cfg.dataset_cache_bytes = parse_num(&raw, 0, 1024 * 1024)? * 1024 * 1024;
+        }
+        if let Some(raw) = pick(
             "LUMEN_CACHE_REDIS_PREFIX",
             "cache_redis_prefix",
             file_cfg.cache_redis_prefix,
@@ -1100,6 +1112,19 @@ mod tests {
         assert_eq!(cfg.port, 8080);
         assert_eq!(cfg.database_kind(), DatabaseKind::Sqlite);
         assert!(cfg.redis_url.is_none());
+        assert_eq!(cfg.dataset_cache_bytes, 2048 * 1024 * 1024);
+    }
+
+    #[test]
+    fn the_dataset_cache_budget_is_in_mebibytes_and_may_be_zero() {
+        let cfg = Config::load(None, &env(&[("LUMEN_DATASET_CACHE_MB", "64")])).expect("valid");
+        assert_eq!(cfg.dataset_cache_bytes, 64 * 1024 * 1024);
+        let cfg = Config::load(None, &env(&[("LUMEN_DATASET_CACHE_MB", "0")])).expect("valid");
+        assert_eq!(cfg.dataset_cache_bytes, 0);
+        assert_eq!(
+            load_err(&[("LUMEN_DATASET_CACHE_MB", "lots")]).setting,
+            "LUMEN_DATASET_CACHE_MB"
+        );
     }
 
     #[test]

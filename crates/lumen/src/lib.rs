@@ -9,6 +9,7 @@ pub mod cli;
 pub mod collector;
 pub mod config;
 pub mod cron;
+pub mod datasets;
 pub mod evaluate;
 pub mod gamification;
 pub mod http;

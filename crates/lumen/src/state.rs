@@ -45,6 +45,8 @@ pub struct State {
     pub upstreams: Arc<Upstreams>,
     /// Drop-off models per organisation.
     pub models: Arc<crate::models::Models>,
+    /// Warm organisation datasets with their memos (`LUMEN_DATASET_CACHE_MB`).
+    pub datasets: Arc<crate::datasets::Datasets>,
     /// Cached Learner AI suggestions.
     pub learner_ai: Arc<crate::learner_ai::LearnerAi>,
     /// The L1 cache layer (in process, and Redis when configured).
@@ -129,6 +131,7 @@ impl AppState {
             upstreams,
             models: Arc::default(),
             status_counts: tokio::sync::Mutex::new(None),
+            datasets: Arc::new(crate::datasets::Datasets::new(config.dataset_cache_bytes)),
             learner_ai,
             config: Arc::new(config),
             store,

@@ -1,6 +1,8 @@
 //! The conventions of docs/analytics.md §2, in one place: rounding, scores,
 //! enrolment states, activity, steps, composites and percentiles.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Duration, SubsecRound, Utc};
 use uuid::Uuid;
 
@@ -423,26 +425,32 @@ impl Steps {
     /// When the learner did each step they have done: first submission or
     /// first completion.
     pub fn done_at(&self, ds: &Dataset, user: Uuid) -> Vec<DateTime<Utc>> {
+        // The user's first submission per assessment and first completion
+        // per content item, in one pass over their records each.
+        let mut first: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
         let mut out = Vec::new();
-        for a in &self.assessments {
-            if let Some(t) = ds
-                .attempts_of(user)
-                .filter(|x| x.assessment_id == *a)
-                .map(|x| x.submitted_at)
-                .min()
-            {
-                out.push(t);
+        if !self.assessments.is_empty() {
+            for x in ds.attempts_of(user) {
+                let t = first.entry(x.assessment_id).or_insert(x.submitted_at);
+                *t = (*t).min(x.submitted_at);
             }
+            out.extend(
+                self.assessments
+                    .iter()
+                    .filter_map(|a| first.get(a).copied()),
+            );
         }
-        for c in &self.content_items {
-            if let Some(t) = ds
-                .interactions_of(user)
-                .filter(|i| i.content_item_id == *c && i.completed)
-                .map(|i| i.occurred_at)
-                .min()
-            {
-                out.push(t);
+        if !self.content_items.is_empty() {
+            first.clear();
+            for i in ds.interactions_of(user).filter(|i| i.completed) {
+                let t = first.entry(i.content_item_id).or_insert(i.occurred_at);
+                *t = (*t).min(i.occurred_at);
             }
+            out.extend(
+                self.content_items
+                    .iter()
+                    .filter_map(|c| first.get(c).copied()),
+            );
         }
         out
     }

@@ -54,6 +54,18 @@ impl PeerMetrics {
             mastery: l::mastery(ds, learner, w).ok().map(|m| m.overall_mastery),
         }
     }
+
+    /// [`PeerMetrics::of`] without engagement (`None`), for a caller that
+    /// computes engagement with its baselines.
+    pub fn without_engagement(ds: &Dataset, learner: Uuid, w: &Window) -> Self {
+        use super::learner as l;
+        PeerMetrics {
+            engagement: None,
+            performance: l::performance(ds, learner, w).ok().map(|p| p.average_score),
+            velocity: l::velocity(ds, learner, w).ok().map(|v| v.current_pace),
+            mastery: l::mastery(ds, learner, w).ok().map(|m| m.overall_mastery),
+        }
+    }
 }
 
 /// The compared metrics, in output order: (name, accessor, on 0–100,

@@ -2,7 +2,7 @@
 //! the indexes every family needs. The service loads it; tests build it by
 //! hand.
 
-use std::collections::HashMap;
+use std::collections::HashMap as StdHashMap;
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -13,6 +13,12 @@ use crate::model::{
     CourseUnit, Department, Enrolment, LabSession, Organization, Skill, SkillLevel,
     SkillRequirement, SkillTarget, TrainerFeedback, User,
 };
+
+/// The indexes' maps: foldhash instead of SipHash (no untrusted keys
+/// choose the buckets; every analytic goes through these look-ups).
+/// Fixed seed: the same layout in every run. No index is iterated, so
+/// nothing depends on the order.
+type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::FixedState>;
 
 /// The records of one organisation. Build with [`Dataset::new`] after
 /// filling the vectors (order does not matter).
@@ -97,6 +103,8 @@ pub struct Dataset {
     courses_by_trainer: HashMap<Uuid, Vec<Uuid>>,
     assessments_by_course: HashMap<Uuid, Vec<usize>>,
     items_by_course: HashMap<Uuid, Vec<usize>>,
+    units: HashMap<Uuid, usize>,
+    units_by_course: HashMap<Uuid, Vec<usize>>,
     /// Per course, the earliest completed content interaction.
     first_completion: HashMap<Uuid, DateTime<Utc>>,
 }
@@ -107,7 +115,7 @@ fn index<T>(items: &[T], key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, usize> {
 
 /// Like [`index`], but the first of duplicate ids wins.
 fn first_index<T>(items: &[T], key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, usize> {
-    let mut map = HashMap::new();
+    let mut map = HashMap::default();
     for (i, x) in items.iter().enumerate() {
         map.entry(key(x)).or_insert(i);
     }
@@ -115,7 +123,7 @@ fn first_index<T>(items: &[T], key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, usize>
 }
 
 fn group<T>(items: &[T], key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<usize>> {
-    let mut map: HashMap<Uuid, Vec<usize>> = HashMap::new();
+    let mut map: HashMap<Uuid, Vec<usize>> = HashMap::default();
     for (i, x) in items.iter().enumerate() {
         map.entry(key(x)).or_default().push(i);
     }
@@ -125,8 +133,8 @@ fn group<T>(items: &[T], key: impl Fn(&T) -> Uuid) -> HashMap<Uuid, Vec<usize>> 
 impl Dataset {
     pub fn new(mut records: Records) -> Self {
         records.sort();
-        let mut trainers_by_course: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-        let mut courses_by_trainer: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+        let mut trainers_by_course: HashMap<Uuid, Vec<Uuid>> = HashMap::default();
+        let mut courses_by_trainer: HashMap<Uuid, Vec<Uuid>> = HashMap::default();
         for &(course, trainer) in &records.course_trainers {
             trainers_by_course.entry(course).or_default().push(trainer);
             courses_by_trainer.entry(trainer).or_default().push(course);
@@ -136,7 +144,7 @@ impl Dataset {
             .iter()
             .map(|c| (c.id, c.course_id))
             .collect();
-        let mut first_completion: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+        let mut first_completion: HashMap<Uuid, DateTime<Utc>> = HashMap::default();
         for i in records.interactions.iter().filter(|i| i.completed) {
             if let Some(course) = item_course.get(&i.content_item_id) {
                 let first = first_completion.entry(*course).or_insert(i.occurred_at);
@@ -146,6 +154,8 @@ impl Dataset {
         Self {
             assessments_by_course: group(&records.assessments, |a| a.course_id),
             items_by_course: group(&records.content_items, |c| c.course_id),
+            units: first_index(&records.units, |u| u.id),
+            units_by_course: group(&records.units, |u| u.course_id),
             first_completion,
             users: index(&records.users, |u| u.id),
             courses: index(&records.courses, |c| c.id),
@@ -256,6 +266,14 @@ impl Dataset {
             course,
         )
     }
+    /// The course's units, in id order.
+    pub fn units_of_course(&self, course: Uuid) -> impl Iterator<Item = &CourseUnit> {
+        self.pick(&self.records.units, &self.units_by_course, course)
+    }
+    /// The unit (the first of duplicate ids).
+    pub fn unit(&self, id: Uuid) -> Option<&CourseUnit> {
+        self.units.get(&id).map(|&i| &self.records.units[i])
+    }
     pub fn content_of_course(&self, course: Uuid) -> impl Iterator<Item = &ContentItem> {
         self.pick(&self.records.content_items, &self.items_by_course, course)
     }
@@ -269,8 +287,8 @@ impl Dataset {
     }
 
     /// The latest level of each skill of a user assessed at or before `at`.
-    pub fn skill_levels_at(&self, user: Uuid, at: DateTime<Utc>) -> HashMap<Uuid, f64> {
-        let mut latest: HashMap<Uuid, (DateTime<Utc>, f64)> = HashMap::new();
+    pub fn skill_levels_at(&self, user: Uuid, at: DateTime<Utc>) -> StdHashMap<Uuid, f64> {
+        let mut latest: StdHashMap<Uuid, (DateTime<Utc>, f64)> = StdHashMap::new();
         for l in self.skill_levels_of(user).filter(|l| l.assessed_at <= at) {
             let entry = latest.entry(l.skill_id).or_insert((l.assessed_at, l.level));
             if l.assessed_at >= entry.0 {

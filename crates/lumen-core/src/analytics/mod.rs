@@ -17,6 +17,8 @@ pub mod common;
 pub mod comparison;
 pub mod dataset;
 pub mod dropoff;
+#[cfg(test)]
+mod equivalence;
 pub mod evaluation;
 pub mod forecast;
 pub mod learner;
@@ -30,7 +32,7 @@ pub(crate) mod testkit;
 pub mod trainer;
 
 pub use dataset::Dataset;
-pub use registry::{ANALYTICS, Analytic, Family, Inputs, Memo, SubjectKind};
+pub use registry::{ANALYTICS, Analytic, Family, Inputs, Memo, SubjectKind, WindowMemo};
 
 /// `timeRange`: how far back a window reaches.
 #[derive(

@@ -482,7 +482,7 @@ fn content_candidates(
     enrolments.sort_by_key(|e| (e.enrolled_at, e.course_id));
     let unit_position = |item: &ContentItem| {
         item.unit_id
-            .and_then(|u| ds.records.units.iter().find(|x| x.id == u))
+            .and_then(|u| ds.unit(u))
             .map_or(i64::MAX, |u| i64::from(u.position))
     };
     let mut out = Vec::new();
@@ -550,6 +550,7 @@ fn catalogue(ds: &Dataset, learner: Uuid, w: &Window, k: usize) -> Vec<Candidate
     if department.len() < k {
         return Vec::new();
     }
+    let in_department: HashSet<Uuid> = department.iter().copied().collect();
     let mine: HashSet<Uuid> = ds.enrolments_of(learner).map(|e| e.course_id).collect();
     let mut out = Vec::new();
     for c in &ds.records.courses {
@@ -561,7 +562,7 @@ fn catalogue(ds: &Dataset, learner: Uuid, w: &Window, k: usize) -> Vec<Candidate
         }
         let enrolled: HashSet<Uuid> = ds
             .enrolments_in(c.id)
-            .filter(|e| e.enrolled_at <= now && department.contains(&e.user_id))
+            .filter(|e| e.enrolled_at <= now && in_department.contains(&e.user_id))
             .map(|e| e.user_id)
             .collect();
         if enrolled.len() < k {

@@ -12,7 +12,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -75,36 +75,202 @@ pub struct Inputs<'a> {
 }
 
 impl Inputs<'_> {
-    fn drop_off(&self, learner: Uuid) -> Result<DropoffRisk, AnalyticError> {
-        dropoff::drop_off_risk(self.ds, learner, self.w, self.model)
+    /// The memo of this window, when the caller keeps one.
+    fn window_memo(&self) -> Option<Arc<WindowMemo>> {
+        self.memo.map(|m| m.window(self.w))
     }
 
-    fn peer_metrics(&self, learner: Uuid) -> PeerMetrics {
+    fn drop_off(&self, learner: Uuid) -> Result<DropoffRisk, AnalyticError> {
+        match self.window_memo() {
+            Some(wm) => wm.drop_off(self.ds, learner, self.w, self.model, None),
+            None => dropoff::drop_off_risk(self.ds, learner, self.w, self.model),
+        }
+    }
+
+    fn engagement(&self, learner: Uuid) -> Result<learner::Engagement, AnalyticError> {
         match self.memo {
-            Some(memo) => memo.peer_metrics(self.ds, learner, self.w),
-            None => PeerMetrics::of(self.ds, learner, self.w),
+            Some(memo) => memo
+                .window(self.w)
+                .engagement(memo, self.ds, learner, self.w),
+            None => learner::engagement(self.ds, learner, self.w),
+        }
+    }
+
+    fn peer_metrics(&self) -> Box<dyn Fn(Uuid) -> PeerMetrics + '_> {
+        match self.memo {
+            Some(memo) => {
+                let all = memo.window(self.w).peer_metrics(memo, self.ds, self.w);
+                Box::new(move |l| match all.get(&l) {
+                    Some(m) => *m,
+                    None => PeerMetrics::of(self.ds, l, self.w),
+                })
+            }
+            None => Box::new(|l| PeerMetrics::of(self.ds, l, self.w)),
         }
     }
 }
 
-/// Per-learner inputs that several analytics of one dataset and window
-/// share; the daily batch keeps one per organisation so `peer` costs one
-/// pass over the cohort instead of one per learner.
+/// How many windows a [`Memo`] keeps (least recently used dropped).
+const MEMO_WINDOWS: usize = 8;
+
+/// What the analytics of one dataset share, computed once and reused by
+/// every computation on that dataset: per window, the organisation-wide
+/// engagement baselines, every learner's peer metrics (so `peer` is one
+/// pass over the cohort, then look-ups), and each learner's engagement and
+/// drop-off risk (read by `student-distribution`, `forecast`,
+/// `recommendations` and `drop-off-risk` alike).
+///
+/// A memo belongs to one dataset: the service keeps it beside the
+/// organisation's warm dataset and drops both together when the data
+/// change. Results through a memo are exactly those computed without one
+/// (`tests/memo.rs` checks every analytic).
 #[derive(Default)]
 pub struct Memo {
-    peer: Mutex<HashMap<Uuid, PeerMetrics>>,
+    /// Most recently used last.
+    windows: Mutex<Vec<(Window, Arc<WindowMemo>)>>,
+}
+
+impl fmt::Debug for Memo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.windows.lock().map(|w| w.len()).unwrap_or(0);
+        write!(f, "Memo {{ windows: {n} }}")
+    }
 }
 
 impl Memo {
-    fn peer_metrics(&self, ds: &Dataset, learner: Uuid, w: &Window) -> PeerMetrics {
-        if let Some(m) = self.peer.lock().ok().and_then(|m| m.get(&learner).copied()) {
-            return m;
+    /// The memo of one window (created empty on first use).
+    pub fn window(&self, w: &Window) -> Arc<WindowMemo> {
+        let Ok(mut windows) = self.windows.lock() else {
+            return Arc::new(WindowMemo::default());
+        };
+        if let Some(i) = windows.iter().position(|(x, _)| x == w) {
+            let entry = windows.remove(i);
+            let memo = entry.1.clone();
+            windows.push(entry);
+            return memo;
         }
-        let m = PeerMetrics::of(ds, learner, w);
-        if let Ok(mut memo) = self.peer.lock() {
-            memo.insert(learner, m);
+        let memo = Arc::new(WindowMemo::default());
+        windows.push((*w, memo.clone()));
+        if windows.len() > MEMO_WINDOWS {
+            windows.remove(0);
         }
-        m
+        memo
+    }
+}
+
+/// A drop-off model's identity in the memo: results of two models differ.
+type ModelKey = Option<(chrono::DateTime<chrono::Utc>, u64)>;
+
+fn model_key(model: Option<&DropoffModel>) -> ModelKey {
+    model.map(|m| (m.trained_at, m.intercept.to_bits()))
+}
+
+/// One window's share of a [`Memo`].
+#[derive(Default)]
+pub struct WindowMemo {
+    baseline: OnceLock<Arc<learner::EngagementBaseline>>,
+    peer: OnceLock<Arc<HashMap<Uuid, PeerMetrics>>>,
+    engagement: Mutex<HashMap<Uuid, Result<learner::Engagement, AnalyticError>>>,
+    drop_off: Mutex<HashMap<(Uuid, ModelKey), Result<DropoffRisk, AnalyticError>>>,
+    teaching: OnceLock<Arc<HashMap<Uuid, trainer::TrainerMetrics>>>,
+}
+
+impl WindowMemo {
+    /// The window's engagement baseline.
+    pub fn baseline(&self, ds: &Dataset, w: &Window) -> Arc<learner::EngagementBaseline> {
+        self.baseline
+            .get_or_init(|| Arc::new(learner::EngagementBaseline::new(ds, w)))
+            .clone()
+    }
+
+    /// Every trainer's teaching metrics in this window.
+    pub fn teaching(
+        &self,
+        ds: &Dataset,
+        w: &Window,
+    ) -> Arc<HashMap<Uuid, trainer::TrainerMetrics>> {
+        self.teaching
+            .get_or_init(|| Arc::new(trainer::every_trainers_metrics(ds, w)))
+            .clone()
+    }
+
+    /// `learner`'s engagement in this window.
+    pub fn engagement(
+        &self,
+        memo: &Memo,
+        ds: &Dataset,
+        learner: Uuid,
+        w: &Window,
+    ) -> Result<learner::Engagement, AnalyticError> {
+        if let Some(r) = self
+            .engagement
+            .lock()
+            .ok()
+            .and_then(|m| m.get(&learner).cloned())
+        {
+            return r;
+        }
+        let now = self.baseline(ds, w);
+        let previous = memo.window(&w.previous()).baseline(ds, &w.previous());
+        let r = learner::engagement_with(ds, learner, w, Some((&now, &previous)));
+        if let Ok(mut m) = self.engagement.lock() {
+            m.insert(learner, r.clone());
+        }
+        r
+    }
+
+    /// `learner`'s drop-off risk with `model` in this window; `shared`:
+    /// course contexts to build it from when it is not memoised yet.
+    pub fn drop_off(
+        &self,
+        ds: &Dataset,
+        learner: Uuid,
+        w: &Window,
+        model: Option<&DropoffModel>,
+        shared: Option<&dropoff::SharedContexts<'_>>,
+    ) -> Result<DropoffRisk, AnalyticError> {
+        let key = (learner, model_key(model));
+        if let Some(r) = self.drop_off.lock().ok().and_then(|m| m.get(&key).cloned()) {
+            return r;
+        }
+        let r = match shared {
+            Some(shared) => shared.drop_off_risk(learner, w, model),
+            None => dropoff::drop_off_risk(ds, learner, w, model),
+        };
+        if let Ok(mut m) = self.drop_off.lock() {
+            m.insert(key, r.clone());
+        }
+        r
+    }
+
+    /// Every organisation learner's peer metrics in this window, computed
+    /// once (with the engagement baselines).
+    pub fn peer_metrics(
+        &self,
+        memo: &Memo,
+        ds: &Dataset,
+        w: &Window,
+    ) -> Arc<HashMap<Uuid, PeerMetrics>> {
+        self.peer
+            .get_or_init(|| {
+                let now = self.baseline(ds, w);
+                let previous = memo.window(&w.previous()).baseline(ds, &w.previous());
+                let bases = Some((now.as_ref(), previous.as_ref()));
+                let all = ds
+                    .learners()
+                    .map(|u| {
+                        let m = PeerMetrics {
+                            engagement: learner::engagement_with(ds, u.id, w, bases)
+                                .ok()
+                                .map(|e| e.overall_score),
+                            ..PeerMetrics::without_engagement(ds, u.id, w)
+                        };
+                        (u.id, m)
+                    })
+                    .collect();
+                Arc::new(all)
+            })
+            .clone()
     }
 }
 
@@ -257,7 +423,7 @@ pub static ANALYTICS: &[Analytic] = &[
         bundle: Role::Learner,
         path: "/api/v1/learner/analytics/engagement/{userId}",
         summary: "How engaged the learner is.",
-        compute: |s, i| json(learner::engagement(i.ds, s, i.w)?),
+        compute: |s, i| json(i.engagement(s)?),
         needs_model: false,
         needs_ai_suggestions: false,
         schema: schema_of::<learner::Engagement>,
@@ -336,11 +502,15 @@ pub static ANALYTICS: &[Analytic] = &[
         path: "/api/v1/trainer/analytics/student-distribution/{trainerId}",
         summary: "How the trainer's learners are spread.",
         compute: |s, i| {
+            // Course contexts shared by the trainer's learners' risks.
+            let shared = dropoff::SharedContexts::new(i.ds);
+            let wm = i.window_memo();
             let signals = |l: Uuid| {
-                trainer::LearnerSignals::new(
-                    learner::engagement(i.ds, l, i.w).ok().as_ref(),
-                    i.drop_off(l).ok().as_ref(),
-                )
+                let risk = match &wm {
+                    Some(wm) => wm.drop_off(i.ds, l, i.w, i.model, Some(&shared)),
+                    None => dropoff::drop_off_risk(i.ds, l, i.w, i.model),
+                };
+                trainer::LearnerSignals::new(i.engagement(l).ok().as_ref(), risk.ok().as_ref())
             };
             json(trainer::student_distribution(i.ds, s, i.w, i.k, &signals)?)
         },
@@ -356,7 +526,23 @@ pub static ANALYTICS: &[Analytic] = &[
         bundle: Role::Trainer,
         path: "/api/v1/trainer/analytics/teaching-effectiveness/{trainerId}",
         summary: "How effective the trainer's teaching is.",
-        compute: |s, i| json(trainer::teaching_effectiveness(i.ds, s, i.w, i.k)?),
+        compute: |s, i| match i.window_memo() {
+            Some(wm) => {
+                let all = wm.teaching(i.ds, i.w);
+                let metrics_of = |t: Uuid| match all.get(&t) {
+                    Some(m) => *m,
+                    None => trainer::teaching_metrics(i.ds, t, i.w),
+                };
+                json(trainer::teaching_effectiveness_with(
+                    i.ds,
+                    s,
+                    i.w,
+                    i.k,
+                    &metrics_of,
+                )?)
+            }
+            None => json(trainer::teaching_effectiveness(i.ds, s, i.w, i.k)?),
+        },
         needs_model: false,
         needs_ai_suggestions: false,
         schema: schema_of::<trainer::TeachingEffectiveness>,
@@ -435,8 +621,8 @@ pub static ANALYTICS: &[Analytic] = &[
         path: "/api/v1/comparison/peer/{userId}",
         summary: "The learner against anonymised peer cohorts (k-anonymous).",
         compute: |s, i| {
-            let metrics = |l: Uuid| i.peer_metrics(l);
-            json(comparison::peer(i.ds, s, i.w, i.k, &metrics)?)
+            let metrics = i.peer_metrics();
+            json(comparison::peer(i.ds, s, i.w, i.k, &*metrics)?)
         },
         needs_model: false,
         needs_ai_suggestions: false,
@@ -503,7 +689,7 @@ pub static ANALYTICS: &[Analytic] = &[
                     .ok()
                     .as_ref()
                     .map(Into::into),
-                engagement: learner::engagement(ds, s, w).ok().as_ref().map(Into::into),
+                engagement: i.engagement(s).ok().as_ref().map(Into::into),
                 ai_suggestions: i.ai.clone(),
             };
             json(recs::recommendations(ds, s, w, &inputs)?)

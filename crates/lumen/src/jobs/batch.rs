@@ -182,8 +182,8 @@ pub(super) async fn chunk(ctx: &JobContext, p: ChunkPayload) -> Result<Value, St
             Some(data) if data.key == key => (data.ds.clone(), data.memo.clone()),
             _ => {
                 *held = None;
-                let ds = analytics::dataset(state, p.organization_id).await?;
-                let memo = Arc::new(Memo::default());
+                let warm = analytics::warm(state, p.organization_id).await?;
+                let (ds, memo) = (warm.ds, warm.memo);
                 *held = Some(BatchData {
                     key,
                     ds: ds.clone(),

@@ -51,15 +51,23 @@ async fn refresh(ctx: &JobContext, p: RefreshPayload) -> Result<Value, Stop> {
     let org = analytics::organization_of(state, first.subject, p.subject_id, p.organization_id)
         .await
         .map_err(|e| Stop::Permanent(e.to_string()))?;
-    let ds = analytics::dataset(state, org).await?;
+    let warm = analytics::warm(state, org).await?;
     let total = kinds.len() as i64;
     let (mut refreshed, mut failed) = (Vec::new(), serde_json::Map::new());
     for (i, kind) in kinds.into_iter().enumerate() {
         ctx.progress(i as i64, total).await?;
         let w = analytics::window(state, p.time_range);
-        let results =
-            analytics::compute_and_store(state, &[kind], p.subject_id, org, &ds, w, None, None)
-                .await?;
+        let results = analytics::compute_and_store(
+            state,
+            &[kind],
+            p.subject_id,
+            org,
+            &warm.ds,
+            w,
+            Some(warm.memo.clone()),
+            None,
+        )
+        .await?;
         for (kind, result) in results {
             match result {
                 Ok(_) => refreshed.push(kind.name),

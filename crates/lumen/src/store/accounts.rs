@@ -1,6 +1,8 @@
 //! Accounts: users with their roles, who teaches whom, local credentials,
 //! login sessions and their refresh tokens.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use lumen_core::Role;
 use lumen_core::model::{Record, User};
@@ -86,13 +88,26 @@ impl Store {
             .fetch_all(pool)
             .await?
         });
-        let mut users = Vec::with_capacity(rows.len());
-        for row in rows {
-            if let Some(user) = self.with_roles(Some(row)).await? {
-                users.push(user);
-            }
+        // Every role of those users in one query (not one per user).
+        let role_rows: Vec<(Uuid, String)> = on_pool!(self, |pool| {
+            sqlx::query_as(
+                "SELECT r.user_id, r.role FROM user_roles r JOIN users u ON u.id = r.user_id \
+                 WHERE ($1 IS NULL OR u.organization_id = $1) ORDER BY r.user_id, r.role",
+            )
+            .bind(organization_id)
+            .fetch_all(pool)
+            .await?
+        });
+        let mut roles: HashMap<Uuid, Vec<String>> = HashMap::new();
+        for (user, role) in role_rows {
+            roles.entry(user).or_default().push(role);
         }
-        Ok(users)
+        rows.into_iter()
+            .map(|row| {
+                let own = roles.remove(&row.id).unwrap_or_default();
+                row.into_user(own)
+            })
+            .collect()
     }
 
     async fn with_roles(&self, row: Option<UserRow>) -> StoreResult<Option<User>> {

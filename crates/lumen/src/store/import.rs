@@ -51,6 +51,7 @@ impl Store {
                     super::records::bump_records_version(&mut tx).await?;
                 }
                 tx.commit().await?;
+                self.records_written();
                 return Ok(Vec::new());
             }
             tx.rollback().await?;
@@ -86,6 +87,7 @@ impl Store {
                 super::records::bump_records_version(&mut tx).await?;
             }
             tx.commit().await?;
+            self.records_written();
         } else {
             tx.rollback().await?;
         }

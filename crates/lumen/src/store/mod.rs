@@ -12,6 +12,7 @@
 
 use std::collections::HashSet;
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -170,6 +171,10 @@ pub struct Store {
     pool: Pool,
     /// PostgreSQL: the L3 partitions known to exist (`results.rs`).
     partitions: Arc<Mutex<HashSet<NaiveDate>>>,
+    /// Bumped after every committed write of learning records through this
+    /// store (and its clones): the warm datasets' change watermark
+    /// (the `datasets` module).
+    records_version: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -216,7 +221,20 @@ impl Store {
         Ok(Store {
             pool,
             partitions: Arc::default(),
+            records_version: Arc::default(),
         })
+    }
+
+    /// How many writes of learning records this process has committed
+    /// through this store: a warm dataset loaded at an older version may
+    /// be out of date.
+    pub fn records_version(&self) -> u64 {
+        self.records_version.load(Ordering::Acquire)
+    }
+
+    /// Called after a write of learning records committed.
+    fn records_written(&self) {
+        self.records_version.fetch_add(1, Ordering::AcqRel);
     }
 
     /// `sqlite` or `postgres`.

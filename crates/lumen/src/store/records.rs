@@ -155,7 +155,9 @@ impl Store {
         if !changes.is_empty() {
             bump_records_version(&mut tx).await?;
         }
-        tx.commit().await
+        tx.commit().await?;
+        self.records_written();
+        Ok(())
     }
 
     /// Writes one record (a user with their roles) in its own transaction,
@@ -164,7 +166,9 @@ impl Store {
         let mut tx = self.begin().await?;
         write_record(&mut tx, record).await?;
         bump_records_version(&mut tx).await?;
-        tx.commit().await
+        tx.commit().await?;
+        self.records_written();
+        Ok(())
     }
 
     /// The version of the learning records: it moves on with every write

@@ -228,6 +228,47 @@ pub fn drop_off_risk(
     w: &Window,
     model: Option<&DropoffModel>,
 ) -> Result<DropoffRisk, AnalyticError> {
+    risk_with(ds, learner, w, model, &mut HashMap::new(), Some(learner))
+}
+
+/// Course contexts shared by the drop-off risks of several learners of one
+/// dataset (a trainer's learners, a batch chunk): each course's context is
+/// built once instead of once per learner. Gives exactly what
+/// [`drop_off_risk`] gives: a learner's contexts are those of courses they
+/// are enrolled in, so the context already holds them.
+pub struct SharedContexts<'a> {
+    ds: &'a Dataset,
+    contexts: std::cell::RefCell<HashMap<Uuid, features::CourseContext<'a>>>,
+}
+
+impl<'a> SharedContexts<'a> {
+    pub fn new(ds: &'a Dataset) -> Self {
+        Self {
+            ds,
+            contexts: std::cell::RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// [`drop_off_risk`] of `learner` on this dataset.
+    pub fn drop_off_risk(
+        &self,
+        learner: Uuid,
+        w: &Window,
+        model: Option<&DropoffModel>,
+    ) -> Result<DropoffRisk, AnalyticError> {
+        let mut contexts = self.contexts.borrow_mut();
+        risk_with(self.ds, learner, w, model, &mut contexts, None)
+    }
+}
+
+fn risk_with<'a>(
+    ds: &'a Dataset,
+    learner: Uuid,
+    w: &Window,
+    model: Option<&DropoffModel>,
+    contexts: &mut HashMap<Uuid, features::CourseContext<'a>>,
+    extra_user: Option<Uuid>,
+) -> Result<DropoffRisk, AnalyticError> {
     let now = w.now;
     if ds.user(learner).is_none() {
         return Err(AnalyticError::NotFound(format!(
@@ -274,13 +315,12 @@ pub fn drop_off_risk(
         }),
     };
 
-    let mut contexts: HashMap<Uuid, CourseContext> = HashMap::new();
     let mut scored: Vec<Scored> = active
         .iter()
         .map(|e| {
             let ctx = contexts
                 .entry(e.course_id)
-                .or_insert_with(|| CourseContext::new(ds, e.course_id, Some(learner)));
+                .or_insert_with(|| CourseContext::new(ds, e.course_id, extra_user));
             let f = ctx.features(e, now);
             let title = ds.course(e.course_id).map(|c| c.title.clone());
             score_enrolment(e, title, &f, usable)

@@ -73,8 +73,60 @@ struct EngagementScore {
     time_measured: bool,
 }
 
+/// The organisation-wide inputs of every learner's engagement score in one
+/// window (§5.3's cohort medians): who is active in each course, and each
+/// active learner's activity count and time spent. Built in one pass over
+/// the learners; with it a learner's score costs one look-up per cohort
+/// member instead of re-reading every member's records.
+#[derive(Debug, Default)]
+pub struct EngagementBaseline {
+    /// Per course, the learners (role learner) with an enrolment active in
+    /// the window, each once.
+    active: HashMap<Uuid, Vec<Uuid>>,
+    /// Per learner active somewhere: (activity count, time spent).
+    activity: HashMap<Uuid, (i64, Option<i64>)>,
+}
+
+impl EngagementBaseline {
+    pub fn new(ds: &Dataset, w: &Window) -> Self {
+        let mut base = EngagementBaseline::default();
+        for u in ds.learners() {
+            let mut any = false;
+            for e in ds.enrolments_of(u.id).filter(|e| active_in(e, w)) {
+                let members = base.active.entry(e.course_id).or_default();
+                if members.last() != Some(&u.id) {
+                    members.push(u.id);
+                }
+                any = true;
+            }
+            if any {
+                base.activity.insert(
+                    u.id,
+                    (
+                        activity_count(&events(ds, u.id), w),
+                        time_spent(ds, u.id, w),
+                    ),
+                );
+            }
+        }
+        base
+    }
+
+    fn activity(&self, ds: &Dataset, u: Uuid, w: &Window) -> (i64, Option<i64>) {
+        self.activity
+            .get(&u)
+            .copied()
+            .unwrap_or_else(|| (activity_count(&events(ds, u), w), time_spent(ds, u, w)))
+    }
+}
+
 /// `None` when the subject has no enrolment active in `w`.
-fn engagement_score(ds: &Dataset, learner: Uuid, w: &Window) -> Option<EngagementScore> {
+fn engagement_score(
+    ds: &Dataset,
+    learner: Uuid,
+    w: &Window,
+    base: Option<&EngagementBaseline>,
+) -> Option<EngagementScore> {
     let courses: BTreeSet<Uuid> = ds
         .enrolments_of(learner)
         .filter(|e| active_in(e, w))
@@ -83,53 +135,79 @@ fn engagement_score(ds: &Dataset, learner: Uuid, w: &Window) -> Option<Engagemen
     if courses.is_empty() {
         return None;
     }
-    let mut cohort: BTreeSet<Uuid> = ds
-        .learners()
-        .filter(|u| {
-            ds.enrolments_of(u.id)
-                .any(|e| active_in(e, w) && courses.contains(&e.course_id))
-        })
-        .map(|u| u.id)
-        .collect();
+    let mut cohort: BTreeSet<Uuid> = match base {
+        Some(base) => courses
+            .iter()
+            .filter_map(|c| base.active.get(c))
+            .flatten()
+            .copied()
+            .collect(),
+        None => ds
+            .learners()
+            .filter(|u| {
+                ds.enrolments_of(u.id)
+                    .any(|e| active_in(e, w) && courses.contains(&e.course_id))
+            })
+            .map(|u| u.id)
+            .collect(),
+    };
     cohort.insert(learner);
+    // (activity count, time spent) of each cohort member.
+    let members: Vec<(i64, Option<i64>)> = match base {
+        Some(base) => cohort.iter().map(|&u| base.activity(ds, u, w)).collect(),
+        None => cohort
+            .iter()
+            .map(|&u| (activity_count(&events(ds, u), w), time_spent(ds, u, w)))
+            .collect(),
+    };
 
     let own = events(ds, learner);
     let regularity = 100.0 * active_days(&own, w) as f64 / w.range.days() as f64;
 
     let a = activity_count(&own, w) as f64;
-    let m = median(
-        cohort
-            .iter()
-            .map(|&u| activity_count(&events(ds, u), w) as f64),
-    )
-    .unwrap_or(0.0);
+    let m = median(members.iter().map(|(count, _)| *count as f64)).unwrap_or(0.0);
     let activity = relative(a, m);
 
-    let time_measured = cohort.iter().any(|&u| time_spent(ds, u, w).is_some());
+    let time_measured = members.iter().any(|(_, t)| t.is_some());
     let time = time_measured.then(|| {
         let tau = time_spent(ds, learner, w).unwrap_or(0) as f64;
-        let m_tau = median(
-            cohort
-                .iter()
-                .map(|&u| time_spent(ds, u, w).unwrap_or(0) as f64),
-        )
-        .unwrap_or(0.0);
+        let m_tau = median(members.iter().map(|(_, t)| t.unwrap_or(0) as f64)).unwrap_or(0.0);
         relative(tau, m_tau)
     });
 
-    let due: Vec<&Assessment> = ds
-        .records
-        .assessments
-        .iter()
-        .filter(|a| {
-            a.due_at.is_some_and(|due| {
-                w.contains(due)
-                    && ds
-                        .enrolments_of(learner)
-                        .any(|e| e.course_id == a.course_id && active_at(e, due))
+    let due: Vec<&Assessment> = match base {
+        // The same assessments, found through the learner's courses.
+        Some(_) => {
+            let mut enrolled: Vec<Uuid> = ds.enrolments_of(learner).map(|e| e.course_id).collect();
+            enrolled.sort_unstable();
+            enrolled.dedup();
+            enrolled
+                .into_iter()
+                .flat_map(|c| ds.assessments_of_course(c))
+                .filter(|a| {
+                    a.due_at.is_some_and(|due| {
+                        w.contains(due)
+                            && ds
+                                .enrolments_of(learner)
+                                .any(|e| e.course_id == a.course_id && active_at(e, due))
+                    })
+                })
+                .collect()
+        }
+        None => ds
+            .records
+            .assessments
+            .iter()
+            .filter(|a| {
+                a.due_at.is_some_and(|due| {
+                    w.contains(due)
+                        && ds
+                            .enrolments_of(learner)
+                            .any(|e| e.course_id == a.course_id && active_at(e, due))
+                })
             })
-        })
-        .collect();
+            .collect(),
+    };
     let submission = (!due.is_empty()).then(|| {
         let submitted = due
             .iter()
@@ -179,9 +257,21 @@ fn four(v: &[Option<f64>], round: fn(f64) -> f64) -> EngagementComponents {
 }
 
 pub fn engagement(ds: &Dataset, learner: Uuid, w: &Window) -> Result<Engagement, AnalyticError> {
+    engagement_with(ds, learner, w, None)
+}
+
+/// [`engagement`] with the window's and the previous window's
+/// [`EngagementBaseline`] (`(w, w.previous())`): the same answer, without
+/// re-reading every cohort member's records.
+pub fn engagement_with(
+    ds: &Dataset,
+    learner: Uuid,
+    w: &Window,
+    bases: Option<(&EngagementBaseline, &EngagementBaseline)>,
+) -> Result<Engagement, AnalyticError> {
     const NAME: &str = "engagement";
     learner_subject(ds, learner, w, LearnerRule::LEARNER)?;
-    let Some(now) = engagement_score(ds, learner, w) else {
+    let Some(now) = engagement_score(ds, learner, w, bases.map(|b| b.0)) else {
         return Err(AnalyticError::insufficient(
             NAME,
             "NO_ENROLMENT_IN_WINDOW",
@@ -265,7 +355,8 @@ pub fn engagement(ds: &Dataset, learner: Uuid, w: &Window) -> Result<Engagement,
         by_content_type: by_type,
     };
 
-    let previous = engagement_score(ds, learner, &w.previous()).map(|p| p.score);
+    let previous =
+        engagement_score(ds, learner, &w.previous(), bases.map(|b| b.1)).map(|p| p.score);
     let change = previous.map(|p| now.score - p);
     let direction = match change {
         Some(c) if c > SCORE_TREND_POINTS => "up",

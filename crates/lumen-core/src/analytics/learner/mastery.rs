@@ -193,12 +193,7 @@ pub fn mastery(ds: &Dataset, learner: Uuid, w: &Window) -> Result<Mastery, Analy
     });
     let mut path = Vec::new();
     for e in active {
-        let mut units: Vec<_> = ds
-            .records
-            .units
-            .iter()
-            .filter(|u| u.course_id == e.course_id)
-            .collect();
+        let mut units: Vec<_> = ds.units_of_course(e.course_id).collect();
         units.sort_by(|a, b| a.position.cmp(&b.position).then(a.title.cmp(&b.title)));
         let groups: Vec<(Option<Uuid>, String, i32, Vec<&Assessment>)> = if units.is_empty() {
             vec![(

@@ -57,8 +57,12 @@ pub struct Benchmark {
     pub suppressed_reason: Option<&'static str>,
 }
 
+/// A trainer's four metrics in a window (unrounded): learnerOutcomes,
+/// scoreLevel, feedback, engagement.
+pub type TrainerMetrics = [Option<f64>; 4];
+
 /// The four metrics of trainer `t` in W (unrounded).
-fn teaching_metrics(ds: &Dataset, t: Uuid, w: &Window) -> [Option<f64>; 4] {
+pub fn teaching_metrics(ds: &Dataset, t: Uuid, w: &Window) -> TrainerMetrics {
     let courses = courses_of(ds, t);
     let enrolments: Vec<&Enrolment> = courses
         .iter()
@@ -122,14 +126,34 @@ fn benchmark(metric: &'static str, subject: Option<f64>, cohort: &[f64], k: usiz
     }
 }
 
+/// Every trainer's metrics in W (the benchmark cohort of
+/// [`teaching_effectiveness`]), computed once.
+pub fn every_trainers_metrics(ds: &Dataset, w: &Window) -> HashMap<Uuid, TrainerMetrics> {
+    ds.users_with_role(Role::Trainer)
+        .map(|u| (u.id, teaching_metrics(ds, u.id, w)))
+        .collect()
+}
+
 pub fn teaching_effectiveness(
     ds: &Dataset,
     trainer: Uuid,
     w: &Window,
     k: usize,
 ) -> Result<TeachingEffectiveness, AnalyticError> {
+    teaching_effectiveness_with(ds, trainer, w, k, &|t| teaching_metrics(ds, t, w))
+}
+
+/// [`teaching_effectiveness`] with each trainer's metrics in W from
+/// `metrics_of` (e.g. [`every_trainers_metrics`], computed once).
+pub fn teaching_effectiveness_with(
+    ds: &Dataset,
+    trainer: Uuid,
+    w: &Window,
+    k: usize,
+    metrics_of: &dyn Fn(Uuid) -> TrainerMetrics,
+) -> Result<TeachingEffectiveness, AnalyticError> {
     trainer_courses(ds, trainer)?;
-    let metrics = teaching_metrics(ds, trainer, w);
+    let metrics = metrics_of(trainer);
     let Some((overall, eff)) = effectiveness(&metrics) else {
         return Err(AnalyticError::insufficient(
             "teaching-effectiveness",
@@ -154,7 +178,7 @@ pub fn teaching_effectiveness(
             let m = if *t == trainer {
                 metrics
             } else {
-                teaching_metrics(ds, *t, w)
+                metrics_of(*t)
             };
             let o = effectiveness(&m).map(|(s, _)| s);
             [m[0], m[1], m[2], m[3], o]
