@@ -4,7 +4,7 @@
 //! reloading the organisation.
 //!
 //! **Change watermark.** The store counts the writes of learning records
-//! it commits (`Store::records_version`: `apply`, single-record writes and
+//! it commits (`Store::local_writes`: `apply`, single-record writes and
 //! bulk imports, which are what the collector, the importers and
 //! `lumen user` write through). A warm dataset remembers the count read
 //! before it was loaded; once the count has moved, the next request loads
@@ -41,7 +41,7 @@ pub const MAX_AGE: Duration = Duration::from_secs(10 * 60);
 pub struct Warm {
     pub ds: Arc<Dataset>,
     pub memo: Arc<Memo>,
-    /// `Store::records_version` read before the records were loaded.
+    /// `Store::local_writes` read before the records were loaded.
     pub version: u64,
 }
 
@@ -137,7 +137,7 @@ impl Datasets {
     }
 
     fn fresh(&self, store: &Store, org: Uuid) -> Option<Warm> {
-        let version = store.records_version();
+        let version = store.local_writes();
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.tick += 1;
         let tick = inner.tick;
@@ -150,7 +150,7 @@ impl Datasets {
     }
 
     async fn load(&self, store: &Store, org: Uuid) -> Result<Warm, DatasetError> {
-        let version = store.records_version();
+        let version = store.local_writes();
         let records = store.load_records(org).await?;
         if records.organization.is_none() {
             self.forget(org);

@@ -174,7 +174,7 @@ pub struct Store {
     /// Bumped after every committed write of learning records through this
     /// store (and its clones): the warm datasets' change watermark
     /// (the `datasets` module).
-    records_version: Arc<AtomicU64>,
+    local_writes: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -221,20 +221,22 @@ impl Store {
         Ok(Store {
             pool,
             partitions: Arc::default(),
-            records_version: Arc::default(),
+            local_writes: Arc::default(),
         })
     }
 
     /// How many writes of learning records this process has committed
     /// through this store: a warm dataset loaded at an older version may
     /// be out of date.
-    pub fn records_version(&self) -> u64 {
-        self.records_version.load(Ordering::Acquire)
+    /// (The database's own, cross-process version is
+    /// [`Store::records_version`].)
+    pub fn local_writes(&self) -> u64 {
+        self.local_writes.load(Ordering::Acquire)
     }
 
     /// Called after a write of learning records committed.
     fn records_written(&self) {
-        self.records_version.fetch_add(1, Ordering::AcqRel);
+        self.local_writes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// `sqlite` or `postgres`.
