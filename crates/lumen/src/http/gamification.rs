@@ -72,7 +72,7 @@ learner_endpoint!(
         ("departmentId" = Option<Uuid>, Query, description = "with scope=department; default: the caller's department"),
         ("courseId" = Option<Uuid>, Query, description = "required with scope=course"),
         ("window" = Option<String>, Query, description = "week (default, last 7 days), month (last 30 days) or all-time"),
-        ("limit" = Option<u32>, Query, description = "entries shown, 1–100 (default 10); the caller's own rank is always in `me`"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "entries shown, 1–100 (default 10); the caller's own rank is always in `me`"),
     ),
     responses(
         (status = 200, body = Envelope<rules::Leaderboard>),
