@@ -146,6 +146,72 @@ impl utoipa::Modify for JsonBodyResponses {
     }
 }
 
+/// What OpenAPI requires and utoipa leaves to the handlers: every response
+/// without a description gets its status's reason phrase (`OK`, `Bad
+/// Request`), and an operation id that several handlers share (`status`,
+/// `refresh`: utoipa uses the function's name) is prefixed by the
+/// operation's tag (`jobs_status`).
+struct ResponseDescriptions;
+
+impl utoipa::Modify for ResponseDescriptions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut ids: std::collections::BTreeMap<String, usize> = Default::default();
+        for item in openapi.paths.paths.values() {
+            for operation in [&item.get, &item.post, &item.put, &item.delete, &item.patch]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(id) = &operation.operation_id {
+                    *ids.entry(id.clone()).or_default() += 1;
+                }
+            }
+        }
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let tag = operation.tags.as_ref().and_then(|t| t.first()).cloned();
+                if let (Some(id), Some(tag)) = (operation.operation_id.as_mut(), tag)
+                    && ids.get(id.as_str()).is_some_and(|n| *n > 1)
+                {
+                    *id = format!("{tag}_{id}");
+                }
+            }
+        }
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    if let RefOr::T(response) = response
+                        && response.description.trim().is_empty()
+                    {
+                        response.description = status
+                            .parse::<u16>()
+                            .ok()
+                            .and_then(|s| axum::http::StatusCode::from_u16(s).ok())
+                            .and_then(|s| s.canonical_reason())
+                            .unwrap_or("response")
+                            .to_owned();
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Documents every analytic of the registry: its path, parameters,
 /// responses and the schema of its envelope.
 struct AnalyticPaths;
@@ -314,7 +380,7 @@ macro_rules! api_doc {
             ),
             paths($($module::$handler),*),
             components(schemas(ErrorBody)),
-            modifiers(&BearerAuth, &AnalyticPaths, &GuardResponses, &JsonBodyResponses),
+            modifiers(&BearerAuth, &AnalyticPaths, &GuardResponses, &JsonBodyResponses, &ResponseDescriptions),
             tags(
                 (name = "system", description = "Health, status, metrics and this document"),
                 (name = "auth", description = "Login, tokens and accounts"),
