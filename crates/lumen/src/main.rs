@@ -44,6 +44,9 @@ enum Command {
     /// The drop-off model offline.
     #[command(subcommand)]
     Model(data::ModelCommand),
+    /// Print the OpenAPI 3.1 document (what `/api/openapi.json` serves) and
+    /// exit; no configuration or database needed.
+    Openapi,
 }
 
 #[tokio::main]
@@ -59,6 +62,7 @@ async fn main() -> ExitCode {
         Command::Batch(args) => batch::run(args).await,
         Command::Import(args) => data::import(args).await,
         Command::Model(command) => data::model(command),
+        Command::Openapi => cli::openapi(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

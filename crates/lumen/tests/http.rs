@@ -127,8 +127,48 @@ fn echo_app(state: AppState) -> Router {
                 "late"
             }),
         )
-        .route("/panic", get(panicking_handler));
+        .route("/panic", get(panicking_handler))
+        // An error from outside our handlers' JSON (as a layer or an axum
+        // rejection gives), long enough to be compressed.
+        .route(
+            "/plain-error",
+            get(|| async {
+                (
+                    StatusCode::BAD_REQUEST,
+                    "a plain-text refusal, long enough to be worth compressing",
+                )
+            }),
+        );
     with_middleware(routes, state)
+}
+
+/// The body as its `Content-Encoding` says, failing the test when it does
+/// not decode.
+fn decoded(reply: &Reply) -> Vec<u8> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    match reply.header("content-encoding") {
+        None => out.clone_from(&reply.body),
+        Some("gzip") => {
+            flate2::read::GzDecoder::new(&reply.body[..])
+                .read_to_end(&mut out)
+                .expect("Content-Encoding gzip, and the body decodes as gzip");
+        }
+        Some("br") => {
+            brotli::Decompressor::new(&reply.body[..], 4096)
+                .read_to_end(&mut out)
+                .expect("Content-Encoding br, and the body decodes as brotli");
+        }
+        Some(other) => panic!("unexpected Content-Encoding {other}"),
+    }
+    if let Some(length) = reply.header("content-length") {
+        assert_eq!(
+            length.parse::<usize>().ok(),
+            Some(reply.body.len()),
+            "Content-Length"
+        );
+    }
+    out
 }
 
 async fn panicking_handler() -> &'static str {
@@ -638,6 +678,69 @@ async fn cors_allows_only_configured_origins() {
     }
 }
 
+/// Regression (issue 13): an error rewritten into the JSON shape kept the
+/// `Content-Encoding` of the compressed original but went out plain, so
+/// every client that accepts gzip or br failed to read it.
+#[tokio::test]
+async fn rewritten_errors_decode_under_every_accepted_encoding() {
+    let (_, state, _db) = sqlite_app().await;
+    let app = echo_app(state);
+    for encoding in [None, Some("gzip"), Some("br"), Some("gzip, br")] {
+        let mut req = Request::get("/plain-error");
+        if let Some(encoding) = encoding {
+            req = req.header(header::ACCEPT_ENCODING, encoding);
+        }
+        let mut reply = send(&app, req.body(Body::empty()).expect("request")).await;
+        let sent = reply.header("content-encoding").map(str::to_owned);
+        if let Some(sent) = &sent {
+            assert!(
+                encoding.is_some_and(|e| e.contains(sent.as_str())),
+                "{sent}"
+            );
+        }
+        reply.body = decoded(&reply);
+        reply.headers.remove(header::CONTENT_ENCODING);
+        let body = reply.error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+        assert_eq!(body["validation"]["request"], "the request was not valid");
+    }
+}
+
+/// The same through the real routes: a path id that is not a UUID is a
+/// 400 naming the parameter (`jobId`), readable whatever the client accepts.
+#[tokio::test]
+async fn a_bad_path_id_is_named_and_decodes_under_every_encoding() {
+    let (app, state, _db) = sqlite_app().await;
+    let user = lumen::accounts::add_user(
+        &state.store,
+        "Org",
+        "someone@example.test",
+        "Someone",
+        &[lumen_core::Role::Learner],
+        "password-123",
+    )
+    .await
+    .expect("user");
+    let token = support::token_for(&state.store, &user).await;
+    for (uri, field) in [
+        ("/api/v1/jobs/not-a-uuid", "jobId"),
+        ("/api/v1/reports/not-a-uuid/status", "id"),
+        ("/api/v1/learner/analytics/velocity/not-a-uuid", "userId"),
+        ("/api/v1/gamification/streak/not-a-uuid", "userId"),
+    ] {
+        for encoding in ["gzip", "br", "gzip, br"] {
+            let req = Request::get(uri)
+                .header(header::ACCEPT_ENCODING, encoding)
+                .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                .body(Body::empty())
+                .expect("request");
+            let mut reply = send(&app, req).await;
+            reply.body = decoded(&reply);
+            let body = reply.error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR");
+            assert_eq!(body["validation"][field], "must be a UUID", "{uri}: {body}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn responses_are_compressed_when_the_client_accepts_it() {
     let (app, _, _db) = sqlite_app().await;
@@ -648,5 +751,11 @@ async fn responses_are_compressed_when_the_client_accepts_it() {
             .expect("request");
         let reply = send(&app, req).await;
         assert_eq!(reply.header("content-encoding"), Some(encoding));
+        let body: Value = serde_json::from_slice(&decoded(&reply)).expect("the document");
+        assert!(
+            body["openapi"]
+                .as_str()
+                .is_some_and(|v| v.starts_with("3.1"))
+        );
     }
 }

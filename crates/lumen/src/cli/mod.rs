@@ -37,6 +37,16 @@ impl ConfigArgs {
     }
 }
 
+/// `lumen openapi`: prints the OpenAPI document, the same bytes
+/// `/api/openapi.json` serves, with no configuration, database or network.
+pub fn openapi() -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    out.write_all(crate::http::openapi::document().as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .context("writing the document to standard output")
+}
+
 /// `lumen migrate`: the migrations are applied when the store opens.
 pub async fn migrate(args: ConfigArgs) -> anyhow::Result<()> {
     let config = args.load()?;

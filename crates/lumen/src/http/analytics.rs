@@ -130,20 +130,20 @@ pub(super) fn cached_response(state: &AppState, headers: &HeaderMap, served: &Se
     )
 }
 
-/// One analytic inside a bundle: its data, or its error.
+/// One analytic inside a bundle: its data, or its error. Each variant
+/// names its fields with its own `rename_all`, which serde and utoipa both
+/// read (utoipa ignores serde's `rename_all_fields`).
 #[derive(Serialize, ToSchema)]
-#[serde(
-    rename_all = "camelCase",
-    tag = "status",
-    rename_all_fields = "camelCase"
-)]
+#[serde(rename_all = "camelCase", tag = "status")]
 pub enum BundleEntry {
+    #[serde(rename_all = "camelCase")]
     Ok {
         #[schema(value_type = Object)]
         data: Value,
         last_updated: chrono::DateTime<chrono::Utc>,
         data_source: DataSource,
     },
+    #[serde(rename_all = "camelCase")]
     Error {
         error: &'static str,
         message: String,
@@ -155,11 +155,8 @@ pub enum BundleEntry {
 #[derive(Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Bundle {
-    /// `learner`, `trainer` or `org-admin`.
-    #[schema(value_type = String)]
     role: Role,
     subject_id: Uuid,
-    #[schema(value_type = String)]
     time_range: lumen_core::analytics::TimeRange,
     /// Every analytic of the role, by name.
     analytics: BTreeMap<&'static str, BundleEntry>,
@@ -270,7 +267,7 @@ macro_rules! bundle_route {
             tag = "bundles",
             security(("bearer" = [])),
             params(
-                ("timeRange" = Option<String>, Query, description = "7d, 30d (default), 90d or 1y"),
+                ("timeRange" = Option<lumen_core::analytics::TimeRange>, Query, description = "7d, 30d (default), 90d or 1y"),
                 $(($param = Option<Uuid>, Query, description = $about),)?
             ),
             responses(

@@ -159,8 +159,8 @@ impl LeaderboardParams {
         ("departmentId" = Option<Uuid>, Query, description = "with scope=department; default: the caller's department"),
         ("courseId" = Option<Uuid>, Query, description = "required with scope=course: a course the caller is enrolled in or teaches (org admins: any of their organisation)"),
         ("window" = Option<String>, Query, description = "week (default, last 7 days), month (last 30 days) or all-time"),
-        ("limit" = Option<u32>, Query, description = "entries per page, 1–100 (default 10); the caller's own rank is always in `me`"),
-        ("page" = Option<u32>, Query, description = "page of `limit` entries, from 1 (default 1)"),
+        ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "entries per page, 1–100 (default 10); the caller's own rank is always in `me`"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 1000000, description = "page of `limit` entries, from 1 (default 1)"),
     ),
     responses(
         (status = 200, body = Envelope<rules::Leaderboard>, headers(

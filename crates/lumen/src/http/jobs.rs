@@ -19,13 +19,14 @@ use lumen_core::analytics::Analytic;
 use lumen_core::analytics::TimeRange;
 use lumen_core::authz;
 
+/// Published as `jobs.RefreshRequest` (auth has a `RefreshRequest` too).
 #[derive(Deserialize, ToSchema)]
+#[schema(as = jobs::RefreshRequest)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RefreshRequest {
     /// The caller's own id.
     user_id: Uuid,
-    /// `learner`, `trainer` or `org-admin`: one of the caller's roles.
-    #[schema(value_type = String)]
+    /// One of the caller's roles.
     role: Role,
     /// Analytics of that role to refresh (names as in the URLs); empty or
     /// absent: all of them.
@@ -33,11 +34,12 @@ pub struct RefreshRequest {
     analytics: Vec<String>,
     /// Default `30d`.
     #[serde(default)]
-    #[schema(value_type = Option<String>)]
     time_range: Option<TimeRange>,
 }
 
+/// Published as `jobs.RefreshResponse` (auth has a `RefreshResponse` too).
 #[derive(Serialize, ToSchema)]
+#[schema(as = jobs::RefreshResponse)]
 #[serde(rename_all = "camelCase")]
 pub struct RefreshResponse {
     job_id: Uuid,

@@ -91,6 +91,9 @@ pub async fn timeout(State(state): State<AppState>, req: Request, next: Next) ->
 
 /// Any error response that is not JSON (produced by a layer rather than by
 /// our handlers: body limit, method routing) is replaced by our JSON shape.
+/// The replacement is a new body: the original's framing and encoding
+/// headers (`Content-Length`, `Content-Encoding`, `Transfer-Encoding`) do
+/// not describe it and are dropped. Compression runs outside this layer.
 pub async fn json_errors(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let status = response.status();
@@ -105,9 +108,17 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
     let (parts, _) = response.into_parts();
     let mut replaced = ApiError::from_status(status).into_response();
     *replaced.status_mut() = status;
+    let describes_the_old_body = [
+        header::CONTENT_TYPE,
+        header::CONTENT_LENGTH,
+        header::CONTENT_ENCODING,
+        header::TRANSFER_ENCODING,
+        header::CONTENT_RANGE,
+        header::ETAG,
+    ];
     for (name, value) in parts.headers.iter() {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            replaced.headers_mut().insert(name.clone(), value.clone());
+        if !describes_the_old_body.contains(name) {
+            replaced.headers_mut().append(name.clone(), value.clone());
         }
     }
     replaced

@@ -303,8 +303,12 @@ pub fn metrics_app(state: AppState) -> Router {
 
 /// Wraps any router in the production middleware stack, with the JSON 404
 /// and 405 fallbacks. Outermost first: request id, logging and metrics;
-/// JSON error bodies; panic guard; security headers; CORS; compression;
+/// compression; JSON error bodies; security headers; panic guard; CORS;
 /// timeout; body limits.
+///
+/// Compression sits outside the JSON error rewriting, so it encodes the
+/// final body: a rewritten error is compressed like any other response,
+/// never sent plain under the original's `Content-Encoding`.
 pub fn with_middleware(router: Router<AppState>, state: AppState) -> Router {
     let config = &state.config;
     let mut security = vec![
@@ -342,7 +346,6 @@ pub fn with_middleware(router: Router<AppState>, state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(config.body_limit_bytes))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(from_fn_with_state(state.clone(), middleware::timeout))
-        .layer(CompressionLayer::new().gzip(true).br(true))
         .layer(cors(&config.cors_origins))
         // Inside the security headers, so a panic's 500 carries them too.
         .layer(CatchPanicLayer::custom(middleware::panic_response));
@@ -354,6 +357,7 @@ pub fn with_middleware(router: Router<AppState>, state: AppState) -> Router {
     }
     router
         .layer(axum::middleware::from_fn(middleware::json_errors))
+        .layer(CompressionLayer::new().gzip(true).br(true))
         .layer(from_fn_with_state(state.clone(), middleware::observe))
         .with_state(state)
 }

@@ -1,14 +1,13 @@
 //! The OpenAPI 3.1 document, generated from the handlers' annotations and,
 //! for the analytics, from the registry (`lumen_core::analytics::ANALYTICS`).
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
 use axum::http::{Method, header};
 use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
-use lumen_core::analytics::{ANALYTICS, Analytic};
+use lumen_core::analytics::{ANALYTICS, Analytic, TimeRange};
 use utoipa::openapi::path::{OperationBuilder, ParameterBuilder, ParameterIn};
 use utoipa::openapi::{
     Content, HttpMethod, KnownFormat, ObjectBuilder, PathItem, Ref, RefOr, Required,
@@ -17,7 +16,7 @@ use utoipa::openapi::{
 };
 use utoipa::{PartialSchema, ToSchema};
 
-use super::{analytics, auth, gamification, jobs, reports, system};
+use super::{analytics, auth, gamification, jobs, openapi, reports, system};
 use crate::analytics::{DataSource, Envelope};
 use crate::http::error::ErrorBody;
 use lumen_core::authz::Access;
@@ -114,32 +113,129 @@ impl utoipa::Modify for GuardResponses {
     }
 }
 
+/// The responses of the JSON body extractor (`http::json::ApiJson`) and
+/// the body limits, added to every operation that takes a request body:
+/// 400 for malformed or mistyped JSON, 413 for a body over the limit, 415
+/// for a body that is not `application/json`. A response a handler
+/// documents itself is kept.
+struct JsonBodyResponses;
+
+impl utoipa::Modify for JsonBodyResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                if operation.request_body.is_none() {
+                    continue;
+                }
+                for (status, description) in [
+                    (
+                        "400",
+                        "`VALIDATION_ERROR`: malformed JSON, or a field missing or invalid \
+                         (`validation` names it)",
+                    ),
+                    ("413", "`PAYLOAD_TOO_LARGE`: the body is over the limit"),
+                    (
+                        "415",
+                        "`UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json`",
+                    ),
+                ] {
+                    let (status, response) = error_response(status, description);
+                    operation
+                        .responses
+                        .responses
+                        .entry(status)
+                        .or_insert(response);
+                }
+            }
+        }
+    }
+}
+
+/// What OpenAPI requires and utoipa leaves to the handlers: every response
+/// without a description gets its status's reason phrase (`OK`, `Bad
+/// Request`), and an operation id that several handlers share (`status`,
+/// `refresh`: utoipa uses the function's name) is prefixed by the
+/// operation's tag (`jobs_status`).
+struct ResponseDescriptions;
+
+impl utoipa::Modify for ResponseDescriptions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let mut ids: std::collections::BTreeMap<String, usize> = Default::default();
+        for item in openapi.paths.paths.values() {
+            for operation in [&item.get, &item.post, &item.put, &item.delete, &item.patch]
+                .into_iter()
+                .flatten()
+            {
+                if let Some(id) = &operation.operation_id {
+                    *ids.entry(id.clone()).or_default() += 1;
+                }
+            }
+        }
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let tag = operation.tags.as_ref().and_then(|t| t.first()).cloned();
+                if let (Some(id), Some(tag)) = (operation.operation_id.as_mut(), tag)
+                    && ids.get(id.as_str()).is_some_and(|n| *n > 1)
+                {
+                    *id = format!("{tag}_{id}");
+                }
+            }
+        }
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                item.get.as_mut(),
+                item.post.as_mut(),
+                item.put.as_mut(),
+                item.delete.as_mut(),
+                item.patch.as_mut(),
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, response) in operation.responses.responses.iter_mut() {
+                    if let RefOr::T(response) = response
+                        && response.description.trim().is_empty()
+                    {
+                        response.description = status
+                            .parse::<u16>()
+                            .ok()
+                            .and_then(|s| axum::http::StatusCode::from_u16(s).ok())
+                            .and_then(|s| s.canonical_reason())
+                            .unwrap_or("response")
+                            .to_owned();
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// Documents every analytic of the registry: its path, parameters,
 /// responses and the schema of its envelope.
 struct AnalyticPaths;
 
 impl utoipa::Modify for AnalyticPaths {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let mut schemas = Vec::new();
-        for analytic in ANALYTICS {
-            let operation = operation(analytic, &mut schemas);
-            let alias = seed_alias(operation.clone(), analytic.path, analytic.name);
-            let item = PathItem::new(HttpMethod::Get, operation);
-            openapi.paths.paths.insert(analytic.path.to_owned(), item);
-            let item = PathItem::new(HttpMethod::Get, alias);
-            openapi
-                .paths
-                .paths
-                .insert(analytic.seed_path().to_owned(), item);
-        }
-        // Among the analytics the last of a name wins; a component another
-        // route documents keeps its schema (as when utoipa collected both:
-        // reports' `History` shadows drop-off-risk's).
-        let schemas: BTreeMap<String, RefOr<Schema>> = schemas.into_iter().collect();
+        let (items, schemas) = analytic_operations();
+        openapi.paths.paths.extend(items);
+        // Names are unique across the document (`component_sources`, checked
+        // by tests/openapi.rs), so no schema here replaces another.
         let components = openapi.components.get_or_insert_with(Default::default);
-        for (name, schema) in schemas {
-            components.schemas.entry(name).or_insert(schema);
-        }
+        components.schemas.extend(schemas);
     }
 }
 
@@ -172,6 +268,43 @@ impl utoipa::Modify for SeedAliases {
             }
         }
     }
+}
+
+/// Every analytic's path item, and the component schemas they use.
+#[allow(clippy::type_complexity)]
+fn analytic_operations() -> (Vec<(String, PathItem)>, Vec<(String, RefOr<Schema>)>) {
+    let mut schemas = Vec::new();
+    let items = ANALYTICS
+        .iter()
+        .flat_map(|analytic| {
+            let operation = operation(analytic, &mut schemas);
+            let alias = seed_alias(operation.clone(), analytic.path, analytic.name);
+            [
+                (
+                    analytic.path.to_owned(),
+                    PathItem::new(HttpMethod::Get, operation),
+                ),
+                (
+                    analytic.seed_path().to_owned(),
+                    PathItem::new(HttpMethod::Get, alias),
+                ),
+            ]
+        })
+        .collect();
+    (items, schemas)
+}
+
+/// Every component schema that goes into the document, with duplicates:
+/// what the documented operations bring (as utoipa collects them), the
+/// analytics' (from the registry) and the error body. A name twice with
+/// two different schemas is two Rust types published under one name, and
+/// the document would keep only one of them (tests/openapi.rs fails on it).
+pub fn component_sources() -> Vec<(String, RefOr<Schema>)> {
+    let mut schemas = vec![(ErrorBody::name().into_owned(), ErrorBody::schema())];
+    ErrorBody::schemas(&mut schemas);
+    operation_schemas(&mut schemas);
+    schemas.extend(analytic_operations().1);
+    schemas
 }
 
 /// `Envelope<Data>` as a component named `Envelope_Data` with the data's
@@ -263,13 +396,14 @@ fn operation(
                 .build(),
         );
     }
+    schemas.push((TimeRange::name().into_owned(), TimeRange::schema()));
     parameters.push(
         ParameterBuilder::new()
             .name("timeRange")
             .parameter_in(ParameterIn::Query)
             .required(Required::False)
             .description(Some("7d, 30d (default), 90d or 1y"))
-            .schema(Some(String::schema()))
+            .schema(Some(Ref::from_schema_name(TimeRange::name())))
             .build(),
     );
     OperationBuilder::new()
@@ -282,70 +416,96 @@ fn operation(
         .build()
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Lumen",
-        description = "Learning-analytics Backend-for-Frontend: analytics for learners, trainers and org admins.",
-        license(name = "Apache-2.0", identifier = "Apache-2.0")
-    ),
-    paths(
-        system::health,
-        system::health_v1,
-        system::status,
-        system::live,
-        system::ready,
-        system::metrics,
-        serve_spec,
-        auth::login,
-        auth::refresh,
-        auth::me,
-        auth::profile,
-        auth::logout,
-        auth::user_profile,
-        analytics::learner_bundle,
-        analytics::trainer_bundle,
-        analytics::organization_bundle,
-        gamification::stats,
-        gamification::achievements,
-        gamification::streak,
-        gamification::leaderboard,
-        gamification::preferences,
-        gamification::set_preferences,
-        reports::generate,
-        reports::status,
-        reports::download,
-        reports::history,
-        reports::create_schedule,
-        reports::schedules,
-        reports::delete_schedule,
-        jobs::refresh,
-        jobs::status,
-        jobs::cancel,
-    ),
-    components(schemas(ErrorBody)),
-    modifiers(&BearerAuth, &AnalyticPaths, &SeedAliases, &GuardResponses),
-    tags(
-        (name = "system", description = "Health, status, metrics and this document"),
-        (name = "auth", description = "Login, tokens and accounts"),
-        (name = "jobs", description = "Manual refresh of analytics, and the caller's jobs"),
-        (name = "learner", description = "Learner analytics: own data, acting as learner"),
-        (name = "trainer", description = "Trainer analytics: own courses, acting as trainer"),
-        (name = "organization", description = "Organisation analytics: own organisation, acting as org admin"),
-        (name = "comparison", description = "Peer comparison (k-anonymous) and skill demand"),
-        (name = "predictive", description = "Drop-off risk, forecast, recommendations"),
-        (name = "bundles", description = "Every analytic of a role in one response"),
-        (name = "gamification", description = "Points, badges, streaks and leaderboards (docs/gamification.md)"),
-        (name = "reports", description = "Reports as PDF, CSV or JSON; schedules and delivery (docs/reports.md)"),
-    )
-)]
-pub struct ApiDoc;
+/// Declares the document (`ApiDoc`) and [`operation_schemas`] from one
+/// list of handlers, so the schemas checked for name collisions are exactly
+/// those utoipa collects.
+macro_rules! api_doc {
+    ($($module:ident :: $handler:ident),* $(,)?) => {
+        #[derive(OpenApi)]
+        #[openapi(
+            info(
+                title = "Lumen",
+                description = "Learning-analytics Backend-for-Frontend: analytics for learners, trainers and org admins.",
+                license(name = "Apache-2.0", identifier = "Apache-2.0")
+            ),
+            paths($($module::$handler),*),
+            components(schemas(ErrorBody)),
+            modifiers(&BearerAuth, &AnalyticPaths, &SeedAliases, &GuardResponses, &JsonBodyResponses, &ResponseDescriptions),
+            tags(
+                (name = "system", description = "Health, status, metrics and this document"),
+                (name = "auth", description = "Login, tokens and accounts"),
+                (name = "jobs", description = "Manual refresh of analytics, and the caller's jobs"),
+                (name = "learner", description = "Learner analytics: own data, acting as learner"),
+                (name = "trainer", description = "Trainer analytics: own courses, acting as trainer"),
+                (name = "organization", description = "Organisation analytics: own organisation, acting as org admin"),
+                (name = "comparison", description = "Peer comparison (k-anonymous) and skill demand"),
+                (name = "predictive", description = "Drop-off risk, forecast, recommendations"),
+                (name = "bundles", description = "Every analytic of a role in one response"),
+                (name = "gamification", description = "Points, badges, streaks and leaderboards (docs/gamification.md)"),
+                (name = "reports", description = "Reports as PDF, CSV or JSON; schedules and delivery (docs/reports.md)"),
+            )
+        )]
+        pub struct ApiDoc;
+
+        /// The component schemas the documented operations bring, as
+        /// utoipa collects them (each type with the types it uses),
+        /// duplicates included.
+        fn operation_schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+            utoipa_axum::paste! {
+                $(
+                    <$module::[<__path_ $handler>] as utoipa::__dev::SchemaReferences>::schemas(schemas);
+                )*
+            }
+        }
+    };
+}
+
+api_doc!(
+    system::health,
+    system::health_v1,
+    system::status,
+    system::live,
+    system::ready,
+    system::metrics,
+    openapi::serve_spec,
+    auth::login,
+    auth::refresh,
+    auth::me,
+    auth::profile,
+    auth::logout,
+    auth::user_profile,
+    analytics::learner_bundle,
+    analytics::trainer_bundle,
+    analytics::organization_bundle,
+    gamification::stats,
+    gamification::achievements,
+    gamification::streak,
+    gamification::leaderboard,
+    gamification::preferences,
+    gamification::set_preferences,
+    reports::generate,
+    reports::status,
+    reports::download,
+    reports::history,
+    reports::create_schedule,
+    reports::schedules,
+    reports::delete_schedule,
+    jobs::refresh,
+    jobs::status,
+    jobs::cancel,
+);
 
 static SPEC: LazyLock<String> = LazyLock::new(|| {
     ApiDoc::openapi()
         .to_json()
         .unwrap_or_else(|e| format!("{{\"error\":\"INTERNAL_ERROR\",\"message\":\"{e}\"}}"))
 });
+
+/// The document as JSON, built once: what `/api/openapi.json` serves and
+/// `lumen openapi` prints.
+pub fn document() -> &'static str {
+    SPEC.as_str()
+}
 
 /// This document.
 #[utoipa::path(
@@ -355,5 +515,5 @@ static SPEC: LazyLock<String> = LazyLock::new(|| {
     responses((status = 200, description = "The OpenAPI 3.1 document", content_type = "application/json"))
 )]
 pub async fn serve_spec() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], SPEC.as_str())
+    ([(header::CONTENT_TYPE, "application/json")], document())
 }

@@ -98,7 +98,11 @@ pub async fn status(
     security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "the report")),
     responses(
-        (status = 200, description = "the file: application/pdf, text/csv or application/json, as an attachment"),
+        (status = 200, description = "the file, as an attachment", content(
+            (Vec<u8> = "application/pdf"),
+            (String = "text/csv"),
+            (Object = "application/json"),
+        )),
         (status = 400, body = ErrorBody),
         (status = 404, description = "no such report, another user's, or no file (not generated yet, failed, or removed by retention)", body = ErrorBody),
     )
@@ -140,8 +144,8 @@ pub async fn download(
     tag = "reports",
     security(("bearer" = [])),
     params(
-        ("page" = Option<u32>, Query, description = "from 1 (default 1)"),
-        ("pageSize" = Option<u32>, Query, description = "1–100 (default 20)"),
+        ("page" = Option<u32>, Query, minimum = 1, maximum = 1_000_000, description = "from 1 (default 1)"),
+        ("pageSize" = Option<u32>, Query, minimum = 1, maximum = 100, description = "1–100 (default 20)"),
     ),
     responses(
         (status = 200, body = History),

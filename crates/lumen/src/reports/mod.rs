@@ -79,7 +79,8 @@ pub fn public_error(report_id: Uuid, stored: &str) -> (&'static str, String) {
 }
 
 /// What a report is about: the caller's bundle in one role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum ReportType {
     Learner,
     Trainer,
@@ -112,7 +113,8 @@ impl ReportType {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
 pub enum Format {
     Pdf,
     Csv,
@@ -150,10 +152,13 @@ impl Format {
 pub struct ReportRequest {
     /// `learner`, `trainer` or `organization`.
     #[serde(rename = "type")]
+    #[schema(value_type = ReportType, required = true)]
     pub report_type: Option<String>,
     /// `pdf`, `csv` or `json`.
+    #[schema(value_type = Format, required = true)]
     pub format: Option<String>,
     /// `7d`, `30d` (default), `90d` or `1y`.
+    #[schema(value_type = Option<TimeRange>)]
     pub time_range: Option<String>,
     /// A subset of the type's analytics, by name; default: all of them.
     pub analytics: Option<Vec<String>>,
@@ -580,8 +585,10 @@ pub async fn download(
     Ok((row, stream))
 }
 
-/// One page of the caller's reports, newest first.
+/// One page of the caller's reports, newest first. Published as
+/// `reports.History` (the drop-off risk has a `History` too).
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = reports::History)]
 #[serde(rename_all = "camelCase")]
 pub struct History {
     pub reports: Vec<ReportStatus>,
@@ -618,10 +625,14 @@ pub struct ScheduleRequest {
     /// Free text, e.g. "Weekly team report"; default: the type and cron.
     pub name: Option<String>,
     /// Five fields, UTC: minute hour day-of-month month day-of-week (e.g. `0 7 * * 1`).
+    #[schema(required = true, example = "0 7 * * 1")]
     pub cron: Option<String>,
     #[serde(rename = "type")]
+    #[schema(value_type = ReportType, required = true)]
     pub report_type: Option<String>,
+    #[schema(value_type = Format, required = true)]
     pub format: Option<String>,
+    #[schema(value_type = Option<TimeRange>)]
     pub time_range: Option<String>,
     pub analytics: Option<Vec<String>>,
 }

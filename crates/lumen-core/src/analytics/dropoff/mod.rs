@@ -134,7 +134,10 @@ pub enum ModelInfo {
     Heuristic(HeuristicInfo),
 }
 
+/// Published as `dropoff.History` (component names are unique across the
+/// API document; reports have a `History` too).
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[schema(as = dropoff::History)]
 #[serde(rename_all = "camelCase")]
 pub struct History {
     pub finished_enrolments: usize,
