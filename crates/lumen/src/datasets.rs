@@ -220,7 +220,7 @@ const INDEX_BYTES_PER_RECORD: u64 = 64;
 /// (it grows with the windows asked; at most eight windows are kept).
 pub fn estimated_bytes(ds: &Dataset) -> u64 {
     fn table<T>(v: &[T], text: impl Fn(&T) -> usize) -> u64 {
-        (v.len() * size_of::<T>() + v.iter().map(text).sum::<usize>()) as u64
+        (size_of_val(v) + v.iter().map(text).sum::<usize>()) as u64
             + v.len() as u64 * INDEX_BYTES_PER_RECORD
     }
     fn opt(s: &Option<String>) -> usize {

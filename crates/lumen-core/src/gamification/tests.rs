@@ -531,7 +531,7 @@ fn a_cached_board_read_later_applies_the_choices_in_force_and_pages() {
     let ds = Dataset::new(board());
     let boards = boards(&ds, day(5.0));
     // Organisation, department 50, course 100 (as built by `board()`), three periods each.
-    assert!(boards.len() >= 3 && boards.len() % 3 == 0);
+    assert!(boards.len() >= 3 && boards.len().is_multiple_of(3));
     let org = boards
         .iter()
         .find(|b| b.scope == Scope::Organization && b.period == Period::AllTime)
