@@ -3,15 +3,17 @@
 //! memory with their [`Memo`], so a computation reuses them instead of
 //! reloading the organisation.
 //!
-//! **Change watermark.** The store counts the writes of learning records
-//! it commits (`Store::local_writes`: `apply`, single-record writes and
-//! bulk imports, which are what the collector, the importers and
-//! `lumen user` write through). A warm dataset remembers the count read
-//! before it was loaded; once the count has moved, the next request loads
+//! **Change watermark.** The database's records version
+//! (`Store::records_version`, one row moved on in the same transaction as
+//! every write of learning records: `apply`, single-record writes and bulk
+//! imports, which are what the collector, the importers and `lumen user`
+//! write through, from any process). A warm dataset remembers the version
+//! read before it was loaded; once it has moved, the next computation loads
 //! the organisation again (a write during a load is caught the same way).
-//! The counter is per process: writes made by another process (a separate
-//! `lumen worker` collecting, `lumen import`) are seen when the dataset is
-//! older than [`MAX_AGE`], which bounds how stale a warm dataset can be.
+//! Reading the version is one single-row query, paid by computations only
+//! (a cache hit never asks for a dataset). The version is global, so a
+//! write for one organisation also reloads the others: a reload, never a
+//! stale answer.
 //!
 //! **Memory.** Datasets are kept within `LUMEN_DATASET_CACHE_MB` by their
 //! estimated size ([`estimated_bytes`]); the least recently used
@@ -25,24 +27,19 @@
 use std::collections::HashMap;
 use std::mem::size_of;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use lumen_core::analytics::{Dataset, Memo};
 use uuid::Uuid;
 
 use crate::store::{Store, StoreError};
 
-/// A warm dataset older than this is loaded again even when this process
-/// saw no write (writes by other processes).
-pub const MAX_AGE: Duration = Duration::from_secs(10 * 60);
-
 /// One organisation's dataset with the memo of its analytics.
 #[derive(Clone)]
 pub struct Warm {
     pub ds: Arc<Dataset>,
     pub memo: Arc<Memo>,
-    /// `Store::local_writes` read before the records were loaded.
-    pub version: u64,
+    /// `Store::records_version` read before the records were loaded.
+    pub version: i64,
 }
 
 /// Why an organisation's dataset could not be had.
@@ -59,7 +56,6 @@ pub enum DatasetError {
 struct Slot {
     warm: Warm,
     bytes: u64,
-    loaded_at: Instant,
     last_used: u64,
 }
 
@@ -105,7 +101,8 @@ impl Datasets {
     /// The organisation's warm dataset at the store's current version,
     /// loading it when it is missing or out of date.
     pub async fn get(&self, store: &Store, org: Uuid) -> Result<Warm, DatasetError> {
-        if let Some(warm) = self.fresh(store, org) {
+        let version = store.records_version().await?;
+        if let Some(warm) = self.fresh(org, version) {
             return Ok(warm);
         }
         let flight = {
@@ -114,9 +111,9 @@ impl Datasets {
         };
         let _turn = flight.lock().await;
         // Loaded by the request we waited for?
-        let result = match self.fresh(store, org) {
+        let result = match self.fresh(org, version) {
             Some(warm) => Ok(warm),
-            None => self.load(store, org).await,
+            None => self.load(store, org, version).await,
         };
         {
             let mut loading = self.loading.lock().unwrap_or_else(|e| e.into_inner());
@@ -136,21 +133,20 @@ impl Datasets {
         }
     }
 
-    fn fresh(&self, store: &Store, org: Uuid) -> Option<Warm> {
-        let version = store.local_writes();
+    /// The warm dataset of `org` if it was loaded at `version` or later.
+    fn fresh(&self, org: Uuid, version: i64) -> Option<Warm> {
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         inner.tick += 1;
         let tick = inner.tick;
         let slot = inner.slots.get_mut(&org)?;
-        if slot.warm.version != version || slot.loaded_at.elapsed() > MAX_AGE {
+        if slot.warm.version < version {
             return None;
         }
         slot.last_used = tick;
         Some(slot.warm.clone())
     }
 
-    async fn load(&self, store: &Store, org: Uuid) -> Result<Warm, DatasetError> {
-        let version = store.local_writes();
+    async fn load(&self, store: &Store, org: Uuid, version: i64) -> Result<Warm, DatasetError> {
         let records = store.load_records(org).await?;
         if records.organization.is_none() {
             self.forget(org);
@@ -204,7 +200,6 @@ impl Datasets {
             Slot {
                 warm,
                 bytes,
-                loaded_at: Instant::now(),
                 last_used,
             },
         );

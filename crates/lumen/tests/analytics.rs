@@ -266,7 +266,8 @@ async fn bundles_report_every_analytic_of_the_role(w: &World) {
     assert_eq!(org.status, StatusCode::OK, "{}", org.body);
     assert_eq!(
         org.body["data"]["analytics"].as_object().map(|a| a.len()),
-        Some(5)
+        Some(6),
+        "the four organisation analytics, department-analytics and skill-demand"
     );
 }
 

@@ -51,7 +51,6 @@ impl Store {
                     super::records::bump_records_version(&mut tx).await?;
                 }
                 tx.commit().await?;
-                self.records_written();
                 return Ok(Vec::new());
             }
             tx.rollback().await?;
@@ -87,7 +86,6 @@ impl Store {
                 super::records::bump_records_version(&mut tx).await?;
             }
             tx.commit().await?;
-            self.records_written();
         } else {
             tx.rollback().await?;
         }

@@ -12,7 +12,6 @@
 
 use std::collections::HashSet;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -171,10 +170,6 @@ pub struct Store {
     pool: Pool,
     /// PostgreSQL: the L3 partitions known to exist (`results.rs`).
     partitions: Arc<Mutex<HashSet<NaiveDate>>>,
-    /// Bumped after every committed write of learning records through this
-    /// store (and its clones): the warm datasets' change watermark
-    /// (the `datasets` module).
-    local_writes: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -221,22 +216,7 @@ impl Store {
         Ok(Store {
             pool,
             partitions: Arc::default(),
-            local_writes: Arc::default(),
         })
-    }
-
-    /// How many writes of learning records this process has committed
-    /// through this store: a warm dataset loaded at an older version may
-    /// be out of date.
-    /// (The database's own, cross-process version is
-    /// [`Store::records_version`].)
-    pub fn local_writes(&self) -> u64 {
-        self.local_writes.load(Ordering::Acquire)
-    }
-
-    /// Called after a write of learning records committed.
-    fn records_written(&self) {
-        self.local_writes.fetch_add(1, Ordering::AcqRel);
     }
 
     /// `sqlite` or `postgres`.

@@ -155,9 +155,7 @@ impl Store {
         if !changes.is_empty() {
             bump_records_version(&mut tx).await?;
         }
-        tx.commit().await?;
-        self.records_written();
-        Ok(())
+        tx.commit().await
     }
 
     /// Writes one record (a user with their roles) in its own transaction,
@@ -166,9 +164,7 @@ impl Store {
         let mut tx = self.begin().await?;
         write_record(&mut tx, record).await?;
         bump_records_version(&mut tx).await?;
-        tx.commit().await?;
-        self.records_written();
-        Ok(())
+        tx.commit().await
     }
 
     /// The version of the learning records: it moves on with every write
