@@ -189,9 +189,19 @@ pub fn gcra(now: i64, tat: Option<i64>, quota: Quota) -> (Decision, Option<i64>)
     (decision, Some(new_tat))
 }
 
+/// Gives back one counted request: the `tat` to store after a refund, or
+/// `None` when the key is back to a full quota (and can be dropped).
+pub fn gcra_refund(now: i64, tat: i64, quota: Quota) -> Option<i64> {
+    let refunded = tat - quota.interval_us();
+    (refunded > now).then_some(refunded)
+}
+
 #[async_trait]
 pub trait RateLimitStore: Send + Sync {
     async fn check(&self, key: &str, quota: Quota) -> Decision;
+    /// Gives back one request counted by `check` (a 304 revalidation is
+    /// free, docs/security.md).
+    async fn refund(&self, key: &str, quota: Quota);
 }
 
 /// Limits held in this process.
@@ -220,6 +230,17 @@ impl RateLimitStore for MemoryStore {
         }
         decision
     }
+
+    async fn refund(&self, key: &str, quota: Quota) {
+        let now = now_us();
+        let mut tats = self.tats.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tat) = tats.get(key).copied() {
+            match gcra_refund(now, tat, quota) {
+                Some(tat) => tats.insert(key.to_owned(), tat),
+                None => tats.remove(key),
+            };
+        }
+    }
 }
 
 /// GCRA in Redis, on Redis's clock. KEYS[1] = key; ARGV = interval µs,
@@ -241,11 +262,26 @@ redis.call('SET', KEYS[1], int(new_tat), 'PX', int(math.ceil((new_tat - now) / 1
 return {1, int(tat), int(now)}
 ";
 
+/// The refund of `gcra_refund` in Redis. KEYS[1] = key; ARGV = interval µs.
+const REFUND_LUA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or now)
+local refunded = tat - tonumber(ARGV[1])
+if refunded <= now then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+redis.call('SET', KEYS[1], string.format('%.0f', refunded), 'PX', string.format('%.0f', math.ceil((refunded - now) / 1000) + 1000))
+return 1
+";
+
 /// Limits shared by every instance that uses the same Redis.
 pub struct RedisStore {
     client: redis::Client,
     conn: OnceCell<redis::aio::ConnectionManager>,
     script: redis::Script,
+    refund_script: redis::Script,
     fallback: MemoryStore,
     /// After a failure Redis is not tried again until then, so an outage
     /// does not add a timeout to every request.
@@ -261,17 +297,50 @@ impl RedisStore {
             client: redis::Client::open(url)?,
             conn: OnceCell::new(),
             script: redis::Script::new(GCRA_LUA),
+            refund_script: redis::Script::new(REFUND_LUA),
             fallback: MemoryStore::default(),
             retry_at: Mutex::new(None),
         })
     }
 
-    async fn shared_check(&self, key: &str, quota: Quota) -> anyhow::Result<Decision> {
-        let conn = self
+    async fn connection(&self) -> anyhow::Result<redis::aio::ConnectionManager> {
+        Ok(self
             .conn
             .get_or_try_init(|| crate::redis::connect(&self.client))
-            .await?;
-        let mut conn = conn.clone();
+            .await?
+            .clone())
+    }
+
+    /// Whether Redis is being skipped after a recent failure.
+    fn waiting(&self) -> bool {
+        self.retry_at
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some_and(|at| std::time::Instant::now() < at)
+    }
+
+    fn failed(&self, err: &anyhow::Error) {
+        tracing::warn!(error = %err, "Redis rate limiting unavailable: limiting in-process");
+        *self.retry_at.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some(std::time::Instant::now() + REDIS_RETRY_AFTER);
+    }
+
+    async fn shared_refund(&self, key: &str, quota: Quota) -> anyhow::Result<()> {
+        let mut conn = self.connection().await?;
+        let _: i64 = tokio::time::timeout(
+            Duration::from_secs(1),
+            self.refund_script
+                .key(key)
+                .arg(quota.interval_us())
+                .invoke_async(&mut conn),
+        )
+        .await
+        .map_err(|_| anyhow::anyhow!("Redis rate-limit refund timed out"))??;
+        Ok(())
+    }
+
+    async fn shared_check(&self, key: &str, quota: Quota) -> anyhow::Result<Decision> {
+        let mut conn = self.connection().await?;
         let (allowed, tat, now): (i64, String, String) = tokio::time::timeout(
             Duration::from_secs(1),
             self.script
@@ -295,23 +364,23 @@ impl RedisStore {
 #[async_trait]
 impl RateLimitStore for RedisStore {
     async fn check(&self, key: &str, quota: Quota) -> Decision {
-        let now = std::time::Instant::now();
-        let waiting = self
-            .retry_at
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_some_and(|at| now < at);
-        if !waiting {
+        if !self.waiting() {
             match self.shared_check(key, quota).await {
                 Ok(decision) => return decision,
-                Err(err) => {
-                    tracing::warn!(error = %err, "Redis rate limiting unavailable: limiting in-process");
-                    *self.retry_at.lock().unwrap_or_else(|p| p.into_inner()) =
-                        Some(now + REDIS_RETRY_AFTER);
-                }
+                Err(err) => self.failed(&err),
             }
         }
         self.fallback.check(key, quota).await
+    }
+
+    async fn refund(&self, key: &str, quota: Quota) {
+        if !self.waiting() {
+            match self.shared_refund(key, quota).await {
+                Ok(()) => return,
+                Err(err) => self.failed(&err),
+            }
+        }
+        self.fallback.refund(key, quota).await
     }
 }
 
@@ -326,15 +395,27 @@ impl RateLimiter {
         Self { store, quotas }
     }
 
-    /// Checks and counts one request of `class` by `subject` (user id or IP).
-    pub async fn check(&self, class: LimitClass, subject: &str) -> Decision {
-        let quota = self
-            .quotas
+    fn quota(&self, class: LimitClass) -> Quota {
+        self.quotas
             .get(&class)
             .copied()
-            .unwrap_or_else(|| class.default_quota());
-        let key = format!("lumen:rl:{}:{subject}", class.name());
-        self.store.check(&key, quota).await
+            .unwrap_or_else(|| class.default_quota())
+    }
+
+    fn key(class: LimitClass, subject: &str) -> String {
+        format!("lumen:rl:{}:{subject}", class.name())
+    }
+
+    /// Checks and counts one request of `class` by `subject` (user id or IP).
+    pub async fn check(&self, class: LimitClass, subject: &str) -> Decision {
+        let key = Self::key(class, subject);
+        self.store.check(&key, self.quota(class)).await
+    }
+
+    /// Gives back one request that `check` allowed and counted.
+    pub async fn refund(&self, class: LimitClass, subject: &str) {
+        let key = Self::key(class, subject);
+        self.store.refund(&key, self.quota(class)).await
     }
 }
 
@@ -401,5 +482,36 @@ mod tests {
         assert!(store.check("a", quota).await.allowed);
         assert!(!store.check("a", quota).await.allowed);
         assert!(store.check("b", quota).await.allowed);
+    }
+
+    #[test]
+    fn a_refund_gives_back_exactly_one_request() {
+        let quota = Quota {
+            limit: 4,
+            period: Duration::from_secs(60),
+        };
+        let now = 1_000 * SEC;
+        let (_, tat) = gcra(now, None, quota);
+        let (_, tat) = gcra(now, tat, quota);
+        let tat = tat.expect("allowed");
+        // Two requests spent (tat = now + 30 s); a refund leaves one spent.
+        assert_eq!(gcra_refund(now, tat, quota), Some(now + 15 * SEC));
+        // Refunding the last spent request drops the key: a full quota.
+        assert_eq!(gcra_refund(now, now + 15 * SEC, quota), None);
+        // A key already back to full cannot be refunded below `now`.
+        assert_eq!(gcra_refund(now + 60 * SEC, tat, quota), None);
+    }
+
+    #[tokio::test]
+    async fn the_memory_store_refunds_a_counted_request() {
+        let store = MemoryStore::default();
+        let quota = Quota {
+            limit: 1,
+            period: Duration::from_secs(60),
+        };
+        assert!(store.check("a", quota).await.allowed);
+        store.refund("a", quota).await;
+        assert!(store.check("a", quota).await.allowed);
+        assert!(!store.check("a", quota).await.allowed);
     }
 }

@@ -342,3 +342,43 @@ async fn analytics_budgets_are_per_route_and_user() {
     );
     assert_eq!(other.header("ratelimit-remaining"), Some("1"));
 }
+
+/// A 304 revalidation is free: it does not spend the route's budget, in the
+/// process and in Redis.
+async fn a_revalidation_is_free(redis: Option<String>) {
+    let db = TestDb::sqlite().await;
+    let app = limited(&db, redis, &[("analytics", "2/1h")]);
+    let u = user(&db, &format!("{}@acme.test", uuid::Uuid::new_v4().simple())).await;
+    let token = token_for(&db.store(), &u).await;
+    let uri = format!("/api/v1/gamification/stats/{}", u.id);
+    let first = Call::get(uri.clone()).token(&token).send(&app).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    assert_eq!(first.header("ratelimit-remaining"), Some("1"));
+    let etag = first.header("etag").expect("an ETag").to_owned();
+    for _ in 0..5 {
+        let again = Call::get(uri.clone())
+            .token(&token)
+            .header("if-none-match", &etag)
+            .send(&app)
+            .await;
+        assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+        assert_eq!(again.header("ratelimit-remaining"), Some("1"));
+    }
+    let second = Call::get(uri.clone()).token(&token).send(&app).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    assert_eq!(second.header("ratelimit-remaining"), Some("0"));
+    assert_limited(&Call::get(uri).token(&token).send(&app).await);
+}
+
+#[tokio::test]
+async fn a_revalidation_is_free_in_process() {
+    a_revalidation_is_free(None).await;
+}
+
+#[tokio::test]
+async fn a_revalidation_is_free_with_redis() {
+    if !support::redis_available().await {
+        return;
+    }
+    a_revalidation_is_free(Some(support::redis_url())).await;
+}

@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 use axum::extract::connect_info::ConnectInfo;
 use axum::extract::{FromRequestParts, MatchedPath, RawPathParams, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use lumen_core::Role;
@@ -80,10 +80,26 @@ pub async fn guard(
     if let Some(user_id) = user {
         response.extensions_mut().insert(LogUser(user_id));
     }
-    if let Some(decision) = decision {
-        rate_limit_headers(response.headers_mut(), &decision);
+    if let Some(mut counted) = decision {
+        // A revalidation answered 304 is free: the client already holds the
+        // body, and a dashboard polling with ETags must not run out of budget.
+        if response.status() == StatusCode::NOT_MODIFIED {
+            if let Some(limiter) = &state.limiter {
+                limiter.refund(counted.class, &counted.subject).await;
+                counted.decision.remaining =
+                    (counted.decision.remaining + 1).min(counted.decision.limit);
+            }
+        }
+        rate_limit_headers(response.headers_mut(), &counted.decision);
     }
     response
+}
+
+/// A request the rate limiter allowed and counted, and under which key.
+struct Counted {
+    decision: Decision,
+    class: LimitClass,
+    subject: String,
 }
 
 /// Why the guard refused, with the rate-limit state to report when counted.
@@ -117,7 +133,7 @@ async fn check(
     state: &AppState,
     route: RouteGuard,
     parts: &mut Parts,
-) -> Result<Option<Decision>, Refusal> {
+) -> Result<Option<Counted>, Refusal> {
     let current = match route.access {
         Access::Public => None,
         access => {
@@ -166,7 +182,11 @@ async fn check(
                     decision: Some(decision),
                 });
             }
-            Some(decision)
+            Some(Counted {
+                decision,
+                class,
+                subject,
+            })
         }
         _ => None,
     };
