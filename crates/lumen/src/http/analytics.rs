@@ -225,7 +225,7 @@ async fn bundle(
                 BundleEntry::Error {
                     error: body.error,
                     message: body.message,
-                    details: body.extra.get("details").cloned(),
+                    details: body.details.map(Value::Object),
                 }
             }
         };

@@ -23,17 +23,36 @@ use crate::reports::ReportError;
 use crate::store::{ConflictKind, StoreError};
 use lumen_core::analytics::AnalyticError;
 
-/// The JSON body of every error response.
+/// The JSON body of every error response. Besides `error` and `message`,
+/// a field appears only with the codes that carry it.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct ErrorBody {
     /// Machine-readable code, e.g. `VALIDATION_ERROR`.
     pub error: &'static str,
     /// Human-readable explanation; never internals.
     pub message: String,
-    /// Code-specific fields, e.g. `validation` for `VALIDATION_ERROR`.
-    #[serde(flatten)]
-    #[schema(value_type = Object)]
-    pub extra: Map<String, Value>,
+    /// `VALIDATION_ERROR`: the reason per field (`body` for the body as a
+    /// whole, `request` when no field can be named).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validation: Option<BTreeMap<String, String>>,
+    /// `RATE_LIMIT_EXCEEDED` and `OVERLOADED`: seconds to wait (also the
+    /// `Retry-After` header).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    /// `RATE_LIMIT_EXCEEDED`: when the next request is allowed (RFC 3339).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub next_allowed_at: Option<String>,
+    /// `INSUFFICIENT_DATA`: what the analytic lacks (e.g. `required`,
+    /// `found`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Map<String, Value>>,
+    /// `SERVICE_UNAVAILABLE` from readiness: each dependency's check.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub checks: Option<Value>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,11 +96,11 @@ pub enum ApiError {
         retry_after_secs: u64,
         next_allowed_at: chrono::DateTime<chrono::Utc>,
     },
-    /// A dependency is down; `details` names what failed.
+    /// A dependency is down; `checks` says which, when known.
     #[error("{message}")]
     ServiceUnavailable {
         message: String,
-        details: Map<String, Value>,
+        checks: Option<Value>,
     },
     /// Too much work in progress (password hashing); try again after
     /// `retry_after_secs`.
@@ -158,7 +177,7 @@ impl ApiError {
             StatusCode::REQUEST_TIMEOUT | StatusCode::GATEWAY_TIMEOUT => Self::Timeout,
             StatusCode::SERVICE_UNAVAILABLE => Self::ServiceUnavailable {
                 message: "service unavailable".into(),
-                details: Map::new(),
+                checks: None,
             },
             s if s.is_client_error() => Self::validation("request", "the request was not valid"),
             s => Self::Internal(anyhow::anyhow!(
@@ -168,55 +187,36 @@ impl ApiError {
     }
 
     pub fn body(&self) -> ErrorBody {
-        let mut extra = Map::new();
-        let message = match self {
-            Self::Validation(fields) => {
-                extra.insert(
-                    "validation".into(),
-                    Value::Object(
-                        fields
-                            .iter()
-                            .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                            .collect(),
-                    ),
-                );
-                self.to_string()
-            }
-            Self::ServiceUnavailable { details, .. } => {
-                extra.extend(details.clone());
-                self.to_string()
-            }
-            Self::InsufficientData { details, .. } => {
-                extra.insert("details".into(), Value::Object(details.clone()));
-                self.to_string()
-            }
+        let mut body = ErrorBody {
+            error: self.code(),
+            message: match self {
+                Self::Internal(_) => "internal error".to_owned(),
+                other => other.to_string(),
+            },
+            validation: None,
+            retry_after: None,
+            next_allowed_at: None,
+            details: None,
+            checks: None,
+        };
+        match self {
+            Self::Validation(fields) => body.validation = Some(fields.clone()),
+            Self::ServiceUnavailable { checks, .. } => body.checks = checks.clone(),
+            Self::InsufficientData { details, .. } => body.details = Some(details.clone()),
             Self::Overloaded {
                 retry_after_secs, ..
-            } => {
-                extra.insert("retryAfter".into(), Value::from(*retry_after_secs));
-                self.to_string()
-            }
+            } => body.retry_after = Some(*retry_after_secs),
             Self::RateLimited {
                 retry_after_secs,
                 next_allowed_at,
             } => {
-                extra.insert("retryAfter".into(), Value::from(*retry_after_secs));
-                extra.insert(
-                    "nextAllowedAt".into(),
-                    Value::String(
-                        next_allowed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                    ),
-                );
-                self.to_string()
+                body.retry_after = Some(*retry_after_secs);
+                body.next_allowed_at =
+                    Some(next_allowed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
             }
-            Self::Internal(_) => "internal error".to_owned(),
-            other => other.to_string(),
-        };
-        ErrorBody {
-            error: self.code(),
-            message,
-            extra,
+            _ => {}
         }
+        body
     }
 }
 
@@ -286,7 +286,7 @@ impl From<AuthError> for ApiError {
             AuthError::RefreshTokenReused => Self::RefreshTokenReused,
             AuthError::KeysUnavailable => Self::ServiceUnavailable {
                 message: AuthError::KeysUnavailable.to_string(),
-                details: Map::new(),
+                checks: None,
             },
             AuthError::Busy => Self::Overloaded {
                 message: AuthError::Busy.to_string(),

@@ -8,6 +8,7 @@ use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::Response;
 use serde::{Deserialize, Deserializer};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::analytics::cached_response;
@@ -79,8 +80,11 @@ learner_endpoint!(
     "Current and longest streak in the learner's time zone, and the last 28 days."
 );
 
-/// `scope` of a leaderboard request.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// `scope` of a leaderboard request. (Read by `scope_name` for its error
+/// message; the serde names here are what the OpenAPI document lists.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+#[schema(as = gamification::LeaderboardScope)]
 pub enum ScopeName {
     #[default]
     Organization,
@@ -155,10 +159,10 @@ impl LeaderboardParams {
     tag = "gamification",
     security(("bearer" = [])),
     params(
-        ("scope" = Option<String>, Query, description = "organization (default), department or course"),
+        ("scope" = Option<ScopeName>, Query, description = "organization (default), department or course"),
         ("departmentId" = Option<Uuid>, Query, description = "with scope=department; default: the caller's department"),
         ("courseId" = Option<Uuid>, Query, description = "required with scope=course: a course the caller is enrolled in or teaches (org admins: any of their organisation)"),
-        ("window" = Option<String>, Query, description = "week (default, last 7 days), month (last 30 days) or all-time"),
+        ("window" = Option<Period>, Query, description = "week (default, last 7 days), month (last 30 days) or all-time"),
         ("limit" = Option<u32>, Query, minimum = 1, maximum = 100, description = "entries per page, 1–100 (default 10); the caller's own rank is always in `me`"),
         ("page" = Option<u32>, Query, minimum = 1, maximum = 1000000, description = "page of `limit` entries, from 1 (default 1)"),
     ),

@@ -20,6 +20,7 @@ use super::{analytics, auth, gamification, jobs, openapi, reports, system};
 use crate::analytics::{DataSource, Envelope};
 use crate::http::error::ErrorBody;
 use lumen_core::authz::Access;
+use lumen_core::gamification::Period;
 
 struct BearerAuth;
 
@@ -302,6 +303,13 @@ fn analytic_operations() -> (Vec<(String, PathItem)>, Vec<(String, RefOr<Schema>
 pub fn component_sources() -> Vec<(String, RefOr<Schema>)> {
     let mut schemas = vec![(ErrorBody::name().into_owned(), ErrorBody::schema())];
     ErrorBody::schemas(&mut schemas);
+    // Named by query parameters, which utoipa does not collect: listed in
+    // `components(schemas(..))` of the document too.
+    schemas.push((
+        gamification::ScopeName::name().into_owned(),
+        gamification::ScopeName::schema(),
+    ));
+    schemas.push((Period::name().into_owned(), Period::schema()));
     operation_schemas(&mut schemas);
     schemas.extend(analytic_operations().1);
     schemas
@@ -429,7 +437,7 @@ macro_rules! api_doc {
                 license(name = "Apache-2.0", identifier = "Apache-2.0")
             ),
             paths($($module::$handler),*),
-            components(schemas(ErrorBody)),
+            components(schemas(ErrorBody, gamification::ScopeName, Period)),
             modifiers(&BearerAuth, &AnalyticPaths, &SeedAliases, &GuardResponses, &JsonBodyResponses, &ResponseDescriptions),
             tags(
                 (name = "system", description = "Health, status, metrics and this document"),

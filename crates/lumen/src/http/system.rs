@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, header};
 use axum::response::IntoResponse;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::ApiJson;
@@ -179,14 +178,9 @@ pub async fn ready(State(state): State<AppState>) -> Result<ApiJson<Readiness>, 
             checks,
         }));
     }
-    let mut details = Map::new();
-    details.insert(
-        "checks".into(),
-        serde_json::to_value(&checks).unwrap_or(Value::Null),
-    );
     Err(ApiError::ServiceUnavailable {
         message: format!("not ready: {} unreachable", failing.join(" and ")),
-        details,
+        checks: serde_json::to_value(&checks).ok(),
     })
 }
 
