@@ -631,10 +631,10 @@ impl Contract {
     fn non_null<'a>(&'a self, schema: &'a Value) -> &'a Value {
         let schema = self.resolve(schema);
         for key in ["oneOf", "anyOf"] {
-            if let Some(alternatives) = schema[key].as_array() {
-                if let Some(first) = alternatives.iter().find(|a| a["type"] != "null") {
-                    return self.resolve(first);
-                }
+            if let Some(alternatives) = schema[key].as_array()
+                && let Some(first) = alternatives.iter().find(|a| a["type"] != "null")
+            {
+                return self.resolve(first);
             }
         }
         schema

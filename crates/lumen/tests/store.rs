@@ -28,6 +28,7 @@ on_both_databases!(
     timestamps_keep_microsecond_precision_in_utc,
     an_organisations_records_load_without_any_other_organisations,
     the_records_version_moves_with_every_write_of_records,
+    concurrent_schedules_of_one_owner_stay_within_the_cap,
 );
 
 fn t0() -> DateTime<Utc> {
@@ -403,4 +404,43 @@ async fn the_records_version_moves_with_every_write_of_records(store: Store) {
         .await
         .expect("import");
     assert!(store.records_version().await.expect("version") > v2);
+}
+
+/// Twelve schedules added at once by one owner with a cap of 3: exactly
+/// three are added, on both databases (the count and the insert cannot
+/// interleave between two requests).
+async fn concurrent_schedules_of_one_owner_stay_within_the_cap(store: Store) {
+    let (_, owner, _) = seeded(&store).await;
+    let mut adds = tokio::task::JoinSet::new();
+    for n in 0..12 {
+        let store = store.clone();
+        let row = lumen::store::ScheduleRow {
+            id: Uuid::new_v4(),
+            owner_id: owner.id,
+            name: format!("schedule {n}"),
+            cron: "0 7 * * 1".into(),
+            report_type: "learner".into(),
+            format: "csv".into(),
+            time_range: "30d".into(),
+            analytics: "[]".into(),
+            created_at: t0(),
+            organization_id: Some(owner.organization_id),
+        };
+        adds.spawn(async move { store.add_report_schedule_within(&row, 3).await });
+    }
+    let mut added = 0;
+    while let Some(result) = adds.join_next().await {
+        if result.expect("task").expect("no store error") {
+            added += 1;
+        }
+    }
+    assert_eq!(added, 3);
+    assert_eq!(
+        store
+            .report_schedules_of(owner.id)
+            .await
+            .expect("read")
+            .len(),
+        3
+    );
 }

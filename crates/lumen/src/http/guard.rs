@@ -83,12 +83,12 @@ pub async fn guard(
     if let Some(mut counted) = decision {
         // A revalidation answered 304 is free: the client already holds the
         // body, and a dashboard polling with ETags must not run out of budget.
-        if response.status() == StatusCode::NOT_MODIFIED {
-            if let Some(limiter) = &state.limiter {
-                limiter.refund(counted.class, &counted.subject).await;
-                counted.decision.remaining =
-                    (counted.decision.remaining + 1).min(counted.decision.limit);
-            }
+        if response.status() == StatusCode::NOT_MODIFIED
+            && let Some(limiter) = &state.limiter
+        {
+            limiter.refund(counted.class, &counted.subject).await;
+            counted.decision.remaining =
+                (counted.decision.remaining + 1).min(counted.decision.limit);
         }
         rate_limit_headers(response.headers_mut(), &counted.decision);
     }

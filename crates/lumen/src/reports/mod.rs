@@ -715,12 +715,6 @@ pub async fn create_schedule(
         _ => return Err(ReportError::Invalid(problems)),
     };
     authz::decide_holds_role(caller, spec.report_type.role()).map_err(forbidden)?;
-    let cap = state.config.reports.schedules_per_user;
-    if state.store.report_schedule_count(caller.user_id).await? >= cap as i64 {
-        return Err(ReportError::Limit(format!(
-            "at most {cap} report schedules per user; delete one to add another"
-        )));
-    }
     let row = ScheduleRow {
         id: Uuid::new_v4(),
         owner_id: caller.user_id,
@@ -737,7 +731,16 @@ pub async fn create_schedule(
         created_at: Utc::now().trunc_subsecs(0),
         organization_id: Some(caller.organization_id),
     };
-    state.store.save_report_schedule(&row).await?;
+    let cap = state.config.reports.schedules_per_user;
+    if !state
+        .store
+        .add_report_schedule_within(&row, cap as i64)
+        .await?
+    {
+        return Err(ReportError::Limit(format!(
+            "at most {cap} report schedules per user; delete one to add another"
+        )));
+    }
     let job = JobKind::Report(ReportJob::Schedule {
         schedule_id: row.id,
     });

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::{Store, StoreResult};
+use super::{Store, StoreResult, Tx};
 
 /// One report: what was asked, its state, and once done where its file is.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
@@ -191,14 +191,43 @@ impl Store {
         }))
     }
 
-    /// How many report schedules `owner_id` has.
-    pub async fn report_schedule_count(&self, owner_id: Uuid) -> StoreResult<i64> {
-        Ok(on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT COUNT(*) FROM report_schedules WHERE owner_id = $1")
-                .bind(owner_id)
-                .fetch_one(pool)
-                .await?
-        }))
+    /// Adds a new schedule unless its owner already has `cap`: returns
+    /// whether it was added. The count and the insert are one statement;
+    /// on PostgreSQL the owner's user row is locked first, so concurrent
+    /// requests of one owner cannot each see room for one more (SQLite runs
+    /// one writer at a time).
+    pub async fn add_report_schedule_within(&self, s: &ScheduleRow, cap: i64) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        if let Tx::Postgres(tx) = &mut tx {
+            sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+                .bind(s.owner_id)
+                .execute(&mut **tx)
+                .await?;
+        }
+        let added = on_pool!(tx(&mut tx), |conn| {
+            sqlx::query(
+                "INSERT INTO report_schedules (id, owner_id, name, cron, report_type, format, \
+                 time_range, analytics, created_at, organization_id) \
+                 SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 \
+                 WHERE (SELECT COUNT(*) FROM report_schedules WHERE owner_id = $2) < $11",
+            )
+            .bind(s.id)
+            .bind(s.owner_id)
+            .bind(&s.name)
+            .bind(&s.cron)
+            .bind(&s.report_type)
+            .bind(&s.format)
+            .bind(&s.time_range)
+            .bind(&s.analytics)
+            .bind(s.created_at)
+            .bind(s.organization_id)
+            .bind(cap)
+            .execute(conn)
+            .await?
+            .rows_affected()
+        });
+        tx.commit().await?;
+        Ok(added == 1)
     }
 
     /// Bytes of report files `owner_id` keeps in object storage (reports
