@@ -8,7 +8,10 @@ pub struct Performance {
     #[serde(flatten)]
     pub header: Header,
     pub overall_performance: f64,
+    /// Mean score percent of the learner's results in W (one result per
+    /// assessment: the best attempt), 0–100.
     pub average_score: f64,
+    /// 100 × passed results / results in W (one per assessment), 0–100.
     pub pass_rate: f64,
     pub on_time_rate: Option<f64>,
     pub components: PerformanceComponents,
