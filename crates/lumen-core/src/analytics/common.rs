@@ -494,10 +494,10 @@ pub struct EnrolmentPace {
     pub steps_done: usize,
     /// pace(e): points of the course per week, steps first done in W.
     pub pace: f64,
-    /// (pace in W, pace in W′) when the enrolment is *comparable*: it and
-    /// its course had both begun by the start of W′ (max(enrolled_at,
-    /// start(c, e)) ≤ now − 2R), so both windows were open to it in full.
-    /// `None` otherwise: its previous pace would be 0 by construction.
+    /// (pace in W, pace in W′) when the enrolment is *comparable*: it was
+    /// open (begun: max(enrolled_at, start(c, e))) for at least half of W′.
+    /// The W′ pace is per week it was open in W′. `None` otherwise: its
+    /// previous pace would be (near) 0 by construction.
     pub comparable: Option<(f64, f64)>,
     /// 100 × (1 − doneShare(e, now)).
     pub remaining: f64,
@@ -530,8 +530,12 @@ pub fn enrolment_pace(
     let pace = 100.0 * in_w / total / w.weeks();
     let course = ds.course(e.course_id);
     let start = course.and_then(|c| c.starts_at).unwrap_or(e.enrolled_at);
-    let comparable = (e.enrolled_at.max(start) <= prev.start())
-        .then(|| (pace, 100.0 * in_prev / total / w.weeks()));
+    // Part of W′ the enrolment was open for, in weeks.
+    let begun = e.enrolled_at.max(start);
+    let open_prev =
+        (prev.now - begun.max(prev.start())).num_milliseconds() as f64 / (7.0 * 86_400_000.0);
+    let comparable =
+        (open_prev >= w.weeks() / 2.0).then(|| (pace, 100.0 * in_prev / total / open_prev));
     let left = done.len() < steps.len();
     let remaining = 100.0 * (1.0 - done.len() as f64 / total);
     let course_end = course
@@ -672,10 +676,7 @@ mod tests {
         assert_eq!(utc_offset_at("Europe/Paris", summer), Some(2 * 3600));
         assert_eq!(utc_offset_at("Europe/Paris", winter), Some(3600));
         assert_eq!(utc_offset_at("Asia/Singapore", winter), Some(8 * 3600));
-        assert_eq!(
-            utc_offset_at("America/New_York", summer),
-            Some(-4 * 3600)
-        );
+        assert_eq!(utc_offset_at("America/New_York", summer), Some(-4 * 3600));
         assert_eq!(utc_offset_at("+05:30", summer), Some(5 * 3600 + 30 * 60));
         assert_eq!(utc_offset_at("Mars/Olympus", summer), None);
     }

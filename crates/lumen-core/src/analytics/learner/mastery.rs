@@ -234,8 +234,7 @@ pub fn mastery(ds: &Dataset, learner: Uuid, w: &Window) -> Result<Mastery, Analy
             if assessments.is_empty() {
                 continue;
             }
-            let (m, attempted, total) =
-                mastery_of(ds, learner, e, assessments.into_iter(), w.now);
+            let (m, attempted, total) = mastery_of(ds, learner, e, assessments.into_iter(), w.now);
             let status = if attempted == total && m.is_some_and(|m| m >= 80.0) {
                 "mastered"
             } else if attempted > 0 {

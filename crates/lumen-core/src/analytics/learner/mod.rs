@@ -9,9 +9,10 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::common::{
-    EnrolmentPace, Event, EventKind, LearnerRule, Steps, active_at, active_days, active_in, activity_count,
-    add_weeks, best_attempt, composite, end, events, late, learner_subject,
-    enrolment_pace, level_label, mean, median, pace_status, pace_trend, passed, r2, r4, score_percent, time_spent, utc_offset_at, whole_seconds,
+    EnrolmentPace, Event, EventKind, LearnerRule, Steps, active_at, active_days, active_in,
+    activity_count, add_weeks, best_attempt, composite, end, enrolment_pace, events, late,
+    learner_subject, level_label, mean, median, pace_status, pace_trend, passed, r2, r4,
+    score_percent, time_spent, utc_offset_at, whole_seconds,
 };
 use super::{AnalyticError, Dataset, Header, Window};
 use crate::model::{

@@ -13,7 +13,8 @@ pub struct Velocity {
     pub target_pace: Option<f64>,
     /// `accelerating` | `steady` | `decelerating` | `not-comparable`:
     /// current against previous pace over the comparable enrolments only
-    /// (open for the whole of W′), `not-comparable` when there are none.
+    /// (open for at least half of W′, whose pace counts per week open),
+    /// `not-comparable` when there are none.
     pub trend: &'static str,
     /// Percent change of pace over the comparable enrolments, or null.
     pub trend_percentage: Option<f64>,
@@ -235,7 +236,7 @@ mod tests {
     }
 
     #[test]
-    fn velocity_trend_compares_only_enrolments_open_for_both_windows() {
+    fn velocity_trend_compares_only_enrolments_open_in_both_windows() {
         // now = day 70, 7d: W = (63, 70], W′ = (56, 63]. No deadlines, so
         // the basis is A (both enrolments).
         // Course 100 (enrolled day 0, 4 steps): 1 step in W′ (day 60), 1
@@ -266,12 +267,30 @@ mod tests {
         assert_eq!(v.trend_percentage, Some(0.0));
         assert_eq!(v.comparable_enrolments, 1);
         // Only the recent enrolment: nothing to compare.
-        r.enrolments.retain(|e| e.course_id == id(101));
-        let v = velocity(&ds(r), id(ME), &w7(70.0)).expect("velocity");
+        let mut only_recent = r.clone();
+        only_recent.enrolments.retain(|e| e.course_id == id(101));
+        let v = velocity(&ds(only_recent), id(ME), &w7(70.0)).expect("velocity");
         assert_eq!(v.current_pace, 100.0);
         assert_eq!(v.trend, "not-comparable");
         assert_eq!(v.trend_percentage, None);
         assert_eq!(v.comparable_enrolments, 0);
+        // Course 102 enrolled day 59: open 4 of W′'s 7 days (≥ half) →
+        // comparable, its W′ pace per week open. 1 of 2 steps in W′ (day
+        // 61): prevPace = 100 × 1/2 / (4/7) = 87.5; 1 in W (day 66): pace
+        // 50. Trend = 100 × (50 − 87.5) / 87.5 = −42.857143 → decelerating
+        // (per full week, 50 vs 50 would read "steady").
+        course(&mut r, 102, 0.0, None);
+        assessment(&mut r, 320, 102, 100.0, 50.0, None);
+        assessment(&mut r, 321, 102, 100.0, 50.0, None);
+        enrol(&mut r, 3, ME, 102, 59.0);
+        attempt(&mut r, ME, 320, 1, 50.0, 61.0);
+        attempt(&mut r, ME, 321, 1, 50.0, 66.0);
+        r.enrolments.retain(|e| e.course_id == id(102));
+        let v = velocity(&ds(r), id(ME), &w7(70.0)).expect("velocity");
+        assert_eq!(v.current_pace, 50.0);
+        assert_eq!(v.comparable_enrolments, 1);
+        assert_eq!(v.trend_percentage, Some(-42.86));
+        assert_eq!(v.trend, "decelerating");
     }
 
     #[test]

@@ -113,8 +113,8 @@ pub struct VelocityDepartment {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VelocityTrends {
-    /// Learners whose pace can be compared: ≥ 1 enrolment open for the
-    /// whole of W′ (§5.1). The two velocities below are over them only.
+    /// Learners whose pace can be compared: ≥ 1 enrolment open for at
+    /// least half of W′ (§5.1). The two velocities below are over them only.
     pub comparable_learners: usize,
     /// Mean current pace of the comparable learners (their comparable
     /// enrolments); null when there are none.

@@ -47,9 +47,12 @@ fn performance_core(
             .filter_map(|r| mean(r.iter().map(|x| x.0))),
     );
     // Both averages are means over learners (each learner counts once).
-    let pass_rate = mean(per_learner.iter().filter(|r| !r.is_empty()).map(|r| {
-        100.0 * r.iter().filter(|x| x.1).count() as f64 / r.len() as f64
-    }));
+    let pass_rate = mean(
+        per_learner
+            .iter()
+            .filter(|r| !r.is_empty())
+            .map(|r| 100.0 * r.iter().filter(|x| x.1).count() as f64 / r.len() as f64),
+    );
     let finished: Vec<_> = learners
         .iter()
         .flat_map(|u| ds.enrolments_of(u.id))

@@ -144,7 +144,8 @@ pub fn course_performance(
             .iter()
             .map(|r| (r.stats.in_window.len() as f64, r.score)),
     );
-    let previous_overall = weighted_mean(comparable.iter().map(|r| (r.previous_weight, r.previous)));
+    let previous_overall =
+        weighted_mean(comparable.iter().map(|r| (r.previous_weight, r.previous)));
     let mut header = Header::new("course-performance", Some(trainer), w);
     if comparable.is_empty() {
         header.note("TREND_NOT_COMPARABLE");
