@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, SubsecRound, Utc};
+use chrono::{DateTime, Duration, Offset, SubsecRound, Utc};
 use uuid::Uuid;
 
 use super::{AnalyticError, Dataset, Window};
@@ -46,11 +46,26 @@ pub fn add_weeks_ahead(t: DateTime<Utc>, weeks: f64) -> Option<DateTime<Utc>> {
         .map(whole_seconds)
 }
 
+/// The UTC offset (seconds east) of the learner's zone `users.time_zone`
+/// at instant `t`: fixed offsets (UTC aliases, `Etc/GMT±N`, `±HH:MM`) by
+/// [`fixed_offset`], every other IANA name through chrono-tz (the same
+/// database gamification uses), with its daylight-saving rules at `t`.
+/// `None` for a name neither knows: the caller then evaluates the zone as
+/// UTC and says so (content-effectiveness notes `TIME_ZONE_AS_UTC`). This
+/// is the analytics' one time-zone rule.
+pub fn utc_offset_at(zone: &str, t: DateTime<Utc>) -> Option<i64> {
+    if let Some(offset) = fixed_offset(zone) {
+        return Some(offset);
+    }
+    let tz: chrono_tz::Tz = zone.parse().ok()?;
+    Some(i64::from(
+        t.with_timezone(&tz).offset().fix().local_minus_utc(),
+    ))
+}
+
 /// Fixed UTC offset (seconds east) of the zone names that need no time-zone
-/// database: UTC aliases, `Etc/GMT±N` and `±HH:MM`. `None` otherwise: the
-/// analytics then evaluate the zone as UTC (content-effectiveness notes
-/// `TIME_ZONE_AS_UTC`), while gamification resolves every IANA zone with
-/// chrono-tz. This is the analytics' one time-zone rule.
+/// database: UTC aliases, `Etc/GMT±N` and `±HH:MM`; `None` otherwise (see
+/// [`utc_offset_at`] for IANA names).
 pub fn fixed_offset(zone: &str) -> Option<i64> {
     const UTC: [&str; 12] = [
         "UTC",
@@ -463,6 +478,127 @@ impl Steps {
     }
 }
 
+// ---- pace (§5.1), shared by velocity and learning-velocity ----
+
+/// Velocity status thresholds on r = pace / targetPace (§5.1).
+pub const ON_TRACK_RATIO: f64 = 1.0;
+pub const BEHIND_RATIO: f64 = 0.6;
+/// Velocity trend threshold, percent (§5.1).
+pub const VELOCITY_TREND_PERCENT: f64 = 10.0;
+
+/// One enrolment's pace figures (§5.1), unrounded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EnrolmentPace {
+    pub steps_total: usize,
+    /// Steps done by now (all time).
+    pub steps_done: usize,
+    /// pace(e): points of the course per week, steps first done in W.
+    pub pace: f64,
+    /// (pace in W, pace in W′) when the enrolment is *comparable*: it was
+    /// open (begun: max(enrolled_at, start(c, e))) for at least half of W′.
+    /// The W′ pace is per week it was open in W′. `None` otherwise: its
+    /// previous pace would be (near) 0 by construction.
+    pub comparable: Option<(f64, f64)>,
+    /// 100 × (1 − doneShare(e, now)).
+    pub remaining: f64,
+    pub course_end: Option<DateTime<Utc>>,
+    /// targetPace(e); `None` without a course end.
+    pub target: Option<f64>,
+    /// The course has ended (courseEnd ≤ now) with steps left.
+    pub overdue: bool,
+}
+
+/// §5.1 for one enrolment; `None` when its course has no step.
+pub fn enrolment_pace(
+    ds: &Dataset,
+    e: &Enrolment,
+    steps: &Steps,
+    w: &Window,
+) -> Option<EnrolmentPace> {
+    if steps.is_empty() {
+        return None;
+    }
+    let total = steps.len() as f64;
+    let prev = w.previous();
+    let done: Vec<DateTime<Utc>> = steps
+        .done_at(ds, e.user_id)
+        .into_iter()
+        .filter(|t| *t <= w.now)
+        .collect();
+    let in_w = done.iter().filter(|t| w.contains(**t)).count() as f64;
+    let in_prev = done.iter().filter(|t| prev.contains(**t)).count() as f64;
+    let pace = 100.0 * in_w / total / w.weeks();
+    let course = ds.course(e.course_id);
+    let start = course.and_then(|c| c.starts_at).unwrap_or(e.enrolled_at);
+    // Part of W′ the enrolment was open for, in weeks.
+    let begun = e.enrolled_at.max(start);
+    let open_prev =
+        (prev.now - begun.max(prev.start())).num_milliseconds() as f64 / (7.0 * 86_400_000.0);
+    let comparable =
+        (open_prev >= w.weeks() / 2.0).then(|| (pace, 100.0 * in_prev / total / open_prev));
+    let left = done.len() < steps.len();
+    let remaining = 100.0 * (1.0 - done.len() as f64 / total);
+    let course_end = course
+        .and_then(|c| c.length_days)
+        .map(|d| start + Duration::days(i64::from(d)));
+    let target = course_end.map(|ce| {
+        let weeks_left = ((ce - w.now).num_milliseconds() as f64 / (7.0 * 86_400_000.0)).max(1.0);
+        if left { remaining / weeks_left } else { 0.0 }
+    });
+    Some(EnrolmentPace {
+        steps_total: steps.len(),
+        steps_done: done.len(),
+        pace,
+        comparable,
+        remaining,
+        course_end,
+        target,
+        overdue: left && course_end.is_some_and(|ce| ce <= w.now),
+    })
+}
+
+/// Velocity status (§5.1): `no-deadline` without a target, `overdue` when
+/// a course has ended with steps left, else by r = pace / target.
+pub fn pace_status(target: Option<f64>, pace: f64, overdue: bool) -> &'static str {
+    let Some(target) = target else {
+        return "no-deadline";
+    };
+    if overdue {
+        return "overdue";
+    }
+    if target == 0.0 {
+        return "on-track";
+    }
+    let r = pace / target;
+    if r >= ON_TRACK_RATIO {
+        "on-track"
+    } else if r >= BEHIND_RATIO {
+        "behind"
+    } else {
+        "at-risk"
+    }
+}
+
+/// The pace trend (§5.1) over comparable (current, previous) paces:
+/// (`trend`, `trendPercentage`). `not-comparable` when there are none.
+pub fn pace_trend(comparable: &[(f64, f64)]) -> (&'static str, Option<f64>) {
+    let (Some(current), Some(previous)) = (
+        mean(comparable.iter().map(|p| p.0)),
+        mean(comparable.iter().map(|p| p.1)),
+    ) else {
+        return ("not-comparable", None);
+    };
+    let percent = (previous > 0.0).then(|| 100.0 * (current - previous) / previous);
+    let trend = match percent {
+        Some(p) if p > VELOCITY_TREND_PERCENT => "accelerating",
+        Some(p) if p < -VELOCITY_TREND_PERCENT => "decelerating",
+        Some(_) => "steady",
+        None if current > 0.0 => "accelerating",
+        None => "steady",
+    };
+    (trend, percent)
+}
+
 // ---- composites and percentiles (§2.7, §2.8) ----
 
 /// Weighted mean over present components. Returns the score and the
@@ -524,6 +660,25 @@ mod tests {
         assert_eq!(score, 75.0);
         assert_eq!(weights, vec![Some(0.5), None, Some(0.5)]);
         assert_eq!(composite(&[(1.0, None)]), None);
+    }
+
+    #[test]
+    fn iana_zones_resolve_with_their_daylight_saving_rules() {
+        use chrono::TimeZone;
+        let summer = Utc
+            .with_ymd_and_hms(2025, 7, 1, 12, 0, 0)
+            .single()
+            .expect("date");
+        let winter = Utc
+            .with_ymd_and_hms(2025, 1, 15, 12, 0, 0)
+            .single()
+            .expect("date");
+        assert_eq!(utc_offset_at("Europe/Paris", summer), Some(2 * 3600));
+        assert_eq!(utc_offset_at("Europe/Paris", winter), Some(3600));
+        assert_eq!(utc_offset_at("Asia/Singapore", winter), Some(8 * 3600));
+        assert_eq!(utc_offset_at("America/New_York", summer), Some(-4 * 3600));
+        assert_eq!(utc_offset_at("+05:30", summer), Some(5 * 3600 + 30 * 60));
+        assert_eq!(utc_offset_at("Mars/Olympus", summer), None);
     }
 
     #[test]

@@ -101,8 +101,15 @@ pub struct Window {
 }
 
 impl Window {
+    /// `now` is truncated to whole seconds (§2.1): the instant the
+    /// envelope publishes (`windowEnd`, `lastUpdated`) is the instant the
+    /// analytic is computed at, so a recomputation from the published
+    /// window gives the same answer.
     pub fn new(range: TimeRange, now: DateTime<Utc>) -> Self {
-        Self { range, now }
+        Self {
+            range,
+            now: common::whole_seconds(now),
+        }
     }
 
     pub fn length(&self) -> Duration {
@@ -251,6 +258,20 @@ mod tests {
         assert!(w.contains(now() - Duration::days(7) + Duration::seconds(1)));
         assert!(!w.contains(now() + Duration::seconds(1)));
         assert_eq!(w.previous().now, now() - Duration::days(7));
+    }
+
+    #[test]
+    fn windows_are_computed_at_the_published_whole_second() {
+        // A clock reading 12:00:00.600: the envelope publishes 12:00:00, so
+        // the window ends there; a record at 12:00:00.300 is after the
+        // published end and outside W (it was inside before).
+        let clock = now() + Duration::milliseconds(600);
+        let w = Window::new(TimeRange::Days7, clock);
+        assert_eq!(w.now, now());
+        assert!(!w.contains(now() + Duration::milliseconds(300)));
+        assert!(w.contains(now()));
+        let h = Header::new("velocity", None, &w);
+        assert_eq!((h.window_start, h.window_end), (w.start(), w.now));
     }
 
     #[test]

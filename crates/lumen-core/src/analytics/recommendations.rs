@@ -623,6 +623,8 @@ fn strongest_kind(ds: &Dataset, learner: Uuid, w: &Window) -> Option<(Assessment
     }
     by_kind
         .into_values()
+        // A strength needs at least 2 results, as in performance (§5.5).
+        .filter(|(_, v)| v.len() >= 2)
         .filter_map(|(k, v)| mean(v).map(|m| (k, m)))
         .filter(|(_, m)| *m >= STRENGTH_MEAN)
         // max_by keeps the last of equals; iterate reversed so the first name wins.
@@ -663,7 +665,12 @@ fn insights(
     {
         out.push(PersonalizedInsight {
             code: "best_time_of_day",
-            text: format!("You are most active in the {band}."),
+            // "at night", not "in the night" (§9.3).
+            text: if *band == "night" {
+                "You are most active at night.".to_owned()
+            } else {
+                format!("You are most active in the {band}.")
+            },
         });
     }
     if let Some((kind, m)) = strongest_kind(ds, learner, w) {
@@ -1049,7 +1056,7 @@ mod tests {
             vec![
                 "Your engagement is up 6.5 points on the previous period.",
                 "You are most active in the evening.",
-                "Your strongest assessments are assignment (80 % on average).",
+                // One assignment result (80 %) is no strength (§5.5).
             ]
         );
         assert_eq!(
@@ -1067,6 +1074,24 @@ mod tests {
                 coverage_percent: Some(33.33),
                 requirement_source: "job-role".into(),
             })
+        );
+    }
+
+    #[test]
+    fn the_strongest_kind_needs_two_results() {
+        // The fixture has one assignment result (32: 80 %): not a strength.
+        // A second (34: 90 %) makes assignment the strongest, (80 + 90) / 2
+        // = 85.
+        let mut r = fixture();
+        let w = window();
+        assert_eq!(
+            strongest_kind(&Dataset::new(r.clone()), id(LEARNER), &w),
+            None
+        );
+        attempt(&mut r, LEARNER, 34, 1, 90.0, 99.5);
+        assert_eq!(
+            strongest_kind(&Dataset::new(r), id(LEARNER), &w),
+            Some((AssessmentKind::Assignment, 85.0))
         );
     }
 

@@ -633,9 +633,12 @@ pub struct ActionTotal {
 pub struct Stats {
     pub user_id: Uuid,
     pub total_points: u32,
-    /// Points of the last 7 days (rolling, ending now).
+    /// Points of the awards whose time lies in (now − 7 × 86 400 s, now]:
+    /// a rolling window of exact days, not a calendar week
+    /// (docs/gamification.md §3).
     pub points_last_7_days: u32,
-    /// Points of the last 30 days.
+    /// Points of the awards whose time lies in (now − 30 × 86 400 s, now]:
+    /// rolling, not a calendar month.
     pub points_last_30_days: u32,
     pub level: Level,
     pub by_action: Vec<ActionTotal>,

@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -36,7 +36,8 @@ const WAIT: Duration = Duration::from_secs(2);
 pub(super) async fn run(ctx: &JobContext, p: BatchPayload) -> Result<Value, Stop> {
     let state = &ctx.state;
     let batch = ctx.job.id;
-    let as_of = p.as_of.unwrap_or(ctx.job.created_at);
+    // Whole seconds: the instant results publish is the one they use (§2.1).
+    let as_of = p.as_of.unwrap_or(ctx.job.created_at).trunc_subsecs(0);
     let counts = state.store.child_job_counts(batch).await?;
     if counts.is_empty() {
         // 1. Collect, then plan.

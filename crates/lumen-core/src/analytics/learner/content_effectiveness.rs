@@ -244,12 +244,14 @@ pub fn content_effectiveness(
             median(completed)
         };
 
-        let offset = fixed_offset(&user.time_zone).unwrap_or_else(|| {
-            header.note("TIME_ZONE_AS_UTC");
-            0
-        });
+        // Hours in the learner's own zone (users.time_zone), with its
+        // daylight-saving rules at each interaction.
         let mut clicks = [0i64; 4];
         for (i, _, _) in &inter {
+            let offset = utc_offset_at(&user.time_zone, i.occurred_at).unwrap_or_else(|| {
+                header.note("TIME_ZONE_AS_UTC");
+                0
+            });
             let local = i.occurred_at + Duration::seconds(offset);
             clicks[band(local.hour())] += i64::from(i.clicks);
         }
@@ -476,6 +478,30 @@ mod tests {
         assert!(c.content_types.iter().all(|t| t.completion_rate.is_none()
             && t.effectiveness_score.is_none()
             && t.evidence == 1));
+    }
+
+    #[test]
+    fn best_time_of_day_is_in_the_learners_own_zone() {
+        // Asia/Singapore (UTC+8, no DST). 217 clicks at 23:00 UTC = 07:00
+        // local (morning; night in UTC), 88 clicks at 10:00 UTC = 18:00
+        // local (evening; morning in UTC). Local: morning 217 > evening 88
+        // → "morning" (in UTC it was "night").
+        let mut r = records();
+        user(&mut r, ME, L, None);
+        r.users[0].time_zone = "Asia/Singapore".into();
+        course(&mut r, 100, 0.0, None);
+        enrol(&mut r, 1, ME, 100, 0.0);
+        item(&mut r, 200, 100, ContentType::Video);
+        interact(&mut r, ME, 200, hours(60.0, 23.0), 217, Some(600), false);
+        interact(&mut r, ME, 200, hours(62.0, 10.0), 88, Some(600), false);
+        let c = content_effectiveness(&ds(r.clone()), id(ME), &w30(70.0)).expect("ce");
+        assert_eq!(c.best_time_of_day, Some("morning"));
+        assert!(!c.header.notes.contains(&"TIME_ZONE_AS_UTC"));
+        // An unknown zone is evaluated as UTC, and says so.
+        r.users[0].time_zone = "Mars/Olympus".into();
+        let c = content_effectiveness(&ds(r), id(ME), &w30(70.0)).expect("ce");
+        assert_eq!(c.best_time_of_day, Some("night"));
+        assert!(c.header.notes.contains(&"TIME_ZONE_AS_UTC"));
     }
 
     #[test]

@@ -74,23 +74,36 @@ fn held_at(e: &Enrolment, t: DateTime<Utc>) -> bool {
         && !(e.status == EnrolmentStatus::Withdrawn && end(e).is_some_and(|x| x <= t))
 }
 
-/// Weighted score over the attempted ones of `assessments` (best attempt up
-/// to `t`), and how many were attempted.
+/// Weighted score over `assessments` of enrolment `e` as of `t` (best
+/// attempt up to `t`), with each *required* assessment the learner did not
+/// attempt counted as 0: one whose `due_at` ≤ t, or any, once `e` has
+/// ended by `t`. `None` when nothing was attempted (no evidence at all).
+/// Also how many were attempted, and how many there are.
 fn mastery_of<'a>(
     ds: &Dataset,
     learner: Uuid,
+    e: &Enrolment,
     assessments: impl Iterator<Item = &'a Assessment>,
     t: DateTime<Utc>,
 ) -> (Option<f64>, usize, usize) {
+    let ended = end(e).is_some_and(|x| x <= t);
     let mut scores = Vec::new();
-    let mut total = 0;
+    let (mut attempted, mut total) = (0, 0);
     for a in assessments {
         total += 1;
         if let Some(best) = best_attempt(ds, learner, a, |s| s <= t) {
+            attempted += 1;
             scores.push((a.weight, score_percent(best, a)));
+        } else if ended || a.due_at.is_some_and(|d| d <= t) {
+            scores.push((a.weight, 0.0));
         }
     }
-    (weighted_score(&scores), scores.len(), total)
+    let m = if attempted > 0 {
+        weighted_score(&scores)
+    } else {
+        None
+    };
+    (m, attempted, total)
 }
 
 /// Courses held at `t` (one per course, the latest enrolment).
@@ -110,7 +123,7 @@ fn held_courses(ds: &Dataset, learner: Uuid, t: DateTime<Utc>) -> Vec<&Enrolment
 fn overall_mastery_at(ds: &Dataset, learner: Uuid, t: DateTime<Utc>) -> Option<f64> {
     let courses: Vec<f64> = held_courses(ds, learner, t)
         .iter()
-        .filter_map(|e| mastery_of(ds, learner, ds.assessments_of_course(e.course_id), t).0)
+        .filter_map(|e| mastery_of(ds, learner, e, ds.assessments_of_course(e.course_id), t).0)
         .collect();
     let skills: Vec<f64> = latest_levels(ds, learner, t)
         .values()
@@ -142,7 +155,7 @@ pub fn mastery(ds: &Dataset, learner: Uuid, w: &Window) -> Result<Mastery, Analy
         .into_iter()
         .map(|e| {
             let (m, attempted, total) =
-                mastery_of(ds, learner, ds.assessments_of_course(e.course_id), w.now);
+                mastery_of(ds, learner, e, ds.assessments_of_course(e.course_id), w.now);
             CourseMastery {
                 course_id: e.course_id,
                 course_title: course_title(ds, e.course_id),
@@ -221,7 +234,7 @@ pub fn mastery(ds: &Dataset, learner: Uuid, w: &Window) -> Result<Mastery, Analy
             if assessments.is_empty() {
                 continue;
             }
-            let (m, attempted, total) = mastery_of(ds, learner, assessments.into_iter(), w.now);
+            let (m, attempted, total) = mastery_of(ds, learner, e, assessments.into_iter(), w.now);
             let status = if attempted == total && m.is_some_and(|m| m >= 80.0) {
                 "mastered"
             } else if attempted > 0 {
@@ -355,6 +368,47 @@ mod tests {
         assert_eq!(m.change, Some(0.0));
         assert_eq!(m.course_mastery.len(), 1);
         assert_eq!(m.header.notes, ["NO_SKILL_DATA"]);
+    }
+
+    #[test]
+    fn unattempted_required_assessments_count_as_zero() {
+        // now = day 70. Course 102 ended (completed, fail) day 60: both of
+        // its assessments are required; only 320 attempted (80 %), 321
+        // (same weight) never → (50 × 80 + 50 × 0) / 100 = 40, developing
+        // (counting only the attempted one said 80, mastered).
+        // Course 103 is active: 330 was due day 65 and not attempted → 0;
+        // 331 (no due date) attempted 60 % → (50 × 60 + 50 × 0) / 100 = 30.
+        // 332 (due day 90, later) is not required yet and stays out.
+        // overall = mean(40, 30) = 35 → beginning.
+        let mut r = records();
+        user(&mut r, ME, L, None);
+        course(&mut r, 102, 0.0, None);
+        course(&mut r, 103, 0.0, None);
+        assessment(&mut r, 320, 102, 100.0, 50.0, None);
+        assessment(&mut r, 321, 102, 100.0, 50.0, None);
+        assessment(&mut r, 330, 103, 100.0, 50.0, Some(65.0));
+        assessment(&mut r, 331, 103, 100.0, 50.0, None);
+        assessment(&mut r, 332, 103, 100.0, 50.0, Some(90.0));
+        let e = enrol(&mut r, 1, ME, 102, 0.0);
+        testkit::complete(&mut r, e, 60.0, crate::model::Outcome::Fail);
+        enrol(&mut r, 2, ME, 103, 0.0);
+        attempt(&mut r, ME, 320, 1, 80.0, 50.0);
+        attempt(&mut r, ME, 331, 1, 60.0, 55.0);
+        let m = mastery(&ds(r), id(ME), &w30(70.0)).expect("mastery");
+        let courses: Vec<_> = m
+            .course_mastery
+            .iter()
+            .map(|c| (c.course_id, c.mastery, c.level, c.assessed_share))
+            .collect();
+        assert_eq!(
+            courses,
+            [
+                (id(102), Some(40.0), Some("developing"), Some(50.0)),
+                (id(103), Some(30.0), Some("beginning"), Some(33.33)),
+            ]
+        );
+        assert_eq!(m.overall_mastery, 35.0);
+        assert_eq!(m.level, "beginning");
     }
 
     #[test]

@@ -9,9 +9,10 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::common::{
-    Event, EventKind, LearnerRule, Steps, active_at, active_days, active_in, activity_count,
-    add_weeks, best_attempt, composite, end, events, fixed_offset, late, learner_subject,
-    level_label, mean, median, passed, r2, r4, score_percent, time_spent, whole_seconds,
+    EnrolmentPace, Event, EventKind, LearnerRule, Steps, active_at, active_days, active_in,
+    activity_count, add_weeks, best_attempt, composite, end, enrolment_pace, events, late,
+    learner_subject, level_label, mean, median, pace_status, pace_trend, passed, r2, r4,
+    score_percent, time_spent, utc_offset_at, whole_seconds,
 };
 use super::{AnalyticError, Dataset, Header, Window};
 use crate::model::{
@@ -20,11 +21,6 @@ use crate::model::{
 
 // ---- constants (§10) ----
 
-/// Velocity status thresholds on r = currentPace / targetPace.
-const ON_TRACK_RATIO: f64 = 1.0;
-const BEHIND_RATIO: f64 = 0.6;
-/// Velocity trend threshold, percent.
-const VELOCITY_TREND_PERCENT: f64 = 10.0;
 /// Score trend threshold, points.
 const SCORE_TREND_POINTS: f64 = 5.0;
 const WEEKS_PER_SKILL_LEVEL: f64 = 2.0;

@@ -8,7 +8,10 @@ pub struct Performance {
     #[serde(flatten)]
     pub header: Header,
     pub overall_performance: f64,
+    /// Mean score percent of the learner's results in W (one result per
+    /// assessment: the best attempt), 0–100.
     pub average_score: f64,
+    /// 100 × passed results / results in W (one per assessment), 0–100.
     pub pass_rate: f64,
     pub on_time_rate: Option<f64>,
     pub components: PerformanceComponents,
@@ -172,6 +175,15 @@ pub fn performance(ds: &Dataset, learner: Uuid, w: &Window) -> Result<Performanc
         average_score: r2(m),
         count,
     };
+    // A strength or a weakness needs at least MIN_EVIDENCE results: one
+    // result is an anecdote (§5.5).
+    if groups
+        .iter()
+        .any(|g| g.2 < MIN_EVIDENCE && (g.1 >= STRENGTH_MEAN || g.1 < IMPROVEMENT_MEAN))
+    {
+        header.note("FEW_RESULTS_PER_AREA");
+    }
+    let groups: Vec<_> = groups.into_iter().filter(|g| g.2 >= MIN_EVIDENCE).collect();
     let mut strong: Vec<_> = groups.iter().filter(|g| g.1 >= STRENGTH_MEAN).collect();
     strong.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(b.0)));
     let mut weak: Vec<_> = groups.iter().filter(|g| g.1 < IMPROVEMENT_MEAN).collect();
@@ -269,19 +281,35 @@ mod tests {
         assert_eq!(p.course_progress.len(), 1);
         assert_eq!(p.course_progress[0].progress, 40.0);
         assert_eq!(p.course_progress[0].status, "active");
+        // quiz (80) and exam (45) rest on one result each: no strength,
+        // no area for improvement, and the note says why.
+        assert!(p.strengths.is_empty());
+        assert!(p.areas_for_improvement.is_empty());
+        assert_eq!(p.trend.previous_average_score, Some(60.0));
+        assert_eq!(p.trend.change, Some(-1.67));
+        assert_eq!(p.header.notes, ["FEW_RESULTS_PER_AREA"]);
+    }
+
+    #[test]
+    fn strengths_need_two_results() {
+        // A second quiz (D, 90 %) in W: quiz = (80 + 90) / 2 = 85 over 2
+        // results → a strength; exam 45 still rests on one result → left
+        // out, with the note.
+        let mut r = performance_fixture();
+        assessment(&mut r, 303, 100, 100.0, 0.0, None);
+        r.assessments[3].kind = AssessmentKind::Quiz;
+        attempt(&mut r, ME, 303, 1, 90.0, 66.0);
+        let p = performance(&ds(r), id(ME), &w30(70.0)).expect("perf");
         assert_eq!(
             p.strengths,
             [AreaScore {
                 area: "quiz",
-                average_score: 80.0,
-                count: 1
+                average_score: 85.0,
+                count: 2
             }]
         );
-        assert_eq!(p.areas_for_improvement.len(), 1);
-        assert_eq!(p.areas_for_improvement[0].area, "exam");
-        assert_eq!(p.trend.previous_average_score, Some(60.0));
-        assert_eq!(p.trend.change, Some(-1.67));
-        assert!(p.header.notes.is_empty());
+        assert!(p.areas_for_improvement.is_empty());
+        assert_eq!(p.header.notes, ["FEW_RESULTS_PER_AREA"]);
     }
 
     #[test]

@@ -11,11 +11,17 @@ pub struct Velocity {
     /// Percentage points of course per week.
     pub current_pace: f64,
     pub target_pace: Option<f64>,
-    /// `accelerating` | `steady` | `decelerating`.
+    /// `accelerating` | `steady` | `decelerating` | `not-comparable`:
+    /// current against previous pace over the comparable enrolments only
+    /// (open for at least half of W′, whose pace counts per week open),
+    /// `not-comparable` when there are none.
     pub trend: &'static str,
+    /// Percent change of pace over the comparable enrolments, or null.
     pub trend_percentage: Option<f64>,
+    /// How many enrolments the trend compares.
+    pub comparable_enrolments: usize,
     pub estimated_completion: Option<DateTime<Utc>>,
-    /// `on-track` | `behind` | `at-risk` | `no-deadline`.
+    /// `on-track` | `behind` | `at-risk` | `overdue` | `no-deadline`.
     pub status: &'static str,
     pub courses: Vec<VelocityCourse>,
 }
@@ -35,24 +41,9 @@ pub struct VelocityCourse {
     pub target_pace: Option<f64>,
     pub course_end: Option<DateTime<Utc>>,
     pub estimated_completion: Option<DateTime<Utc>>,
+    /// `on-track` | `behind` | `at-risk` | `overdue` (course ended with
+    /// steps left) | `no-deadline`.
     pub status: &'static str,
-}
-
-fn pace_status(has_end: bool, pace: f64, target: f64) -> &'static str {
-    if !has_end {
-        return "no-deadline";
-    }
-    if target == 0.0 {
-        return "on-track";
-    }
-    let r = pace / target;
-    if r >= ON_TRACK_RATIO {
-        "on-track"
-    } else if r >= BEHIND_RATIO {
-        "behind"
-    } else {
-        "at-risk"
-    }
 }
 
 pub fn velocity(ds: &Dataset, learner: Uuid, w: &Window) -> Result<Velocity, AnalyticError> {
@@ -72,65 +63,24 @@ pub fn velocity(ds: &Dataset, learner: Uuid, w: &Window) -> Result<Velocity, Ana
             0.0,
         ));
     }
-    let prev = w.previous();
     struct Row<'a> {
         e: &'a Enrolment,
-        steps_total: usize,
-        steps_done: usize,
-        pace: f64,
-        prev_pace: f64,
-        target: Option<f64>,
-        course_end: Option<DateTime<Utc>>,
+        p: EnrolmentPace,
         estimated: Option<DateTime<Utc>>,
     }
     let mut rows: Vec<Row> = Vec::new();
     for e in active {
-        let steps = Steps::of(ds, e.course_id);
-        if steps.is_empty() {
+        let Some(p) = enrolment_pace(ds, e, &Steps::of(ds, e.course_id), w) else {
             continue;
-        }
-        let total = steps.len() as f64;
-        let done_at: Vec<DateTime<Utc>> = steps
-            .done_at(ds, learner)
-            .into_iter()
-            .filter(|t| *t <= w.now)
-            .collect();
-        let in_w = done_at.iter().filter(|t| w.contains(**t)).count() as f64;
-        let in_prev = done_at.iter().filter(|t| prev.contains(**t)).count() as f64;
-        let pace = 100.0 * in_w / total / w.weeks();
-        let prev_pace = 100.0 * in_prev / total / w.weeks();
-        let remaining = 100.0 * (1.0 - done_at.len() as f64 / total);
-        let course = ds.course(e.course_id);
-        let start = course.and_then(|c| c.starts_at).unwrap_or(e.enrolled_at);
-        let course_end = course
-            .and_then(|c| c.length_days)
-            .map(|d| start + Duration::days(i64::from(d)));
-        let target = course_end.map(|ce| {
-            let weeks_left =
-                ((ce - w.now).num_milliseconds() as f64 / (7.0 * 86_400_000.0)).max(1.0);
-            if remaining <= 0.0 {
-                0.0
-            } else {
-                remaining / weeks_left
-            }
-        });
-        let estimated = if remaining <= 0.0 {
+        };
+        let estimated = if p.remaining <= 0.0 {
             Some(whole_seconds(w.now))
-        } else if pace > 0.0 {
-            add_weeks(w.now, remaining / pace)
+        } else if p.pace > 0.0 {
+            add_weeks(w.now, p.remaining / p.pace)
         } else {
             None
         };
-        rows.push(Row {
-            e,
-            steps_total: steps.len(),
-            steps_done: done_at.len(),
-            pace,
-            prev_pace,
-            target,
-            course_end,
-            estimated,
-        });
+        rows.push(Row { e, p, estimated });
     }
     if rows.is_empty() {
         return Err(AnalyticError::insufficient(
@@ -142,27 +92,17 @@ pub fn velocity(ds: &Dataset, learner: Uuid, w: &Window) -> Result<Velocity, Ana
             0.0,
         ));
     }
-    let with_end: Vec<&Row> = rows.iter().filter(|r| r.target.is_some()).collect();
+    let with_end: Vec<&Row> = rows.iter().filter(|r| r.p.target.is_some()).collect();
     let basis: Vec<&Row> = if with_end.is_empty() {
         rows.iter().collect()
     } else {
         with_end.clone()
     };
-    let current = mean(basis.iter().map(|r| r.pace)).unwrap_or(0.0);
-    let previous = mean(basis.iter().map(|r| r.prev_pace)).unwrap_or(0.0);
-    let target = mean(with_end.iter().filter_map(|r| r.target));
-    let status = match target {
-        None => "no-deadline",
-        Some(t) => pace_status(true, current, t),
-    };
-    let trend_percentage = (previous > 0.0).then(|| 100.0 * (current - previous) / previous);
-    let trend = match trend_percentage {
-        Some(p) if p > VELOCITY_TREND_PERCENT => "accelerating",
-        Some(p) if p < -VELOCITY_TREND_PERCENT => "decelerating",
-        Some(_) => "steady",
-        None if current > 0.0 => "accelerating",
-        None => "steady",
-    };
+    let current = mean(basis.iter().map(|r| r.p.pace)).unwrap_or(0.0);
+    let target = mean(with_end.iter().filter_map(|r| r.p.target));
+    let status = pace_status(target, current, with_end.iter().any(|r| r.p.overdue));
+    let comparable: Vec<(f64, f64)> = basis.iter().filter_map(|r| r.p.comparable).collect();
+    let (trend, trend_percentage) = pace_trend(&comparable);
     let estimated_completion = rows
         .iter()
         .map(|r| r.estimated)
@@ -175,13 +115,13 @@ pub fn velocity(ds: &Dataset, learner: Uuid, w: &Window) -> Result<Velocity, Ana
             course_id: r.e.course_id,
             course_title: course_title(ds, r.e.course_id),
             progress: r2(100.0 * r.e.progress),
-            steps_done: r.steps_done,
-            steps_total: r.steps_total,
-            pace: r2(r.pace),
-            target_pace: r.target.map(r2),
-            course_end: r.course_end.map(whole_seconds),
+            steps_done: r.p.steps_done,
+            steps_total: r.p.steps_total,
+            pace: r2(r.p.pace),
+            target_pace: r.p.target.map(r2),
+            course_end: r.p.course_end.map(whole_seconds),
             estimated_completion: r.estimated,
-            status: pace_status(r.target.is_some(), r.pace, r.target.unwrap_or(0.0)),
+            status: pace_status(r.p.target, r.p.pace, r.p.overdue),
         })
         .collect();
     Ok(Velocity {
@@ -190,6 +130,7 @@ pub fn velocity(ds: &Dataset, learner: Uuid, w: &Window) -> Result<Velocity, Ana
         target_pace: target.map(r2),
         trend,
         trend_percentage: trend_percentage.map(r2),
+        comparable_enrolments: comparable.len(),
         estimated_completion,
         status,
         courses,
@@ -240,6 +181,7 @@ mod tests {
         assert_eq!(v.status, "on-track");
         assert_eq!(v.trend, "accelerating");
         assert_eq!(v.trend_percentage, Some(100.0));
+        assert_eq!(v.comparable_enrolments, 1);
         assert_eq!(v.estimated_completion, None);
         assert_eq!(v.courses.len(), 2);
         let c = v
@@ -290,7 +232,95 @@ mod tests {
         assert_eq!(v.target_pace, Some(25.0));
         assert_eq!(v.status, "at-risk");
         assert_eq!(v.estimated_completion, None);
-        assert_eq!(pace_status(true, 15.0, 20.0), "behind"); // r = 0.75
+        assert_eq!(pace_status(Some(20.0), 15.0, false), "behind"); // r = 0.75
+    }
+
+    #[test]
+    fn velocity_trend_compares_only_enrolments_open_in_both_windows() {
+        // now = day 70, 7d: W = (63, 70], W′ = (56, 63]. No deadlines, so
+        // the basis is A (both enrolments).
+        // Course 100 (enrolled day 0, 4 steps): 1 step in W′ (day 60), 1
+        //   in W (day 65) → pace 25, prevPace 25; comparable.
+        // Course 101 (enrolled day 64, inside W; 2 steps): both done in W
+        //   → pace 100; its W′ pace would be 0 by construction: not
+        //   comparable.
+        // currentPace = (25 + 100) / 2 = 62.5. Trend over course 100 only:
+        // 25 vs 25 → 0 % → steady. (Over both: prev 12.5 → +400 %.)
+        let mut r = records();
+        user(&mut r, ME, L, None);
+        course(&mut r, 100, 0.0, None);
+        course(&mut r, 101, 0.0, None);
+        for a in 300..304 {
+            assessment(&mut r, a, 100, 100.0, 25.0, None);
+        }
+        assessment(&mut r, 310, 101, 100.0, 50.0, None);
+        assessment(&mut r, 311, 101, 100.0, 50.0, None);
+        enrol(&mut r, 1, ME, 100, 0.0);
+        enrol(&mut r, 2, ME, 101, 64.0);
+        attempt(&mut r, ME, 300, 1, 50.0, 60.0);
+        attempt(&mut r, ME, 301, 1, 50.0, 65.0);
+        attempt(&mut r, ME, 310, 1, 50.0, 66.0);
+        attempt(&mut r, ME, 311, 1, 50.0, 67.0);
+        let v = velocity(&ds(r.clone()), id(ME), &w7(70.0)).expect("velocity");
+        assert_eq!(v.current_pace, 62.5);
+        assert_eq!(v.trend, "steady");
+        assert_eq!(v.trend_percentage, Some(0.0));
+        assert_eq!(v.comparable_enrolments, 1);
+        // Only the recent enrolment: nothing to compare.
+        let mut only_recent = r.clone();
+        only_recent.enrolments.retain(|e| e.course_id == id(101));
+        let v = velocity(&ds(only_recent), id(ME), &w7(70.0)).expect("velocity");
+        assert_eq!(v.current_pace, 100.0);
+        assert_eq!(v.trend, "not-comparable");
+        assert_eq!(v.trend_percentage, None);
+        assert_eq!(v.comparable_enrolments, 0);
+        // Course 102 enrolled day 59: open 4 of W′'s 7 days (≥ half) →
+        // comparable, its W′ pace per week open. 1 of 2 steps in W′ (day
+        // 61): prevPace = 100 × 1/2 / (4/7) = 87.5; 1 in W (day 66): pace
+        // 50. Trend = 100 × (50 − 87.5) / 87.5 = −42.857143 → decelerating
+        // (per full week, 50 vs 50 would read "steady").
+        course(&mut r, 102, 0.0, None);
+        assessment(&mut r, 320, 102, 100.0, 50.0, None);
+        assessment(&mut r, 321, 102, 100.0, 50.0, None);
+        enrol(&mut r, 3, ME, 102, 59.0);
+        attempt(&mut r, ME, 320, 1, 50.0, 61.0);
+        attempt(&mut r, ME, 321, 1, 50.0, 66.0);
+        r.enrolments.retain(|e| e.course_id == id(102));
+        let v = velocity(&ds(r), id(ME), &w7(70.0)).expect("velocity");
+        assert_eq!(v.current_pace, 50.0);
+        assert_eq!(v.comparable_enrolments, 1);
+        assert_eq!(v.trend_percentage, Some(-42.86));
+        assert_eq!(v.trend, "decelerating");
+    }
+
+    #[test]
+    fn a_course_past_its_end_with_steps_left_is_overdue() {
+        // Course 100 ends day 84; now = day 84 + 37 minutes; 3 of 4 steps
+        // done in W (days 80–82): pace 100 × 3 / 4 / 1 = 75, remaining 25,
+        // weeksLeft = max(1, −37 min) = 1 → targetPace 25, r = 3 (the old
+        // rule said on-track). The course has ended with a step left:
+        // overdue, for the course and for the learner.
+        let mut r = records();
+        user(&mut r, ME, L, None);
+        course(&mut r, 100, 0.0, Some(84));
+        for a in 300..304 {
+            assessment(&mut r, a, 100, 100.0, 25.0, None);
+        }
+        enrol(&mut r, 1, ME, 100, 0.0);
+        for (a, at) in [(300, 80.0), (301, 81.0), (302, 82.0)] {
+            attempt(&mut r, ME, a, 1, 50.0, at);
+        }
+        let now = 84.0 + 37.0 / 1440.0;
+        let v = velocity(&ds(r.clone()), id(ME), &w7(now)).expect("velocity");
+        assert_eq!(v.current_pace, 75.0);
+        assert_eq!(v.target_pace, Some(25.0));
+        assert_eq!(v.status, "overdue");
+        assert_eq!(v.courses[0].status, "overdue");
+        // All steps done: not overdue, target 0 → on-track.
+        attempt(&mut r, ME, 303, 1, 50.0, 83.0);
+        let v = velocity(&ds(r), id(ME), &w7(now)).expect("velocity");
+        assert_eq!(v.status, "on-track");
+        assert_eq!(v.courses[0].status, "on-track");
     }
 
     #[test]

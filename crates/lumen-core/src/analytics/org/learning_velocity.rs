@@ -7,8 +7,10 @@ use super::*;
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Pace {
     current: f64,
-    previous: f64,
-    /// `on-track` | `behind` | `at-risk` | `no-deadline`.
+    /// (current, previous) mean pace over the learner's comparable
+    /// enrolments (§5.1); `None` when none is comparable.
+    comparable: Option<(f64, f64)>,
+    /// `on-track` | `behind` | `at-risk` | `overdue` | `no-deadline`.
     status: &'static str,
 }
 
@@ -20,9 +22,7 @@ fn learner_pace(
     w: &Window,
     steps: &mut HashMap<Uuid, Steps>,
 ) -> Option<Pace> {
-    let prev_w = w.previous();
-    // (pace, prevPace, targetPace when the course has an end)
-    let mut per: Vec<(f64, f64, Option<f64>)> = Vec::new();
+    let mut per: Vec<common::EnrolmentPace> = Vec::new();
     for e in ds
         .enrolments_of(user)
         .filter(|e| e.status == EnrolmentStatus::Active && e.enrolled_at <= w.now)
@@ -30,55 +30,25 @@ fn learner_pace(
         let s = steps
             .entry(e.course_id)
             .or_insert_with(|| Steps::of(ds, e.course_id));
-        if s.is_empty() {
-            continue;
-        }
-        let total = s.len() as f64;
-        let done = s.done_at(ds, user);
-        let in_w = done.iter().filter(|t| w.contains(**t)).count() as f64;
-        let in_prev = done.iter().filter(|t| prev_w.contains(**t)).count() as f64;
-        let done_now = done.iter().filter(|t| **t <= w.now).count();
-        let pace = 100.0 * in_w / total / w.weeks();
-        let prev = 100.0 * in_prev / total / w.weeks();
-        let remaining = 100.0 * (1.0 - done_now as f64 / total);
-        let target = ds.course(e.course_id).and_then(|c| {
-            c.length_days.map(|len| {
-                let start = c.starts_at.unwrap_or(e.enrolled_at);
-                let course_end = start + Duration::days(i64::from(len));
-                let weeks_left = (days(course_end - w.now) / 7.0).max(1.0);
-                if done_now >= s.len() {
-                    0.0
-                } else {
-                    remaining / weeks_left
-                }
-            })
-        });
-        per.push((pace, prev, target));
+        per.extend(common::enrolment_pace(ds, e, s, w));
     }
     if per.is_empty() {
         return None;
     }
-    let with_end: Vec<_> = per.iter().filter(|p| p.2.is_some()).collect();
-    if with_end.is_empty() {
-        return Some(Pace {
-            current: mean(per.iter().map(|p| p.0)).unwrap_or_default(),
-            previous: mean(per.iter().map(|p| p.1)).unwrap_or_default(),
-            status: "no-deadline",
-        });
-    }
-    let current = mean(with_end.iter().map(|p| p.0)).unwrap_or_default();
-    let previous = mean(with_end.iter().map(|p| p.1)).unwrap_or_default();
-    let target = mean(with_end.iter().filter_map(|p| p.2)).unwrap_or_default();
-    let status = if target == 0.0 || current / target >= 1.0 {
-        "on-track"
-    } else if current / target >= 0.6 {
-        "behind"
+    let with_end: Vec<_> = per.iter().filter(|p| p.target.is_some()).collect();
+    let basis: Vec<_> = if with_end.is_empty() {
+        per.iter().collect()
     } else {
-        "at-risk"
+        with_end.clone()
     };
+    let current = mean(basis.iter().map(|p| p.pace)).unwrap_or_default();
+    let pairs: Vec<(f64, f64)> = basis.iter().filter_map(|p| p.comparable).collect();
+    let comparable = mean(pairs.iter().map(|p| p.0)).zip(mean(pairs.iter().map(|p| p.1)));
+    let target = mean(with_end.iter().filter_map(|p| p.target));
+    let status = common::pace_status(target, current, with_end.iter().any(|p| p.overdue));
     Some(Pace {
         current,
-        previous,
+        comparable,
         status,
     })
 }
@@ -86,7 +56,6 @@ fn learner_pace(
 /// The velocity figures of a set of learners (unrounded).
 struct VelocityCore {
     overall: Option<f64>,
-    previous: Option<f64>,
     on_track_share: Option<f64>,
     completions: usize,
     per_active: Option<f64>,
@@ -113,7 +82,6 @@ fn velocity_core(
     let active = active_count(learners, evs, w);
     VelocityCore {
         overall: mean(ps.iter().map(|p| p.current)),
-        previous: mean(ps.iter().map(|p| p.previous)),
         on_track_share: (with_status > 0).then(|| 100.0 * on_track as f64 / with_status as f64),
         completions: completed.len(),
         per_active: (active > 0).then(|| completed.len() as f64 / active as f64),
@@ -145,7 +113,17 @@ pub struct VelocityDepartment {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct VelocityTrends {
-    pub previous_overall_velocity: f64,
+    /// Learners whose pace can be compared: ≥ 1 enrolment open for at
+    /// least half of W′ (§5.1). The two velocities below are over them only.
+    pub comparable_learners: usize,
+    /// Mean current pace of the comparable learners (their comparable
+    /// enrolments); null when there are none.
+    pub comparable_velocity: Option<f64>,
+    /// Mean pace of the same learners and enrolments in W′; null when
+    /// there are none.
+    pub previous_overall_velocity: Option<f64>,
+    /// 100 × (comparableVelocity − previousOverallVelocity) /
+    /// previousOverallVelocity; null when not comparable or previous = 0.
     pub change_percent: Option<f64>,
 }
 
@@ -211,8 +189,17 @@ pub fn learning_velocity(
     let evs = events_by_learner(ds, &learners);
     let core = velocity_core(ds, &learners, &paces, &evs, w, k);
     let overall = core.overall.unwrap_or_default();
-    let previous = core.previous.unwrap_or_default();
-    let change_percent = (previous != 0.0).then(|| 100.0 * (overall - previous) / previous);
+    // The trend compares like with like (§5.1): comparable enrolments only.
+    let pairs: Vec<(f64, f64)> = learners
+        .iter()
+        .filter_map(|u| paces.get(&u.id).and_then(|p| p.comparable))
+        .collect();
+    let comparable_now = mean(pairs.iter().map(|p| p.0));
+    let previous = mean(pairs.iter().map(|p| p.1));
+    let change_percent = comparable_now
+        .zip(previous)
+        .filter(|(_, p)| *p != 0.0)
+        .map(|(c, p)| 100.0 * (c - p) / p);
 
     let mut rows = Vec::new();
     let mut bench = Vec::new();
@@ -290,8 +277,12 @@ pub fn learning_velocity(
         });
     }
     let (fastest, slowest, average) = extremes(&bench);
+    let mut header = Header::new("learning-velocity", Some(org), w);
+    if pairs.is_empty() {
+        header.note("TREND_NOT_COMPARABLE");
+    }
     Ok(LearningVelocity {
-        header: Header::new("learning-velocity", Some(org), w),
+        header,
         overall_velocity: r2(overall),
         on_track_share: core.on_track_share.map(r2),
         completions_in_window: core.completions,
@@ -299,7 +290,9 @@ pub fn learning_velocity(
         median_days_to_complete: core.median_days.map(r2),
         department_breakdown: rows,
         trends: VelocityTrends {
-            previous_overall_velocity: r2(previous),
+            comparable_learners: pairs.len(),
+            comparable_velocity: comparable_now.map(r2),
+            previous_overall_velocity: previous.map(r2),
             change_percent: change_percent.map(r2),
         },
         benchmarks: VelocityBenchmarks {
@@ -367,7 +360,9 @@ mod tests {
         // overall = (35/3 + 35/3 + 0)/3 = 70/9 = 7.777778;
         // previous = (35/6)/3 = 35/18 = 1.944444; change = +300 %.
         assert_eq!(v.overall_velocity, 7.78);
-        assert_eq!(v.trends.previous_overall_velocity, 1.94);
+        assert_eq!(v.trends.previous_overall_velocity, Some(1.94));
+        assert_eq!(v.trends.comparable_velocity, Some(7.78));
+        assert_eq!(v.trends.comparable_learners, 3);
         assert_eq!(v.trends.change_percent, Some(300.0));
         // on-track 1 of {11 on-track, 13 at-risk} = 50 (not < 50: no LOW_ON_TRACK).
         assert_eq!(v.on_track_share, Some(50.0));
@@ -428,6 +423,28 @@ mod tests {
         let codes: Vec<_> = v.insights.iter().map(|i| i.code).collect();
         assert_eq!(codes, ["LOW_ON_TRACK", "VELOCITY_DROP"]);
         assert_eq!(v.recommendations.len(), 2);
+    }
+
+    #[test]
+    fn learning_velocity_trend_leaves_out_enrolments_that_began_after_the_previous_window_opened() {
+        // Learner 15 (dept B) enrolled in course 2 at day 40 (inside W =
+        // (30, 60]) and did both steps in W: pace 100 · 2/2 / (30/7) =
+        // 23.333333, no previous window to compare → not comparable.
+        // overall = (35/3 + 35/3 + 0 + 70/3) / 4 = 11.666667; the trend is
+        // over 11, 12 and 13 as before: 70/9 = 7.78 against 35/18 = 1.94,
+        // +300 %. (The old rule: previous (35/6)/4 = 1.458333, +700 %.)
+        let mut r = velocity_fixture();
+        learner(&mut r, 15, Some(B));
+        enrol(&mut r, 907, 15, 2, 40.0);
+        attempt(&mut r, 15, 21, 1, 50.0, 41.0);
+        attempt(&mut r, 15, 22, 1, 50.0, 42.0);
+        let v = learning_velocity(&Dataset::new(r), org(), &win(), 2).expect("velocity");
+        assert_eq!(v.overall_velocity, 11.67);
+        assert_eq!(v.trends.comparable_learners, 3);
+        assert_eq!(v.trends.comparable_velocity, Some(7.78));
+        assert_eq!(v.trends.previous_overall_velocity, Some(1.94));
+        assert_eq!(v.trends.change_percent, Some(300.0));
+        assert!(v.header.notes.is_empty());
     }
 
     #[test]

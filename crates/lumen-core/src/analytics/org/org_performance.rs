@@ -46,8 +46,13 @@ fn performance_core(
             .iter()
             .filter_map(|r| mean(r.iter().map(|x| x.0))),
     );
-    let pass_rate = (!all.is_empty())
-        .then(|| 100.0 * all.iter().filter(|x| x.1).count() as f64 / all.len() as f64);
+    // Both averages are means over learners (each learner counts once).
+    let pass_rate = mean(
+        per_learner
+            .iter()
+            .filter(|r| !r.is_empty())
+            .map(|r| 100.0 * r.iter().filter(|x| x.1).count() as f64 / r.len() as f64),
+    );
     let finished: Vec<_> = learners
         .iter()
         .flat_map(|u| ds.enrolments_of(u.id))
@@ -82,7 +87,11 @@ pub struct PerformanceWeights {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PerformanceMetrics {
+    /// Mean over learners with a result in W of each learner's mean score
+    /// percent (each learner counts once), 0–100.
     pub average_score: Option<f64>,
+    /// Mean over learners with a result in W of each learner's pass share
+    /// (100 × passed results / results; each learner counts once), 0–100.
     pub pass_rate: Option<f64>,
     pub completion_rate: Option<f64>,
     pub skill_attainment: Option<f64>,
@@ -401,9 +410,11 @@ mod tests {
         let p = org_performance(&ds, org(), &win(), 2).expect("performance");
         // Results: 11 → 80 % (best of 80, 60) and 40 % (20/50, passed);
         // 12 → 30 % (failed); 13 → 90 %. Learner means 60, 30, 90 → 60.
-        // passRate 3/4 = 75. Finished in W: withdrawn, pass, fail → 33.333333.
-        // No targets → skill attainment absent; weights 0.35, 0.25, 0.25 / 0.85.
-        // overall = (21 + 18.75 + 8.333333)/0.85 = 56.568627.
+        // passRate per learner: 11 2/2, 12 0/1, 13 1/1 → 200/3 = 66.666667
+        // (over results: 3/4). Finished in W: withdrawn, pass, fail →
+        // 33.333333. No targets → skill attainment absent; weights 0.35,
+        // 0.25, 0.25 / 0.85. overall = (21 + 16.666667 + 8.333333)/0.85 =
+        // 46/0.85 = 54.117647.
         let m = &p.performance_metrics;
         assert_eq!(
             (
@@ -412,12 +423,12 @@ mod tests {
                 m.completion_rate,
                 m.skill_attainment
             ),
-            (Some(60.0), Some(75.0), Some(33.33), None)
+            (Some(60.0), Some(66.67), Some(33.33), None)
         );
         assert_eq!(m.weights.average_score, Some(0.4118));
         assert_eq!(m.weights.pass_rate, Some(0.2941));
         assert_eq!(m.weights.skill_attainment, None);
-        assert_eq!(p.overall_performance, 56.57);
+        assert_eq!(p.overall_performance, 54.12);
         let k = &p.key_performance_indicators;
         assert_eq!(
             (k.total_learners, k.active_learners, k.enrolments_in_window),
@@ -437,13 +448,14 @@ mod tests {
             p.header.notes,
             ["NO_SKILL_TARGETS", "NO_BUSINESS_OUTCOME_DATA"]
         );
-        // Dept A {11, 12}: means 60, 30 → 45; passed 2/3 = 66.67; finished
-        // fail + withdrawn → 0; (15.75 + 16.666667 + 0)/0.85 = 38.137255.
+        // Dept A {11, 12}: means 60, 30 → 45; pass shares 100, 0 → 50;
+        // finished fail + withdrawn → 0; (15.75 + 12.5 + 0)/0.85 =
+        // 33.235294.
         let a = &p.department_performance[0];
-        assert_eq!(a.overall_performance, Some(38.14));
+        assert_eq!(a.overall_performance, Some(33.24));
         assert_eq!(
             (a.average_score, a.pass_rate, a.completion_rate),
-            (Some(45.0), Some(66.67), Some(0.0))
+            (Some(45.0), Some(50.0), Some(0.0))
         );
         // Dept B: 1 < k = 2 learners.
         let b = &p.department_performance[1];
@@ -456,12 +468,12 @@ mod tests {
             (true, Some("COHORT_BELOW_K"))
         );
         let best = p.benchmarks.best_department.clone().expect("best");
-        assert_eq!((best.department_id, best.value), (Some(id(A)), 38.14));
-        assert_eq!(p.benchmarks.department_average, Some(38.14));
+        assert_eq!((best.department_id, best.value), (Some(id(A)), 33.24));
+        assert_eq!(p.benchmarks.department_average, Some(33.24));
         // Nothing in W′ (day 0 … 30): no previous value.
         assert_eq!(p.trends.previous_overall_performance, None);
         assert_eq!(p.trends.change, None);
-        // completionRate 33.33 < 50; A is 38.14 < 56.57 − 10.
+        // completionRate 33.33 < 50; A is 33.24 < 54.12 − 10.
         let codes: Vec<_> = p.recommendations.iter().map(|r| r.code).collect();
         assert_eq!(codes, ["LOW_COMPLETION_RATE", "DEPARTMENT_BEHIND"]);
     }
@@ -474,9 +486,9 @@ mod tests {
         let ds = Dataset::new(r);
         let p = org_performance(&ds, org(), &win(), 2).expect("performance");
         // No requirement → everyone: (3/4 + 2/4 + 0)/3 = 41.666667;
-        // overall = 21 + 18.75 + 8.333333 + 0.15·41.666667 = 54.333333.
+        // overall = 21 + 16.666667 + 8.333333 + 0.15·41.666667 = 52.25.
         assert_eq!(p.performance_metrics.skill_attainment, Some(41.67));
-        assert_eq!(p.overall_performance, 54.33);
+        assert_eq!(p.overall_performance, 52.25);
         assert_eq!(p.header.notes, ["NO_BUSINESS_OUTCOME_DATA"]);
         // Dept A {11, 12}: (0.75 + 0.5)/2 = 62.5.
         assert_eq!(p.department_performance[0].skill_attainment, Some(62.5));

@@ -36,6 +36,8 @@ pub struct CourseHealthRow {
 pub struct HealthComponents {
     pub engagement: Option<f64>,
     pub retention: Option<f64>,
+    /// Mean over learners with a result in W of each learner's pass share
+    /// (100 × passed results / results; each learner counts once), 0–100.
     pub pass_rate: Option<f64>,
     pub submission: Option<f64>,
 }
@@ -261,7 +263,9 @@ mod tests {
             attempt(&mut r, n, 50, 1, score, 84.0);
         }
         // A2: learners 1..15 and 22 = 16 results; 1..3 fail. 14 + 16 = 30
-        // results, 6 failed, 24 passed.
+        // results, 6 failed, 24 passed. Per learner (16 with a result):
+        // 1..3 pass 0 of 2, the other 13 pass all → passRate 1300 / 16 =
+        // 81.25 (over results it would be 80).
         for n in (1..=15).chain([22]) {
             let score = if n <= 3 { 20.0 } else { 90.0 };
             attempt(&mut r, n, 51, 1, score, 88.0);
@@ -288,7 +292,7 @@ mod tests {
             HealthComponents {
                 engagement: Some(75.0),
                 retention: Some(90.91),
-                pass_rate: Some(80.0),
+                pass_rate: Some(81.25),
                 submission: Some(66.67),
             }
         );
@@ -301,9 +305,10 @@ mod tests {
                 submission: Some(0.2),
             }
         );
-        assert_eq!(c.health_score, Some(79.11));
+        // 0.3·75 + 0.3·90.909091 + 0.2·81.25 + 0.2·66.666667 = 79.356061
+        assert_eq!(c.health_score, Some(79.36));
         assert_eq!(c.status, "healthy");
-        assert_eq!(h.overall_health, 79.11);
+        assert_eq!(h.overall_health, 79.36);
         assert_eq!(
             h.issues,
             vec![HealthIssue {

@@ -10,7 +10,7 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::common::{
-    active_at, active_in, best_attempt, completion_rate, composite, events, finished_in, mean,
+    active_at, active_in, best_attempt, completion_rate, composite, end, events, finished_in, mean,
     passed, percentile, r2, r4, score_percent,
 };
 use super::{AnalyticError, Dataset, Header, Window};
@@ -108,10 +108,21 @@ fn average_score(results: &[Outcome]) -> Option<f64> {
     mean(learner_scores(results).into_values())
 }
 
-/// 100 × passed results / results; `None` without results.
+/// Mean over learners with ≥ 1 result of 100 × their passed results /
+/// their results: each learner counts once, as in [`average_score`];
+/// `None` without results.
 fn pass_rate(results: &[Outcome]) -> Option<f64> {
-    (!results.is_empty())
-        .then(|| 100.0 * results.iter().filter(|r| r.passed).count() as f64 / results.len() as f64)
+    let mut by_user: BTreeMap<Uuid, (usize, usize)> = BTreeMap::new();
+    for r in results {
+        let (passed, all) = by_user.entry(r.user).or_default();
+        *passed += usize::from(r.passed);
+        *all += 1;
+    }
+    mean(
+        by_user
+            .into_values()
+            .map(|(passed, all)| 100.0 * passed as f64 / all as f64),
+    )
 }
 
 fn withdrawn_in(e: &Enrolment, w: &Window) -> bool {

@@ -138,7 +138,11 @@ pub struct Category {
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StudentKpis {
+    /// Mean over learners with a result in W of each learner's mean score
+    /// percent (each learner counts once), 0–100.
     pub average_score: Option<f64>,
+    /// Mean over learners with a result in W of each learner's pass share
+    /// (100 × passed results / results; each learner counts once), 0–100.
     pub pass_rate: Option<f64>,
     pub completion_rate: Option<f64>,
     pub average_progress: Option<f64>,
@@ -489,8 +493,8 @@ mod tests {
     /// L3 50, L4 20 (fail) → scores 90, 86, 50, 20; L5 none.
     /// Bands: excellent 2, belowAverage 1, failing 1, noScores 1 (of 5 →
     /// 40, 20, 20, 20 %).
-    /// averageScore = (90 + 86 + 50 + 20) / 4 = 61.5; passRate = 4/5 results
-    /// passed = 80. completionRate: L3 completed pass = 100.
+    /// averageScore = (90 + 86 + 50 + 20) / 4 = 61.5; passRate per learner:
+    /// L1 1/1, L2 2/2, L3 1/1, L4 0/1 → 300 / 4 = 75 (over results: 4/5). completionRate: L3 completed pass = 100.
     /// Active enrolments: 1, 2, 4, 5 with progress 0.1, 0.3, 0.5, 1.0 →
     /// bins 1,1,1,1; averageProgress = (10 + 30 + 50 + 100) / 4 = 47.5.
     /// Events tied to course in W: L1..L4 (attempts) → activeShare 80.
@@ -623,7 +627,7 @@ mod tests {
         );
         let k = &d.key_performance_indicators;
         assert_eq!(k.average_score, Some(61.5));
-        assert_eq!(k.pass_rate, Some(80.0));
+        assert_eq!(k.pass_rate, Some(75.0));
         assert_eq!(k.completion_rate, Some(100.0));
         assert_eq!(k.average_progress, Some(47.5));
         assert_eq!(k.active_share, 80.0);

@@ -5,6 +5,9 @@ use super::*;
 
 pub const TEACHING_WEIGHTS: [f64; 4] = [0.35, 0.25, 0.25, 0.15];
 const METRIC_NAMES: [&str; 4] = ["learnerOutcomes", "scoreLevel", "feedback", "engagement"];
+/// Observations a metric needs in each window before its change is read
+/// with confidence (§6.4).
+pub const MIN_TREND_SAMPLE: usize = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -43,6 +46,12 @@ pub struct MetricNote {
 pub struct TeachingTrends {
     pub previous_overall_effectiveness: Option<f64>,
     pub change: Option<f64>,
+    /// `sufficient` | `low`: `low` when a metric present in W or W′ rests
+    /// on fewer than 3 observations there (finished enrolments, learners
+    /// with a result, ratings, active enrolments); null without a change.
+    pub confidence: Option<&'static str>,
+    /// The metrics that make the confidence low, in metric order.
+    pub low_evidence: Vec<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -91,6 +100,30 @@ pub fn teaching_metrics(ds: &Dataset, t: Uuid, w: &Window) -> TrainerMetrics {
         100.0 * n as f64 / active.len() as f64
     });
     [outcomes, score, feedback, engagement]
+}
+
+/// How many observations each metric of trainer `t` rests on in W:
+/// finished enrolments, learners with a result, ratings, active enrolments.
+fn teaching_evidence(ds: &Dataset, t: Uuid, w: &Window) -> [usize; 4] {
+    let courses = courses_of(ds, t);
+    let enrolments: Vec<&Enrolment> = courses
+        .iter()
+        .flat_map(|c| ds.enrolments_in(c.id))
+        .collect();
+    let results: Vec<Outcome> = courses
+        .iter()
+        .flat_map(|c| results_of_course(ds, c.id, w))
+        .collect();
+    [
+        enrolments.iter().filter(|e| finished_in(e, w)).count(),
+        learner_scores(&results).len(),
+        ds.records
+            .feedback
+            .iter()
+            .filter(|f| f.trainer_id == t && w.contains(f.submitted_at))
+            .count(),
+        enrolments.iter().filter(|e| active_at(e, w.now)).count(),
+    ]
 }
 
 /// overallEffectiveness and the effective weights; `None` when none of
@@ -165,7 +198,27 @@ pub fn teaching_effectiveness_with(
             0.0,
         ));
     };
-    let previous = effectiveness(&teaching_metrics(ds, trainer, &w.previous())).map(|(s, _)| s);
+    let previous_metrics = teaching_metrics(ds, trainer, &w.previous());
+    let previous = effectiveness(&previous_metrics).map(|(s, _)| s);
+    // A change resting on one rating or two results is not a trend.
+    let (now_n, prev_n) = (
+        teaching_evidence(ds, trainer, w),
+        teaching_evidence(ds, trainer, &w.previous()),
+    );
+    let low_evidence: Vec<&'static str> = (0..4)
+        .filter(|i| {
+            (metrics[*i].is_some() && now_n[*i] < MIN_TREND_SAMPLE)
+                || (previous_metrics[*i].is_some() && prev_n[*i] < MIN_TREND_SAMPLE)
+        })
+        .map(|i| METRIC_NAMES[i])
+        .collect();
+    let confidence = previous.map(|_| {
+        if low_evidence.is_empty() {
+            "sufficient"
+        } else {
+            "low"
+        }
+    });
 
     // Cohort: the organisation's trainers (T included), values unrounded.
     let mut trainers: Vec<Uuid> = ds.users_with_role(Role::Trainer).map(|u| u.id).collect();
@@ -243,6 +296,12 @@ pub fn teaching_effectiveness_with(
         trends: TeachingTrends {
             previous_overall_effectiveness: opt_r2(previous),
             change: opt_r2(difference(Some(overall), previous)),
+            confidence,
+            low_evidence: if previous.is_some() {
+                low_evidence
+            } else {
+                Vec::new()
+            },
         },
         benchmarks,
     })
@@ -325,6 +384,14 @@ mod tests {
         );
         assert_eq!(t.trends.previous_overall_effectiveness, Some(34.38));
         assert_eq!(t.trends.change, Some(30.0));
+        // Evidence: W has 2 finished, 2 learners with results, 2 ratings,
+        // 2 active enrolments; W′ 1 learner with a result and 4 active.
+        // All present metrics but W′ engagement rest on < 3 observations.
+        assert_eq!(t.trends.confidence, Some("low"));
+        assert_eq!(
+            t.trends.low_evidence,
+            ["learnerOutcomes", "scoreLevel", "feedback", "engagement"]
+        );
         let feedback = &t.benchmarks[2];
         assert_eq!(
             *feedback,
@@ -361,6 +428,49 @@ mod tests {
                 percentile: Some(20.0),
             }]
         );
+    }
+
+    #[test]
+    fn a_trend_on_fewer_than_three_observations_has_low_confidence() {
+        // now = day 100, W = (70, 100], W′ = (40, 70]. Six active
+        // enrolments (engagement on 6 in both windows), nobody finished
+        // (learnerOutcomes absent), learners 1..3 scored in both windows,
+        // three ratings in each window: every present metric rests on ≥ 3
+        // observations → sufficient.
+        let mut r = records();
+        course(&mut r, 10, 0.0, None);
+        trainer_with(&mut r, T, &[10]);
+        assessment(&mut r, 50, 10, 100.0, 50.0, None);
+        for n in 1..=6u128 {
+            user(&mut r, n, &[Role::Learner], None);
+            enrol(&mut r, 100 + n, n, 10, 0.0);
+        }
+        for n in 1..=3u128 {
+            attempt(&mut r, n, 50, 1, 50.0, 50.0);
+            attempt(&mut r, n, 50, 2, 70.0, 80.0);
+        }
+        for (rating, at) in [
+            (3, 50.0),
+            (3, 55.0),
+            (4, 60.0),
+            (5, 80.0),
+            (4, 85.0),
+            (5, 90.0),
+        ] {
+            feedback(&mut r, T, 10, rating, at);
+        }
+        let t = teaching_effectiveness(&Dataset::new(r.clone()), id(T), &window(100.0), 5)
+            .expect("effectiveness");
+        assert!(t.trends.change.is_some());
+        assert_eq!(t.trends.confidence, Some("sufficient"));
+        assert!(t.trends.low_evidence.is_empty());
+        // With one rating left in W the feedback change rests on a single
+        // rating: low confidence, naming feedback.
+        r.feedback.retain(|f| f.submitted_at <= day(80.0));
+        let t = teaching_effectiveness(&Dataset::new(r), id(T), &window(100.0), 5)
+            .expect("effectiveness");
+        assert_eq!(t.trends.confidence, Some("low"));
+        assert_eq!(t.trends.low_evidence, ["feedback"]);
     }
 
     #[test]
