@@ -141,32 +141,6 @@ impl Store {
         }))
     }
 
-    pub async fn save_report_schedule(&self, s: &ScheduleRow) -> StoreResult<()> {
-        on_pool!(self, |pool| {
-            sqlx::query(
-                "INSERT INTO report_schedules (id, owner_id, name, cron, report_type, format, \
-                 time_range, analytics, created_at, organization_id) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
-                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, cron = excluded.cron, \
-                 report_type = excluded.report_type, format = excluded.format, \
-                 time_range = excluded.time_range, analytics = excluded.analytics",
-            )
-            .bind(s.id)
-            .bind(s.owner_id)
-            .bind(&s.name)
-            .bind(&s.cron)
-            .bind(&s.report_type)
-            .bind(&s.format)
-            .bind(&s.time_range)
-            .bind(&s.analytics)
-            .bind(s.created_at)
-            .bind(s.organization_id)
-            .execute(pool)
-            .await?;
-        });
-        Ok(())
-    }
-
     pub async fn report_schedule(&self, id: Uuid) -> StoreResult<Option<ScheduleRow>> {
         Ok(on_pool!(self, |pool| {
             sqlx::query_as(
