@@ -77,6 +77,10 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     pub body_limit_bytes: usize,
     pub request_timeout: Duration,
+    /// After SIGTERM or Ctrl-C, how long the process may take to stop
+    /// (in-flight requests, running jobs, computations) before it exits
+    /// anyway.
+    pub shutdown_grace: Duration,
     /// Send `Strict-Transport-Security` (only when served behind TLS).
     pub hsts: bool,
     pub log_level: String,
@@ -274,6 +278,7 @@ impl Default for Config {
             cors_origins: Vec::new(),
             body_limit_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(30),
             hsts: false,
             log_level: "info".to_owned(),
             log_format: LogFormat::Json,
@@ -324,6 +329,7 @@ struct FileConfig {
     cors_origins: Option<Vec<String>>,
     body_limit_bytes: Option<toml::Value>,
     request_timeout_secs: Option<toml::Value>,
+    shutdown_grace_secs: Option<toml::Value>,
     hsts: Option<bool>,
     log_level: Option<String>,
     log_format: Option<String>,
@@ -520,6 +526,13 @@ impl Config {
             val(&file_cfg.request_timeout_secs),
         ) {
             cfg.request_timeout = Duration::from_secs(parse_num(&raw, 1, 3600)?);
+        }
+        if let Some(raw) = pick(
+            "LUMEN_SHUTDOWN_GRACE_SECS",
+            "shutdown_grace_secs",
+            val(&file_cfg.shutdown_grace_secs),
+        ) {
+            cfg.shutdown_grace = Duration::from_secs(parse_num(&raw, 1, 3600)?);
         }
         if let Some(raw) = pick("LUMEN_HSTS", "hsts", file_cfg.hsts.map(|b| b.to_string())) {
             cfg.hsts = parse_bool(&raw)?;

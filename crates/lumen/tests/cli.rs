@@ -155,6 +155,83 @@ async fn demo_serves_http_and_stops_cleanly_on_sigterm() {
     std::fs::remove_dir_all(dir).ok();
 }
 
+/// A stop is bounded: with a request still in flight (its body never
+/// finishes arriving, and the request timeout is ten minutes), SIGTERM
+/// stops the process after `LUMEN_SHUTDOWN_GRACE_SECS`, not when the
+/// request gives up.
+#[tokio::test]
+async fn sigterm_stops_within_the_grace_period_whatever_is_in_flight() {
+    use std::io::Write;
+    let dir = std::env::temp_dir().join(format!("lumen-grace-{}", uuid::Uuid::new_v4().simple()));
+    let mut child = lumen()
+        .args(["demo", "--port", "0", "--data-dir"])
+        .arg(&dir)
+        .env("LUMEN_SHUTDOWN_GRACE_SECS", "1")
+        .env("LUMEN_REQUEST_TIMEOUT_SECS", "600")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start demo");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    let (said_tx, said_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix("Lumen is running at ") {
+                let _ = tx.send(
+                    rest.split_whitespace()
+                        .next()
+                        .unwrap_or_default()
+                        .to_owned(),
+                );
+            }
+            let _ = said_tx.send(line);
+        }
+    });
+    let base = rx
+        .recv_timeout(Duration::from_secs(60))
+        .expect("demo announces its URL");
+    let addr = base.trim_start_matches("http://").to_owned();
+
+    // A request whose body stops half-way: the handler waits for the rest.
+    let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+    write!(
+        stream,
+        "POST /api/v1/auth/login HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"email\":"
+    )
+    .expect("send a partial request");
+    stream.flush().expect("flush");
+    std::thread::sleep(Duration::from_millis(500));
+
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().ok();
+            panic!("still running a minute after SIGTERM with a 1 s grace period");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(
+        !status.success(),
+        "a stop forced by the grace period exits 1"
+    );
+    let said: Vec<String> = said_rx.try_iter().collect();
+    assert!(
+        said.iter().any(|l| l.contains("did not stop within 1 s")),
+        "says why it exited: {said:?}"
+    );
+    drop(stream);
+    std::fs::remove_dir_all(dir).ok();
+}
+
 #[test]
 fn user_commands_add_list_and_set_passwords() {
     use std::io::Write;

@@ -71,7 +71,7 @@ pub async fn worker(args: ConfigArgs) -> anyhow::Result<()> {
             state.config.workers,
             store.backend()
         );
-        shutdown_signal().await;
+        shutdown_signal_within(state.config.shutdown_grace).await;
     };
     with_workers(&state, Schedules::Run, running).await?;
     store.close().await;
@@ -156,4 +156,30 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutdown requested: finishing in-flight requests");
+}
+
+/// [`shutdown_signal`], after which the process has `grace` to stop: a
+/// watchdog thread (not a task, so a runtime busy or blocked in a
+/// computation cannot hold it up) exits the process when it is over. Jobs
+/// still running are then left to their lease, and another worker takes
+/// them over.
+pub async fn shutdown_signal_within(grace: std::time::Duration) {
+    shutdown_signal().await;
+    let spawned = std::thread::Builder::new()
+        .name("shutdown-watchdog".into())
+        .spawn(move || {
+            std::thread::sleep(grace);
+            tracing::error!(
+                grace_secs = grace.as_secs(),
+                "still running after the shutdown grace period: exiting"
+            );
+            eprintln!(
+                "Lumen did not stop within {} s (LUMEN_SHUTDOWN_GRACE_SECS): exiting.",
+                grace.as_secs()
+            );
+            std::process::exit(1);
+        });
+    if let Err(err) = spawned {
+        tracing::warn!(error = %err, "no shutdown watchdog: the stop is not bounded");
+    }
 }

@@ -7,7 +7,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 
-use super::{ConfigArgs, Schedules, open_store, shutdown_signal, with_workers};
+use super::{
+    ConfigArgs, Schedules, open_store, shutdown_signal, shutdown_signal_within, with_workers,
+};
 use crate::config::{Config, Secret};
 use crate::queue::{BatchPayload, JobKind, NewJob};
 use crate::{AppState, accounts, http, simulate, store, telemetry};
@@ -139,7 +141,7 @@ async fn serve_with(config: Config, store: store::Store) -> anyhow::Result<()> {
             listener,
             app.into_make_service_with_connect_info::<SocketAddr>(),
         )
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown_signal_within(state.config.shutdown_grace))
         .await
     };
     let served = with_workers(&state, Schedules::Run, serving).await;
