@@ -444,3 +444,74 @@ pub fn fairness(
         .collect();
     Some(out)
 }
+
+#[cfg(test)]
+mod reference_check {
+    //! The fit and the metrics against scikit-learn's on a committed
+    //! fixture (issue 14, item 5): `tests/reference/` holds the fixture, the
+    //! script that made the expected numbers, and the numbers.
+
+    use super::*;
+
+    const FIXTURE: &str = include_str!("../../tests/reference/fixture.csv");
+    const EXPECTED: &str = include_str!("../../tests/reference/expected.json");
+
+    fn close(what: &str, ours: f64, theirs: f64, tolerance: f64) {
+        assert!(
+            (ours - theirs).abs() <= tolerance,
+            "{what}: ours {ours}, scikit-learn {theirs}"
+        );
+    }
+
+    #[test]
+    fn fit_and_metrics_match_scikit_learn_on_the_fixture() {
+        let expected: serde_json::Value = serde_json::from_str(EXPECTED).expect("expected.json");
+        let number = |key: &str| expected[key].as_f64().expect("a number");
+        let mut x: Vec<Vec<f64>> = Vec::new();
+        let mut y: Vec<bool> = Vec::new();
+        for line in FIXTURE.lines().skip(1) {
+            let values: Vec<f64> = line
+                .split(',')
+                .map(|v| v.parse().expect("a number"))
+                .collect();
+            x.push(values[..3].to_vec());
+            y.push(values[3] == 1.0);
+        }
+        assert_eq!(x.len(), 200);
+
+        let fit = logistic::fit(&x, &y, number("lambda"));
+        assert!(fit.converged, "{fit:?}");
+        close("intercept", fit.intercept, number("intercept"), 1e-6);
+        let coefficients = expected["coefficients"].as_array().expect("coefficients");
+        assert_eq!(coefficients.len(), fit.coefficients.len());
+        for (j, (ours, theirs)) in fit.coefficients.iter().zip(coefficients).enumerate() {
+            close(
+                &format!("coefficient {j}"),
+                *ours,
+                theirs.as_f64().expect("a number"),
+                1e-6,
+            );
+        }
+
+        let p: Vec<f64> = x.iter().map(|r| fit.predict(r)).collect();
+        close(
+            "ROC-AUC",
+            metrics::roc_auc(&p, &y).expect("both classes"),
+            number("rocAuc"),
+            1e-9,
+        );
+        close(
+            "PR-AUC",
+            metrics::pr_auc(&p, &y).expect("positives"),
+            number("prAuc"),
+            1e-9,
+        );
+        close(
+            "Brier",
+            metrics::brier(&p, &y).expect("rows"),
+            number("brier"),
+            1e-8,
+        );
+        close("ECE", ece(&p, &y).expect("rows"), number("ece"), 1e-8);
+    }
+}
