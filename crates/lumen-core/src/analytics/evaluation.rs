@@ -6,10 +6,12 @@
 //! is its enrolments active at t (registered, not yet withdrawn or ended);
 //! features read only records with timestamps ≤ t (`dropoff::course_features`,
 //! the service's own features). Three models are scored on the same rows:
-//! the service's model (its 8 features, standardised, L2 logistic regression
-//! with λ = `dropoff::LAMBDA`), a demographics-only logistic regression, and
-//! the rule "no activity in the last 14 days" (with the positive rate of
-//! each group on the training course as its probability).
+//! the service's model (its inputs `dropoff::MODEL_FEATURES`, standardised,
+//! L2 logistic regression with λ = `dropoff::LAMBDA`), a demographics-only
+//! logistic regression, and the rule "no activity in the last 14 days" (with
+//! the positive rate of each group on the training course as its
+//! probability). `ablation` refits on other feature sets, `fairness` splits
+//! the model's figures by protected attribute (never a model input).
 
 use std::collections::HashMap;
 
