@@ -301,6 +301,9 @@ pub fn evaluate(
     Some(evaluations)
 }
 
+/// One row of the ablation: feature set name, ROC-AUC, ECE.
+pub type AblationRow = (&'static str, Option<f64>, Option<f64>);
+
 /// The ablation of §9.5: ROC-AUC and ECE on non-completion of a logistic
 /// regression fitted like the model on each feature set of
 /// `dropoff::FEATURE_SETS`: (set name, ROC-AUC, ECE).
@@ -309,7 +312,7 @@ pub fn ablation(
     train_course: Uuid,
     test_course: Uuid,
     day: i64,
-) -> Option<Vec<(&'static str, Option<f64>, Option<f64>)>> {
+) -> Option<Vec<AblationRow>> {
     let none = HashMap::new();
     let train = rows(ds, train_course, day, &none)?;
     let test = rows(ds, test_course, day, &none)?;
