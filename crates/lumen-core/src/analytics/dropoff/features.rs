@@ -567,6 +567,22 @@ mod tests {
         assert_eq!(a.completeness(), 1.0);
         assert!((a.activity14_rel - (1.0f64 / 36.0).ln()).abs() < 1e-12);
         assert_eq!(heuristic_points(&a), [20, 20, 10, 8, 0, 5]);
+        // Features 9–19 (worked by hand): events 17.0 (attempt), 35.0 (attempt), 58.5 (5 clicks).
+        assert_eq!(a.activity_total, 7);
+        assert!((a.activity_total_log - 8f64.ln()).abs() < 1e-12);
+        assert!((a.active_days_share - 3.0 / 60.0).abs() < 1e-12);
+        assert_eq!((a.activity7, a.median7, a.activity7_rel), (0, 0.0, 0.0));
+        // Own earlier pace: 7 activities in the 46 days before t − 14 d.
+        let pace = -(1.0f64 + 14.0 * 7.0 / 46.0).ln();
+        assert!((a.pace_trend - pace).abs() < 1e-12, "{}", a.pace_trend);
+        // Cohort at t: totals [7, 35, 35], steps [2, 0, 0], due scores [24, 0, 0], scores [48].
+        assert!((a.activity_percentile - 0.5 / 3.0).abs() < 1e-12);
+        assert!((a.progress_percentile - 2.5 / 3.0).abs() < 1e-12);
+        assert_eq!(a.due_score_pct, Some(24.0));
+        assert!((a.due_score_percentile.expect("due") - 2.5 / 3.0).abs() < 1e-12);
+        assert_eq!(a.mean_score_percentile, Some(0.5));
+        assert_eq!(a.score_trend, Some(-4.0));
+        assert_eq!(a.registration_lead_days, 0.0);
 
         let b = features(&ds, &enrolment(&ds, ENROLMENT_B), now());
         assert_eq!(b.days_since_last_activity, 2.0);
