@@ -66,6 +66,94 @@ pub fn evaluate_split(
     })
 }
 
+/// The feature ablation of §9.5: per module and day, ROC-AUC / ECE on
+/// non-completion with each feature set, as a Markdown table.
+pub fn ablation_oulad(dir: &Path, days: &[i64]) -> anyhow::Result<String> {
+    let mut header = String::from("| module (train → test) | day |");
+    let mut rule = String::from("|---|---:|");
+    for (name, _) in lumen_core::analytics::dropoff::FEATURE_SETS {
+        header.push_str(&format!(" {name} |"));
+        rule.push_str("---:|");
+    }
+    let mut s = format!("{header}\n{rule}\n");
+    for (module, train, test) in SPLITS {
+        let data = Oulad::open(dir, &[module])?;
+        let ds = Dataset::new(data.records()?);
+        let course = |p: &str| {
+            data.presentation(module, p)
+                .map(|x| x.course_id())
+                .ok_or_else(|| anyhow::anyhow!("presentation {module} {p} is not in the data"))
+        };
+        let (train_course, test_course) = (course(train)?, course(test)?);
+        for &day in days {
+            let row = evaluation::ablation(&ds, train_course, test_course, day)
+                .ok_or_else(|| anyhow::anyhow!("{module}: a course has no start date"))?;
+            s.push_str(&format!("| {module} {train} → {test} | {day} |"));
+            for (_, auc, ece) in row {
+                s.push_str(&format!(" {} / {} |", f3(auc), f3(ece)));
+            }
+            s.push('\n');
+        }
+    }
+    Ok(s)
+}
+
+/// The fairness audit of §9.5 (`--fairness`): per module, day and
+/// subgroup of the test presentation.
+pub fn fairness_oulad(
+    dir: &Path,
+    days: &[i64],
+) -> anyhow::Result<Vec<(String, Vec<evaluation::Subgroup>)>> {
+    let mut out = Vec::new();
+    for (module, train, test) in SPLITS {
+        let data = Oulad::open(dir, &[module])?;
+        let ds = Dataset::new(data.records()?);
+        let course = |p: &str| {
+            data.presentation(module, p)
+                .map(|x| x.course_id())
+                .ok_or_else(|| anyhow::anyhow!("presentation {module} {p} is not in the data"))
+        };
+        let (train_course, test_course) = (course(train)?, course(test)?);
+        let mut groups = Vec::new();
+        for &day in days {
+            groups.extend(
+                evaluation::fairness(&ds, train_course, test_course, day, &data.demographics)
+                    .ok_or_else(|| anyhow::anyhow!("{module}: a course has no start date"))?,
+            );
+        }
+        out.push((format!("{module} {train} → {test}"), groups));
+    }
+    Ok(out)
+}
+
+/// The fairness audit as a Markdown table.
+pub fn fairness_markdown(results: &[(String, Vec<evaluation::Subgroup>)]) -> String {
+    let mut s = String::from(
+        "| module (train → test) | day | attribute | group | n (positives) | ROC-AUC | mean predicted | observed | ECE | flag rate | TPR | FPR |\n\
+         |---|---:|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n",
+    );
+    for (split, groups) in results {
+        for g in groups {
+            s.push_str(&format!(
+                "| {split} | {} | {} | {} | {} ({}) | {} | {:.3} | {:.3} | {} | {:.3} | {} | {} |\n",
+                g.day,
+                g.attribute,
+                g.group,
+                g.n,
+                g.positives,
+                f3(g.roc_auc),
+                g.mean_predicted,
+                g.observed_rate,
+                f3(g.ece),
+                g.flag_rate,
+                f3(g.true_positive_rate),
+                f3(g.false_positive_rate),
+            ));
+        }
+    }
+    s
+}
+
 fn f3(x: Option<f64>) -> String {
     x.map_or_else(|| "–".to_owned(), |v| format!("{v:.3}"))
 }

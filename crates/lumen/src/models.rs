@@ -1,7 +1,9 @@
 //! Drop-off models per organisation, trained on first use and again after
 //! 24 hours, held in memory. Training is single-flight per organisation:
 //! concurrent cold requests wait for one training instead of each running
-//! their own.
+//! their own. A retrained model that fails the quality gate does not
+//! replace one that passed: the previous model keeps answering and the
+//! rejected run's gate result is kept beside it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,8 +25,12 @@ pub struct Models {
 }
 
 pub struct ModelEntry {
+    /// The latest training run (the served model may be older).
     pub trained_at: DateTime<Utc>,
     pub model: Option<lumen_core::analytics::dropoff::DropoffModel>,
+    /// The latest run's evaluation when it failed the gate while an older
+    /// model that passed is kept.
+    pub rejected: Option<lumen_core::analytics::dropoff::Evaluation>,
 }
 
 impl Models {
@@ -60,10 +66,8 @@ impl Models {
         .await
         .ok()
         .flatten();
-        let entry = Arc::new(ModelEntry {
-            trained_at: now,
-            model,
-        });
+        let previous = self.by_org.read().await.get(&org).cloned();
+        let entry = Arc::new(keep_or_replace(previous.as_deref(), model, now));
         self.by_org.write().await.insert(org, entry.clone());
         entry
     }
@@ -83,6 +87,29 @@ impl Models {
             .iter()
             .map(|(org, e)| (*org, e.model.as_ref().map(|m| m.evaluation.clone())))
             .collect()
+    }
+}
+
+/// The entry after a training run at `now`: the new model, unless it fails
+/// the quality gate while the previous one passed (then the previous model
+/// stays, with the rejected run's evaluation).
+fn keep_or_replace(
+    previous: Option<&ModelEntry>,
+    new: Option<lumen_core::analytics::dropoff::DropoffModel>,
+    now: DateTime<Utc>,
+) -> ModelEntry {
+    let new_passes = new.as_ref().is_some_and(|m| m.passes_gate());
+    match previous.and_then(|p| p.model.as_ref()) {
+        Some(old) if old.passes_gate() && !new_passes => ModelEntry {
+            trained_at: now,
+            model: Some(old.clone()),
+            rejected: new.map(|m| m.evaluation),
+        },
+        _ => ModelEntry {
+            trained_at: now,
+            model: new,
+            rejected: None,
+        },
     }
 }
 
@@ -109,5 +136,62 @@ mod tests {
         let later = now + Duration::hours(25);
         futures::future::join_all((0..4).map(|_| models.get(a, &ds, later))).await;
         assert_eq!(models.trainings(), 3);
+    }
+
+    /// A model whose gate result is `passes` (only the gate matters here).
+    fn model(
+        passes: bool,
+        trained_at: DateTime<Utc>,
+    ) -> lumen_core::analytics::dropoff::DropoffModel {
+        let at = trained_at.to_rfc3339();
+        serde_json::from_value(serde_json::json!({
+            "featureNames": [], "means": [], "sds": [], "coefficients": [],
+            "intercept": 0.0, "lambda": 10.0, "threshold": 0.5, "meanScoreDefault": 0.6,
+            "validationRocAuc": if passes { 0.8 } else { 0.6 },
+            "trainedAt": at,
+            "evaluation": {
+                "rocAuc": if passes { 0.8 } else { 0.6 }, "prAuc": null, "mcc": 0.0,
+                "threshold": 0.5, "brierScore": null, "reliabilityBins": [], "baseRate": null,
+                "sampleSize": {"trainingEnrolments": 0, "validationEnrolments": 0,
+                    "trainingSnapshots": 0, "validationSnapshots": 0, "positives": 0, "negatives": 0},
+                "gate": {"finishedEnrolments": 300, "dropOffs": 100, "successfulCompletions": 200,
+                    "validationDropOffs": 20, "validationCompletions": 40,
+                    "rocAuc": if passes { 0.8 } else { 0.6 }},
+                "trainedAt": at,
+                "passesGate": passes,
+                "gateReason": if passes { serde_json::Value::Null } else { "ROC_AUC_BELOW_0.70".into() },
+            },
+        }))
+        .expect("a model")
+    }
+
+    #[test]
+    fn a_retrained_model_below_the_gate_does_not_replace_one_that_passed() {
+        let day1 = Utc::now();
+        let day2 = day1 + Duration::days(1);
+        let good = keep_or_replace(None, Some(model(true, day1)), day1);
+        assert!(good.model.as_ref().is_some_and(|m| m.passes_gate()));
+        // Day 2: the new run fails the gate; day 1's model stays, the rejection is kept.
+        let kept = keep_or_replace(Some(&good), Some(model(false, day2)), day2);
+        assert_eq!(kept.trained_at, day2);
+        assert_eq!(kept.model.as_ref().map(|m| m.trained_at), Some(day1));
+        assert_eq!(
+            kept.rejected
+                .as_ref()
+                .and_then(|e| e.gate_reason.as_deref()),
+            Some("ROC_AUC_BELOW_0.70")
+        );
+        // No model at all on day 2 (not enough history): also kept.
+        let kept = keep_or_replace(Some(&good), None, day2);
+        assert_eq!(kept.model.as_ref().map(|m| m.trained_at), Some(day1));
+        // A passing run replaces it.
+        let replaced = keep_or_replace(Some(&kept), Some(model(true, day2)), day2);
+        assert_eq!(replaced.model.as_ref().map(|m| m.trained_at), Some(day2));
+        assert!(replaced.rejected.is_none());
+        // Without a passing predecessor the new run is served as it is.
+        let first = keep_or_replace(None, Some(model(false, day1)), day1);
+        assert!(first.model.as_ref().is_some_and(|m| !m.passes_gate()));
+        let next = keep_or_replace(Some(&first), Some(model(false, day2)), day2);
+        assert_eq!(next.model.as_ref().map(|m| m.trained_at), Some(day2));
     }
 }

@@ -6,10 +6,12 @@
 //! is its enrolments active at t (registered, not yet withdrawn or ended);
 //! features read only records with timestamps ≤ t (`dropoff::course_features`,
 //! the service's own features). Three models are scored on the same rows:
-//! the service's model (its 8 features, standardised, L2 logistic regression
-//! with λ = `dropoff::LAMBDA`), a demographics-only logistic regression, and
-//! the rule "no activity in the last 14 days" (with the positive rate of
-//! each group on the training course as its probability).
+//! the service's model (its inputs `dropoff::MODEL_FEATURES`, standardised,
+//! L2 logistic regression with λ = `dropoff::LAMBDA`), a demographics-only
+//! logistic regression, and the rule "no activity in the last 14 days" (with
+//! the positive rate of each group on the training course as its
+//! probability). `ablation` refits on other feature sets, `fairness` splits
+//! the model's figures by protected attribute (never a model input).
 
 use std::collections::HashMap;
 
@@ -174,16 +176,28 @@ fn logistic_scores(train: &[Vec<f64>], y: &[bool], test: &[Vec<f64>]) -> (Vec<f6
 /// The service model's input vectors: `Features::vector` with the score
 /// default set to the training mean, as `dropoff::train` does.
 fn model_vectors(train: &[Features], test: &[Features]) -> (Vec<Vec<f64>>, Vec<Vec<f64>>) {
-    let scores: Vec<f64> = train.iter().filter_map(|f| f.mean_score_pct).collect();
-    let default = if scores.is_empty() {
-        0.0
-    } else {
-        scores.iter().sum::<f64>() / scores.len() as f64 / 100.0
-    };
+    let default = score_default(train);
     let v = |set: &[Features]| -> Vec<Vec<f64>> {
         set.iter().map(|f| f.vector(default).to_vec()).collect()
     };
     (v(train), v(test))
+}
+
+/// Rows restricted to `columns`, for the ablation.
+fn select(rows: &[Vec<f64>], columns: &[usize]) -> Vec<Vec<f64>> {
+    rows.iter()
+        .map(|r| columns.iter().map(|&j| r[j]).collect())
+        .collect()
+}
+
+/// The training mean of `meanScorePct` on 0–1 (0 without any).
+fn score_default(train: &[Features]) -> f64 {
+    let scores: Vec<f64> = train.iter().filter_map(|f| f.mean_score_pct).collect();
+    if scores.is_empty() {
+        0.0
+    } else {
+        scores.iter().sum::<f64>() / scores.len() as f64 / 100.0
+    }
 }
 
 /// "No activity in the last 14 days", as a probability: the training
@@ -213,6 +227,19 @@ fn inactivity_scores(train: &[Features], y: &[bool], test: &[Features]) -> (Vec<
     (p(train), p(test))
 }
 
+/// Expected calibration error over the 10 reliability bins.
+pub fn ece(p: &[f64], y: &[bool]) -> Option<f64> {
+    let n = p.len();
+    (n > 0).then(|| {
+        metrics::reliability_bins(p, y)
+            .iter()
+            .filter_map(|b| {
+                Some(b.count as f64 / n as f64 * (b.mean_predicted? - b.observed_rate?).abs())
+            })
+            .sum::<f64>()
+    })
+}
+
 fn score(
     model: &'static str,
     p_train: &[f64],
@@ -222,14 +249,7 @@ fn score(
 ) -> Scores {
     let threshold = metrics::best_threshold(p_train, y_train);
     let bins = metrics::reliability_bins(p_test, y_test);
-    let n = p_test.len();
-    let ece = (n > 0).then(|| {
-        bins.iter()
-            .filter_map(|b| {
-                Some(b.count as f64 / n as f64 * (b.mean_predicted? - b.observed_rate?).abs())
-            })
-            .sum::<f64>()
-    });
+    let ece = ece(p_test, y_test);
     Scores {
         model,
         roc_auc: metrics::roc_auc(p_test, y_test),
@@ -279,4 +299,224 @@ pub fn evaluate(
         })
         .collect();
     Some(evaluations)
+}
+
+/// One row of the ablation: feature set name, ROC-AUC, ECE.
+pub type AblationRow = (&'static str, Option<f64>, Option<f64>);
+
+/// The ablation of §9.5: ROC-AUC and ECE on non-completion of a logistic
+/// regression fitted like the model on each feature set of
+/// `dropoff::FEATURE_SETS`: (set name, ROC-AUC, ECE).
+pub fn ablation(
+    ds: &Dataset,
+    train_course: Uuid,
+    test_course: Uuid,
+    day: i64,
+) -> Option<Vec<AblationRow>> {
+    let none = HashMap::new();
+    let train = rows(ds, train_course, day, &none)?;
+    let test = rows(ds, test_course, day, &none)?;
+    let default = score_default(&train.features);
+    let all = |set: &[Features]| -> Vec<Vec<f64>> {
+        set.iter().map(|f| f.all(default).to_vec()).collect()
+    };
+    let (a_train, a_test) = (all(&train.features), all(&test.features));
+    let target = Target::NonCompletion;
+    let y_train: Vec<bool> = train.enrolments.iter().map(|e| target.label(e)).collect();
+    let y_test: Vec<bool> = test.enrolments.iter().map(|e| target.label(e)).collect();
+    let out = dropoff::FEATURE_SETS
+        .into_iter()
+        .map(|(name, columns)| {
+            let (_, q) = logistic_scores(
+                &select(&a_train, columns),
+                &y_train,
+                &select(&a_test, columns),
+            );
+            (name, metrics::roc_auc(&q, &y_test), ece(&q, &y_test))
+        })
+        .collect();
+    Some(out)
+}
+
+/// One subgroup's figures in the fairness audit (non-completion, the
+/// calibrated service model, the training threshold).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Subgroup {
+    pub day: i64,
+    /// `gender`, `disability`, `ageBand` or `imdBand`.
+    pub attribute: &'static str,
+    pub group: String,
+    pub n: usize,
+    pub positives: usize,
+    pub roc_auc: Option<f64>,
+    /// Mean predicted probability and observed rate: calibration in the large.
+    pub mean_predicted: f64,
+    pub observed_rate: f64,
+    pub ece: Option<f64>,
+    /// Share of the group flagged (p ≥ threshold).
+    pub flag_rate: f64,
+    /// Share of the group's non-completers flagged (recall); `None` without any.
+    pub true_positive_rate: Option<f64>,
+    /// Share of the group's completers flagged; `None` without any.
+    pub false_positive_rate: Option<f64>,
+}
+
+/// The protected attributes of an OULAD demographic vector
+/// (`oulad::DEMOGRAPHIC_FEATURES`: female, disability, age35plus, age55plus,
+/// education, imdBand decile, imdMissing, …): (attribute, group) pairs.
+/// They are never model inputs; they only split the audit.
+pub fn protected_groups(v: &[f64]) -> Vec<(&'static str, String)> {
+    let at = |j: usize| v.get(j).copied().unwrap_or(0.0);
+    let age = if at(3) > 0.5 {
+        "55+"
+    } else if at(2) > 0.5 {
+        "35–55"
+    } else {
+        "0–35"
+    };
+    let imd = if at(6) > 0.5 {
+        "missing".to_owned()
+    } else {
+        let low = (at(5) / 2.0).floor() * 20.0;
+        format!("{low:.0}–{:.0} %", low + 20.0)
+    };
+    vec![
+        ("gender", if at(0) > 0.5 { "F" } else { "M" }.to_owned()),
+        (
+            "disability",
+            if at(1) > 0.5 { "yes" } else { "no" }.to_owned(),
+        ),
+        ("ageBand", age.to_owned()),
+        ("imdBand", imd),
+    ]
+}
+
+/// The fairness audit of §9.5 at `day`: the service model (calibrated) on
+/// non-completion, per subgroup of each protected attribute of the test
+/// presentation. `demographics` must hold a vector per enrolment.
+pub fn fairness(
+    ds: &Dataset,
+    train_course: Uuid,
+    test_course: Uuid,
+    day: i64,
+    demographics: &HashMap<Uuid, Vec<f64>>,
+) -> Option<Vec<Subgroup>> {
+    let train = rows(ds, train_course, day, demographics)?;
+    let test = rows(ds, test_course, day, demographics)?;
+    let (m_train, m_test) = model_vectors(&train.features, &test.features);
+    let target = Target::NonCompletion;
+    let y_train: Vec<bool> = train.enrolments.iter().map(|e| target.label(e)).collect();
+    let y_test: Vec<bool> = test.enrolments.iter().map(|e| target.label(e)).collect();
+    let (p, q) = logistic_scores(&m_train, &y_train, &m_test);
+    let threshold = metrics::best_threshold(&p, &y_train);
+    let mut groups: std::collections::BTreeMap<(&'static str, String), Vec<usize>> =
+        std::collections::BTreeMap::new();
+    for (i, v) in test.demographics.iter().enumerate() {
+        for key in protected_groups(v) {
+            groups.entry(key).or_default().push(i);
+        }
+    }
+    let share = |num: usize, den: usize| (den > 0).then(|| num as f64 / den as f64);
+    let out = groups
+        .into_iter()
+        .map(|((attribute, group), members)| {
+            let p: Vec<f64> = members.iter().map(|&i| q[i]).collect();
+            let y: Vec<bool> = members.iter().map(|&i| y_test[i]).collect();
+            let n = y.len();
+            let positives = y.iter().filter(|v| **v).count();
+            let flagged = |want: Option<bool>| {
+                p.iter()
+                    .zip(&y)
+                    .filter(|(pi, yi)| **pi >= threshold && want.is_none_or(|w| **yi == w))
+                    .count()
+            };
+            Subgroup {
+                day,
+                attribute,
+                group,
+                n,
+                positives,
+                roc_auc: metrics::roc_auc(&p, &y),
+                mean_predicted: p.iter().sum::<f64>() / n.max(1) as f64,
+                observed_rate: positives as f64 / n.max(1) as f64,
+                ece: ece(&p, &y),
+                flag_rate: flagged(None) as f64 / n.max(1) as f64,
+                true_positive_rate: share(flagged(Some(true)), positives),
+                false_positive_rate: share(flagged(Some(false)), n - positives),
+            }
+        })
+        .collect();
+    Some(out)
+}
+
+#[cfg(test)]
+mod reference_check {
+    //! The fit and the metrics against scikit-learn's on a committed
+    //! fixture (issue 14, item 5): `tests/reference/` holds the fixture, the
+    //! script that made the expected numbers, and the numbers.
+
+    use super::*;
+
+    const FIXTURE: &str = include_str!("../../tests/reference/fixture.csv");
+    const EXPECTED: &str = include_str!("../../tests/reference/expected.json");
+
+    fn close(what: &str, ours: f64, theirs: f64, tolerance: f64) {
+        assert!(
+            (ours - theirs).abs() <= tolerance,
+            "{what}: ours {ours}, scikit-learn {theirs}"
+        );
+    }
+
+    #[test]
+    fn fit_and_metrics_match_scikit_learn_on_the_fixture() {
+        let expected: serde_json::Value = serde_json::from_str(EXPECTED).expect("expected.json");
+        let number = |key: &str| expected[key].as_f64().expect("a number");
+        let mut x: Vec<Vec<f64>> = Vec::new();
+        let mut y: Vec<bool> = Vec::new();
+        for line in FIXTURE.lines().skip(1) {
+            let values: Vec<f64> = line
+                .split(',')
+                .map(|v| v.parse().expect("a number"))
+                .collect();
+            x.push(values[..3].to_vec());
+            y.push(values[3] == 1.0);
+        }
+        assert_eq!(x.len(), 200);
+
+        let fit = logistic::fit(&x, &y, number("lambda"));
+        assert!(fit.converged, "{fit:?}");
+        close("intercept", fit.intercept, number("intercept"), 1e-6);
+        let coefficients = expected["coefficients"].as_array().expect("coefficients");
+        assert_eq!(coefficients.len(), fit.coefficients.len());
+        for (j, (ours, theirs)) in fit.coefficients.iter().zip(coefficients).enumerate() {
+            close(
+                &format!("coefficient {j}"),
+                *ours,
+                theirs.as_f64().expect("a number"),
+                1e-6,
+            );
+        }
+
+        let p: Vec<f64> = x.iter().map(|r| fit.predict(r)).collect();
+        close(
+            "ROC-AUC",
+            metrics::roc_auc(&p, &y).expect("both classes"),
+            number("rocAuc"),
+            1e-9,
+        );
+        close(
+            "PR-AUC",
+            metrics::pr_auc(&p, &y).expect("positives"),
+            number("prAuc"),
+            1e-9,
+        );
+        close(
+            "Brier",
+            metrics::brier(&p, &y).expect("rows"),
+            number("brier"),
+            1e-8,
+        );
+        close("ECE", ece(&p, &y).expect("rows"), number("ece"), 1e-8);
+    }
 }

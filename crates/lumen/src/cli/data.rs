@@ -201,12 +201,38 @@ pub enum ModelCommand {
         /// Also write the full results (with reliability bins) as JSON.
         #[arg(long, value_name = "FILE")]
         json: Option<PathBuf>,
+        /// Print the fairness audit (per gender, disability, age band and
+        /// IMD band of the test presentation) instead.
+        #[arg(long)]
+        fairness: bool,
+        /// Print the feature ablation (ROC-AUC per cumulative feature group) instead.
+        #[arg(long)]
+        ablation: bool,
     },
 }
 
 /// `lumen model …`.
 pub fn model(command: ModelCommand) -> anyhow::Result<()> {
-    let ModelCommand::Evaluate { oulad, days, json } = command;
+    let ModelCommand::Evaluate {
+        oulad,
+        days,
+        json,
+        fairness,
+        ablation,
+    } = command;
+    if ablation {
+        print!("{}", crate::evaluate::ablation_oulad(&oulad, &days)?);
+        return Ok(());
+    }
+    if fairness {
+        let results = crate::evaluate::fairness_oulad(&oulad, &days)?;
+        print!("{}", crate::evaluate::fairness_markdown(&results));
+        if let Some(path) = json {
+            std::fs::write(&path, serde_json::to_vec_pretty(&results)?)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        return Ok(());
+    }
     let results = crate::evaluate::evaluate_oulad(&oulad, &days)?;
     print!("{}", crate::evaluate::markdown(&results));
     if let Some(path) = json {

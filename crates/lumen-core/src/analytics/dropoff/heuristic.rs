@@ -66,6 +66,17 @@ fn value_of(factor: &str, f: &Features) -> f64 {
         "lateShare" => r4(f.late_share.unwrap_or(0.0)),
         "progressGap" => r4(f.progress_gap.unwrap_or(0.0)),
         "enrolmentAgeDays" => r2(f.enrolment_age_days),
+        "activityTotal" => f.activity_total as f64,
+        "activeDaysShare" => r4(f.active_days_share),
+        "activity7Rel" => r4(f.activity7_rel),
+        "paceTrend" => r4(f.pace_trend),
+        "activityPercentile" => r4(f.activity_percentile),
+        "progressPercentile" => r4(f.progress_percentile),
+        "dueScorePct" => f.due_score_pct.map_or(0.0, |p| r4(p / 100.0)),
+        "scoreTrend" => f.score_trend.map_or(0.0, |d| r4(d / 100.0)),
+        "registrationLeadDays" => r2(f.registration_lead_days),
+        "dueScorePercentile" => r4(f.due_score_percentile.unwrap_or(0.5)),
+        "meanScorePercentile" => r4(f.mean_score_percentile.unwrap_or(0.5)),
         _ => 0.0,
     }
 }
@@ -98,6 +109,66 @@ fn describe(factor: &str, f: &Features) -> String {
             100.0 * f.progress_gap.unwrap_or(0.0)
         ),
         "enrolmentAgeDays" => format!("Enrolled {:.0} days ago", f.enrolment_age_days),
+        "activityTotal" => format!("{} activities in this course so far", f.activity_total),
+        "activeDaysShare" => format!(
+            "Active on {:.0} % of the days since the course began",
+            100.0 * f.active_days_share
+        ),
+        "activity7Rel" => format!(
+            "Activity in the last 7 days: {} vs a course median of {}",
+            f.activity7, f.median7
+        ),
+        "paceTrend" => {
+            if f.pace_trend < 0.0 {
+                format!(
+                    "Activity in the last 14 days ({}) is below the learner's own earlier pace",
+                    f.activity14
+                )
+            } else {
+                format!(
+                    "Activity in the last 14 days ({}) is at or above the learner's own earlier pace",
+                    f.activity14
+                )
+            }
+        }
+        "activityPercentile" => format!(
+            "More active so far than {:.0} % of the course's learners",
+            100.0 * f.activity_percentile
+        ),
+        "progressPercentile" => format!(
+            "Further along (assessments and content done) than {:.0} % of the course's learners",
+            100.0 * f.progress_percentile
+        ),
+        "dueScorePct" => format!(
+            "Average {:.0} % over the assessments due so far (missed ones count as 0)",
+            f.due_score_pct.unwrap_or(0.0)
+        ),
+        "scoreTrend" => {
+            let d = f.score_trend.unwrap_or(0.0);
+            if d < 0.0 {
+                format!("Latest score {:.0} points below the earlier average", -d)
+            } else {
+                format!("Latest score {d:.0} points above the earlier average")
+            }
+        }
+        "dueScorePercentile" => format!(
+            "Marks on the work due so far are above those of {:.0} % of the course's learners \
+             (missed work counts as 0)",
+            100.0 * f.due_score_percentile.unwrap_or(0.5)
+        ),
+        "meanScorePercentile" => format!(
+            "Average mark ({:.0} %) is above those of {:.0} % of the course's learners",
+            f.mean_score_pct.unwrap_or(0.0),
+            100.0 * f.mean_score_percentile.unwrap_or(0.5)
+        ),
+        "registrationLeadDays" => {
+            let d = f.registration_lead_days;
+            if d >= 0.0 {
+                format!("Registered {d:.0} days before the course began")
+            } else {
+                format!("Registered {:.0} days after the course began", -d)
+            }
+        }
         _ => String::new(),
     }
 }
@@ -111,15 +182,20 @@ fn intervention(factor: &'static str, f: &Features) -> Intervention {
                 f.days_since_last_activity.floor()
             ),
         ),
-        "activity14Rel" | "activity28Rel" | "activity14" => (
+        "activity14Rel" | "activity28Rel" | "activity14" | "activity7Rel" | "paceTrend"
+        | "activityTotal" | "activeDaysShare" | "activityPercentile" => (
             "re_engagement_nudge",
             "Send a reminder pointing to the next activity.".to_owned(),
         ),
-        "submittedShare" => (
+        "submittedShare" | "progressPercentile" => (
             "assessment_catch_up",
             "Agree a catch-up plan for missed assessments.".to_owned(),
         ),
-        "meanScorePct" => (
+        "meanScorePct"
+        | "dueScorePct"
+        | "scoreTrend"
+        | "dueScorePercentile"
+        | "meanScorePercentile" => (
             "tutoring",
             "Offer tutoring or revision material on low-scoring topics.".to_owned(),
         ),

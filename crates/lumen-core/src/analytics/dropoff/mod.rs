@@ -26,8 +26,8 @@ pub use super::metrics::{ReliabilityBin, brier, mcc, pr_auc, roc_auc};
 
 pub const ANALYTIC: &str = "drop-off-risk";
 
-/// The model's features, in the order of §9.1's table.
-pub const FEATURE_NAMES: [&str; 8] = [
+/// Every feature of §9.1's table, in its order (`Features::all`).
+pub const ALL_FEATURE_NAMES: [&str; 19] = [
     "daysSinceLastActivity",
     "activity14Rel",
     "activity28Rel",
@@ -36,11 +36,75 @@ pub const FEATURE_NAMES: [&str; 8] = [
     "lateShare",
     "progressGap",
     "enrolmentAgeDays",
+    "activityTotal",
+    "activeDaysShare",
+    "activity7Rel",
+    "paceTrend",
+    "activityPercentile",
+    "progressPercentile",
+    "dueScorePct",
+    "scoreTrend",
+    "registrationLeadDays",
+    "dueScorePercentile",
+    "meanScorePercentile",
 ];
-const N_FEATURES: usize = FEATURE_NAMES.len();
+
+/// The model's inputs: indices into [`ALL_FEATURE_NAMES`] (§9.1: the
+/// features that compare a learner with their own cohort or their own past,
+/// so a later cohort with another assessment schedule or activity level is
+/// judged on the same scale; §9.5's ablation shows why).
+pub const MODEL_FEATURES: [usize; 9] = [0, 1, 2, 10, 11, 12, 13, 17, 18];
+
+/// The model's inputs by name, in [`MODEL_FEATURES`] order.
+pub const FEATURE_NAMES: [&str; 9] = [
+    "daysSinceLastActivity",
+    "activity14Rel",
+    "activity28Rel",
+    "activity7Rel",
+    "paceTrend",
+    "activityPercentile",
+    "progressPercentile",
+    "dueScorePercentile",
+    "meanScorePercentile",
+];
+pub const N_FEATURES: usize = FEATURE_NAMES.len();
+pub const N_ALL_FEATURES: usize = ALL_FEATURE_NAMES.len();
+
+/// Feature sets of the ablation (docs/analytics.md §9.5): name and indices
+/// into [`ALL_FEATURE_NAMES`]; each is fitted like the model (λ = [`LAMBDA`]).
+pub const FEATURE_SETS: [(&str, &[usize]); 7] = [
+    (
+        "1–8 (the previous model's inputs)",
+        &[0, 1, 2, 3, 4, 5, 6, 7],
+    ),
+    (
+        "1–8 + volume, regularity, trajectory (9–12)",
+        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11],
+    ),
+    (
+        "1–12 + activity and progress percentiles (13–14)",
+        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13],
+    ),
+    (
+        "1–17 (adds due-work score, score trend, registration lead)",
+        &[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
+    ),
+    (
+        "the model: 1–3, 11–14, 18–19 (cohort-relative)",
+        &[0, 1, 2, 10, 11, 12, 13, 17, 18],
+    ),
+    (
+        "the model without score percentiles (18–19)",
+        &[0, 1, 2, 10, 11, 12, 13],
+    ),
+    (
+        "the model + absolute assessment features (4–6, 15)",
+        &[0, 1, 2, 10, 11, 12, 13, 17, 18, 3, 4, 5, 14],
+    ),
+];
 
 /// L2 penalty λ.
-pub const LAMBDA: f64 = 1.0;
+pub const LAMBDA: f64 = 10.0;
 /// Snapshot step of the training data.
 pub const SNAPSHOT_STEP_DAYS: i64 = 14;
 /// The latest courses reaching this share of finished enrolments validate.
