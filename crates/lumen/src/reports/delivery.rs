@@ -136,3 +136,21 @@ async fn webhook(state: &AppState, row: &ReportRow) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    /// A known answer, computed independently of this code:
+    /// `python3 -c "import hmac,hashlib; print(hmac.new(b'whsec-known-answer-0123456789',
+    /// b'1700000000.{\"event\":\"report.ready\"}', hashlib.sha256).hexdigest())"`.
+    #[test]
+    fn the_webhook_signature_matches_a_known_answer() {
+        assert_eq!(
+            super::signature(
+                "whsec-known-answer-0123456789",
+                1_700_000_000,
+                br#"{"event":"report.ready"}"#
+            ),
+            "sha256=106f9fec92608b9754dc8b20810620358afcc4e973543ceb54daa35b20276c42"
+        );
+    }
+}
