@@ -17,21 +17,54 @@ fn lumen() -> Command {
     cmd
 }
 
+/// Every subcommand `lumen --help` lists, and every subcommand of those,
+/// answers `--help` with its usage: the list is read from the help itself,
+/// so a new command is covered without editing this test.
 #[test]
 fn every_subcommand_has_help() {
-    for args in [
-        &["--help"][..],
-        &["serve", "--help"],
-        &["migrate", "--help"],
-        &["demo", "--help"],
-    ] {
-        let out = lumen().args(args).output().expect("run lumen");
+    fn help(args: &[String]) -> String {
+        let out = lumen()
+            .args(args)
+            .arg("--help")
+            .output()
+            .expect("run lumen");
         assert!(out.status.success(), "lumen {args:?} --help failed");
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("Usage"),
-            "{args:?}"
-        );
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(text.contains("Usage: lumen"), "{args:?}: {text}");
+        text
     }
+    /// The names under `Commands:`, without `help`.
+    fn commands(help: &str) -> Vec<String> {
+        help.lines()
+            .skip_while(|l| !l.starts_with("Commands:"))
+            .skip(1)
+            .take_while(|l| !l.trim().is_empty())
+            .filter(|l| l.starts_with("  ") && !l.starts_with("    "))
+            .filter_map(|l| l.split_whitespace().next())
+            .filter(|c| *c != "help")
+            .map(str::to_owned)
+            .collect()
+    }
+    let top = commands(&help(&[]));
+    for expected in [
+        "serve", "migrate", "demo", "simulate", "collect", "user", "worker", "batch", "import",
+        "model", "openapi",
+    ] {
+        assert!(top.iter().any(|c| c == expected), "{expected} in {top:?}");
+    }
+    let mut checked = 0;
+    for command in &top {
+        let text = help(std::slice::from_ref(command));
+        checked += 1;
+        for sub in commands(&text) {
+            help(&[command.clone(), sub]);
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > top.len(),
+        "nested subcommands were found and checked"
+    );
 }
 
 #[test]
