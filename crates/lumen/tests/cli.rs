@@ -367,6 +367,28 @@ fn user_commands_add_list_and_set_passwords() {
         "{}",
         String::from_utf8_lossy(&set.stderr)
     );
+    // The new password is the one that now verifies, the old one no longer.
+    let stored = tokio::runtime::Runtime::new()
+        .expect("runtime")
+        .block_on(async {
+            let store = lumen::store::Store::open(&url, 1).await.expect("open");
+            let (_, hash) = store
+                .credentials("grace@acme.test")
+                .await
+                .expect("read")
+                .expect("grace exists");
+            store.close().await;
+            hash
+        });
+    use lumen::auth::passwords::{Verified, verify};
+    assert!(matches!(
+        verify("another-long-password", stored.as_deref()),
+        Verified::Match { .. }
+    ));
+    assert!(matches!(
+        verify("a-long-password", stored.as_deref()),
+        Verified::Mismatch
+    ));
     let missing = run(
         &["user", "set-password", "nobody@acme.test"],
         "another-long-password\n",
