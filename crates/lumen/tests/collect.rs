@@ -434,15 +434,26 @@ async fn with_mock_fallback_services_never_reached_are_filled_with_synthetic_dat
         counts["users"] > 100 && counts["lab_sessions"] > 0,
         "{counts:?}"
     );
-    for status in collector.status().await.expect("status") {
-        if status.collected {
-            assert_eq!(
-                status.freshness,
-                lumen::collector::Freshness::Mock,
-                "{}",
-                status.service
-            );
-        }
+    // Every collected service (all but Auth and Learner AI, read on
+    // demand) is filled from the mock and says so.
+    let statuses = collector.status().await.expect("status");
+    let collected: Vec<&str> = statuses
+        .iter()
+        .filter(|s| s.collected)
+        .map(|s| s.service)
+        .collect();
+    assert_eq!(
+        collected.len(),
+        lumen::simulate::SERVICES.len() - 2,
+        "{collected:?}"
+    );
+    for status in statuses.iter().filter(|s| s.collected) {
+        assert_eq!(
+            status.freshness,
+            lumen::collector::Freshness::Mock,
+            "{}",
+            status.service
+        );
     }
 }
 
