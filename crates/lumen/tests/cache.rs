@@ -439,3 +439,42 @@ async fn two_instances_sharing_redis_see_each_others_refresh() {
         l.abort();
     }
 }
+
+/// A role bundle revalidates like a single analytic: `If-None-Match`
+/// compares weakly and takes a list or `*` (RFC 9110 §13.1.2); a tag of
+/// another version gets the full answer.
+#[tokio::test]
+async fn bundles_revalidate_with_weak_tags_lists_and_any() {
+    let w = world(TestDb::sqlite().await).await;
+    let (app, _) = w.instance(w.config.clone());
+    let token = w.token(&w.learner).await;
+    let get = |tags: Option<String>| {
+        let (app, token) = (app.clone(), token.clone());
+        async move {
+            let call = Call::get("/api/v1/analytics/learner?timeRange=30d").token(&token);
+            match &tags {
+                Some(tags) => call.header("if-none-match", tags).send(&app).await,
+                None => call.send(&app).await,
+            }
+        }
+    };
+    let first = get(None).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let etag = first.header("etag").expect("an ETag").to_owned();
+    let opaque = etag.trim_start_matches("W/");
+    for tags in [
+        etag.clone(),
+        format!("W/{opaque}"),
+        opaque.to_owned(),
+        format!("\"stale-version\", {etag}"),
+        "*".to_owned(),
+    ] {
+        let reply = get(Some(tags.clone())).await;
+        assert_eq!(reply.status, StatusCode::NOT_MODIFIED, "{tags}");
+        assert_eq!(reply.header("etag"), Some(etag.as_str()), "{tags}");
+    }
+    let other = get(Some("\"stale-version\", W/\"older\"".to_owned())).await;
+    assert_eq!(other.status, StatusCode::OK);
+    assert_eq!(other.header("etag"), Some(etag.as_str()));
+    assert_eq!(other.body["data"]["role"], "learner");
+}

@@ -573,6 +573,15 @@ async fn gamification_is_served_from_the_cache_layers(db: &TestDb) {
         let not_modified = get_on(&w.app, db, &w.l1, uri, Some(&etag)).await;
         assert_eq!(not_modified.status, StatusCode::NOT_MODIFIED, "{uri}");
         assert!(not_modified.bytes.is_empty(), "{uri}: a 304 has no body");
+        // `If-None-Match` compares weakly and takes a list or `*`
+        // (RFC 9110 §13.1.2); another tag is a full answer.
+        let weak = format!("W/{}", etag.trim_start_matches("W/"));
+        for tags in [weak, format!("\"other\", {etag}"), "*".to_owned()] {
+            let reply = get_on(&w.app, db, &w.l1, uri, Some(&tags)).await;
+            assert_eq!(reply.status, StatusCode::NOT_MODIFIED, "{uri} {tags}");
+        }
+        let other = get_on(&w.app, db, &w.l1, uri, Some("\"other\"")).await;
+        assert_eq!(other.status, StatusCode::OK, "{uri}");
     }
     // The second page of one entry is the second-ranked learner.
     let page = get_on(
