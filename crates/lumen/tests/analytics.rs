@@ -18,6 +18,7 @@ use support::{TestDb, token_for};
 
 struct World {
     app: Router,
+    config: lumen::config::Config,
     db: TestDb,
     learner: User,
     trainer: User,
@@ -40,9 +41,10 @@ async fn world(db: TestDb) -> World {
     let learner = user("learner@demo.lumen.test").await;
     let trainer = user("trainer@demo.lumen.test").await;
     let admin = user("admin@demo.lumen.test").await;
-    let app = http::app(AppState::new(config, store).expect("state"));
+    let app = http::app(AppState::new(config.clone(), store).expect("state"));
     World {
         app,
+        config,
         db,
         learner,
         trainer,
@@ -398,8 +400,52 @@ async fn no_response_reveals_another_individual(w: &World) {
     }
 }
 
+/// `LUMEN_K_ANONYMITY` reaches the answers: with k (the largest allowed,
+/// 1000) above every cohort's size, each peer comparison is suppressed and
+/// says why, and the answer states the k it applied; the default k shows
+/// cohorts on the same data. (A cached result keeps the k it was computed
+/// with until it is recomputed, hence two time ranges: README.)
+async fn the_configured_k_suppresses_peer_cohorts_over_http(w: &World) {
+    let config = lumen::config::Config {
+        k_anonymity: 1000,
+        ..w.config.clone()
+    };
+    let app = http::app(AppState::new(config, w.db.store()).expect("state"));
+    let token = token_for(&w.db.store(), &w.learner).await;
+    let uri = |range: &str| format!("/api/v1/comparison/peer/{}?timeRange={range}", w.learner.id);
+    let strict = Call::get(uri("1y")).token(&token).send(&app).await;
+    assert_eq!(strict.status, StatusCode::OK, "{}", strict.body);
+    let data = &strict.body["data"];
+    assert_eq!(data["k"], 1000);
+    let comparisons = data["performanceComparisons"]
+        .as_array()
+        .expect("comparisons");
+    assert!(!comparisons.is_empty());
+    for c in comparisons {
+        assert_eq!(c["suppressed"], true, "{c}");
+        assert_eq!(c["suppressedReason"], "COHORT_BELOW_K", "{c}");
+        assert!(
+            c["percentile"].is_null() && c["cohortAverage"].is_null(),
+            "{c}"
+        );
+    }
+    let default = Call::get(uri("30d")).token(&token).send(&w.app).await;
+    assert_eq!(default.status, StatusCode::OK, "{}", default.body);
+    assert_eq!(default.body["data"]["k"], 5);
+    assert!(
+        default.body["data"]["performanceComparisons"]
+            .as_array()
+            .expect("comparisons")
+            .iter()
+            .any(|c| c["suppressed"] == false),
+        "{}",
+        default.body
+    );
+}
+
 on_both_databases!(
     |db| &super::world(db).await;
+    the_configured_k_suppresses_peer_cohorts_over_http,
     every_analytic_answers_with_an_envelope_or_a_documented_error,
     bundles_report_every_analytic_of_the_role,
     time_ranges_are_validated,

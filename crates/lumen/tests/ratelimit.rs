@@ -382,3 +382,34 @@ async fn a_revalidation_is_free_with_redis() {
     }
     a_revalidation_is_free(Some(support::redis_url())).await;
 }
+
+/// The refresh class limits `POST /auth/refresh` per client address, with
+/// its own budget (a refused refresh does not spend the login budget).
+#[tokio::test]
+async fn token_refreshes_are_limited_per_ip() {
+    let db = TestDb::sqlite().await;
+    let app = limited(&db, None, &[("refresh", "2/1m"), ("login", "5/15m")]);
+    let peer = random_peer();
+    let refresh = || {
+        Call::post(
+            "/api/v1/auth/refresh",
+            json!({"refreshToken": "not-a-real-refresh-token"}),
+        )
+        .peer(peer)
+        .send(&app)
+    };
+    for _ in 0..2 {
+        assert_eq!(refresh().await.status, StatusCode::UNAUTHORIZED);
+    }
+    assert_limited(&refresh().await);
+    // Another address has its own budget; logins are counted apart.
+    let other = Call::post(
+        "/api/v1/auth/refresh",
+        json!({"refreshToken": "not-a-real-refresh-token"}),
+    )
+    .peer(random_peer())
+    .send(&app)
+    .await;
+    assert_eq!(other.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(login(&app, peer).await.status, StatusCode::UNAUTHORIZED);
+}
