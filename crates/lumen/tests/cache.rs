@@ -478,3 +478,54 @@ async fn bundles_revalidate_with_weak_tags_lists_and_any() {
     assert_eq!(other.header("etag"), Some(etag.as_str()));
     assert_eq!(other.body["data"]["role"], "learner");
 }
+
+/// The staleness check at login (PRODUCT §5): logging in queues one
+/// refresh of the caller's results that were never computed; a second
+/// login while it is pending adds none.
+#[tokio::test]
+async fn logging_in_queues_a_refresh_of_stale_results() {
+    let w = world(TestDb::sqlite().await).await;
+    let (app, _) = w.instance(w.config.clone());
+    let store = w.db.store();
+    lumen::accounts::seed_demo(&store)
+        .await
+        .expect("demo passwords");
+    let queued = || {
+        let store = store.clone();
+        async move {
+            store
+                .job_counts()
+                .await
+                .expect("counts")
+                .get("queued")
+                .copied()
+                .unwrap_or(0)
+        }
+    };
+    let before = queued().await;
+    let login = || {
+        Call::post(
+            "/api/v1/auth/login",
+            json!({"email": w.learner.email, "password": lumen::accounts::DEMO_PASSWORD}),
+        )
+        .send(&app)
+    };
+    assert_eq!(login().await.status, StatusCode::OK);
+    // The check runs after the answer: wait for its job, with a deadline.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while queued().await == before {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no refresh was queued at login"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        queued().await,
+        before + 1,
+        "one job for the learner's bundle"
+    );
+    assert_eq!(login().await.status, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(queued().await, before + 1, "the pending refresh is reused");
+}
