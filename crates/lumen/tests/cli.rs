@@ -396,3 +396,96 @@ fn user_commands_add_list_and_set_passwords() {
     assert!(!missing.status.success());
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// A child process killed when the test ends, passed or failed.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+/// The operator's path with no Lumen server: `lumen simulate` serves the
+/// nine upstreams, `lumen collect` stores what they hold, `lumen batch`
+/// precomputes every subject's analytics, each run as a command.
+#[test]
+fn simulate_collect_and_batch_run_as_commands() {
+    let dir = std::env::temp_dir().join(format!("lumen-ops-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}", dir.join("lumen.db").display());
+    let mut sim = KillOnDrop(
+        lumen()
+            .args(["simulate", "--port", "0", "--scale", "small"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start the simulator"),
+    );
+    // It prints one `NAME=value NAME=value` line per service.
+    let stdout = sim.0.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut env = Vec::new();
+    while env.len() < 2 * lumen::simulate::SERVICES.len() {
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the simulator prints its settings");
+        for pair in line.split_whitespace() {
+            let (key, value) = pair.split_once('=').expect("NAME=value");
+            env.push((key.to_owned(), value.to_owned()));
+        }
+    }
+    let run = |args: &[&str]| {
+        let out = lumen()
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env("LUMEN_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .output()
+            .expect("run lumen");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(out.status.success(), "lumen {args:?} failed: {text}");
+        text
+    };
+    let collected = run(&["collect"]);
+    let total = collected
+        .lines()
+        .find_map(|l| l.strip_prefix("total: fetched "))
+        .expect("a total line");
+    let fetched: u64 = total
+        .split_whitespace()
+        .next()
+        .and_then(|n| n.parse().ok())
+        .expect("a count");
+    assert!(fetched > 1000, "{collected}");
+    assert!(total.contains(&format!("stored {fetched} ")), "{collected}");
+
+    let batch = run(&["batch", "--skip-collect"]);
+    let line = batch
+        .lines()
+        .find(|l| l.starts_with("Batch ") && l.contains(" completed "))
+        .unwrap_or_else(|| panic!("no completion line: {batch}"));
+    let (results, subjects) = line
+        .split_once(" results for ")
+        .map(|(a, b)| {
+            (
+                a.rsplit(' ').next().and_then(|n| n.parse::<u64>().ok()),
+                b.split(' ').next().and_then(|n| n.parse::<u64>().ok()),
+            )
+        })
+        .expect("results for subjects");
+    assert!(results.expect("results") > 100, "{line}");
+    assert!(subjects.expect("subjects") > 10, "{line}");
+    drop(sim);
+    std::fs::remove_dir_all(dir).ok();
+}
