@@ -70,8 +70,18 @@ fn updated(body: &Value) -> DateTime<Utc> {
 }
 
 #[tokio::test]
-async fn two_hundred_concurrent_cold_requests_compute_once() {
-    let w = world(TestDb::sqlite().await).await;
+async fn two_hundred_concurrent_cold_requests_compute_once_sqlite() {
+    two_hundred_concurrent_cold_requests_compute_once(world(TestDb::sqlite().await).await).await;
+}
+
+#[tokio::test]
+async fn two_hundred_concurrent_cold_requests_compute_once_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        two_hundred_concurrent_cold_requests_compute_once(world(db).await).await;
+    }
+}
+
+async fn two_hundred_concurrent_cold_requests_compute_once(w: World) {
     let (app, state) = w.instance(w.config.clone());
     let token = w.token(&w.learner).await;
     let uri = format!("/api/v1/learner/analytics/engagement/{}", w.learner.id);
@@ -483,8 +493,18 @@ async fn bundles_revalidate_with_weak_tags_lists_and_any() {
 /// refresh of the caller's results that were never computed; a second
 /// login while it is pending adds none.
 #[tokio::test]
-async fn logging_in_queues_a_refresh_of_stale_results() {
-    let w = world(TestDb::sqlite().await).await;
+async fn logging_in_queues_a_refresh_of_stale_results_sqlite() {
+    logging_in_queues_a_refresh_of_stale_results(world(TestDb::sqlite().await).await).await;
+}
+
+#[tokio::test]
+async fn logging_in_queues_a_refresh_of_stale_results_postgres() {
+    if let Some(db) = TestDb::postgres().await {
+        logging_in_queues_a_refresh_of_stale_results(world(db).await).await;
+    }
+}
+
+async fn logging_in_queues_a_refresh_of_stale_results(w: World) {
     let (app, _) = w.instance(w.config.clone());
     let store = w.db.store();
     lumen::accounts::seed_demo(&store)
