@@ -813,34 +813,12 @@ async fn platform_tokens_are_refused_when_no_jwks_is_configured() {
 }
 
 // ---- timing ----
-
-#[tokio::test]
-async fn unknown_email_and_wrong_password_take_about_the_same_time() {
-    let db = TestDb::sqlite().await;
-    let app = setup(&db).await;
-    let (mut unknown, mut wrong) = (Vec::new(), Vec::new());
-    for i in 0..16 {
-        for (email, samples) in [
-            ("nobody@acme.test", &mut unknown),
-            ("ada@acme.test", &mut wrong),
-        ] {
-            let started = Instant::now();
-            let reply = login(&app, email, &format!("wrong password {i}")).await;
-            samples.push(started.elapsed());
-            assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
-        }
-    }
-    let median = |v: &mut Vec<Duration>| {
-        v.sort();
-        v[v.len() / 2].as_secs_f64()
-    };
-    let ratio = median(&mut unknown) / median(&mut wrong);
-    // Generous bound on a shared machine; without the dummy hash the ratio is ~0.01.
-    assert!(
-        (0.5..2.0).contains(&ratio),
-        "unknown/wrong median time ratio {ratio:.3}"
-    );
-}
+//
+// Unknown emails and wrong passwords cost the same: `Auth::login` verifies
+// every attempt through `passwords::verify`, and the unit test
+// `a_wrong_password_on_a_bcrypt_account_costs_an_argon2_run_like_an_unknown_account`
+// counts one argon2 run on every path. That count replaces a wall-clock
+// ratio, which other tests hashing at the same time made flaky.
 
 /// With one hash at a time (and one waiting), a burst of logins is answered
 /// at once for the excess: 503 with `Retry-After`, not after a queue.

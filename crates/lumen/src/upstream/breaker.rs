@@ -29,11 +29,24 @@ enum Inner {
     HalfOpen,
 }
 
-#[derive(Debug)]
+/// Where the breaker reads the time: `Instant::now`, or a test's clock.
+type Clock = Box<dyn Fn() -> Instant + Send + Sync>;
+
 pub struct CircuitBreaker {
     threshold: u32,
     open_for: Duration,
     inner: Mutex<Inner>,
+    clock: Clock,
+}
+
+impl std::fmt::Debug for CircuitBreaker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CircuitBreaker")
+            .field("threshold", &self.threshold)
+            .field("open_for", &self.open_for)
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Permission to make one call; report its outcome. Dropped without one,
@@ -52,7 +65,7 @@ impl Drop for Permit<'_> {
             let mut inner = self.breaker.lock();
             if matches!(*inner, Inner::HalfOpen) {
                 *inner = Inner::Open {
-                    until: Instant::now(),
+                    until: self.breaker.now(),
                 };
             }
         }
@@ -61,11 +74,20 @@ impl Drop for Permit<'_> {
 
 impl CircuitBreaker {
     pub fn new(threshold: u32, open_for: Duration) -> Self {
+        Self::with_clock(threshold, open_for, Box::new(Instant::now))
+    }
+
+    fn with_clock(threshold: u32, open_for: Duration, clock: Clock) -> Self {
         Self {
             threshold: threshold.max(1),
             open_for,
             inner: Mutex::new(Inner::Closed { failures: 0 }),
+            clock,
         }
+    }
+
+    fn now(&self) -> Instant {
+        (self.clock)()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -80,7 +102,7 @@ impl CircuitBreaker {
                 breaker: self,
                 probe: false,
             }),
-            Inner::Open { until } if Instant::now() >= until => {
+            Inner::Open { until } if self.now() >= until => {
                 *inner = Inner::HalfOpen;
                 Some(Permit {
                     breaker: self,
@@ -104,7 +126,7 @@ impl CircuitBreaker {
                 failures: failures + 1,
             },
             _ => Inner::Open {
-                until: Instant::now() + self.open_for,
+                until: self.now() + self.open_for,
             },
         };
     }
@@ -112,7 +134,7 @@ impl CircuitBreaker {
     pub fn state(&self) -> CircuitState {
         match *self.lock() {
             Inner::Closed { .. } => CircuitState::Closed,
-            Inner::Open { until } if Instant::now() >= until => CircuitState::HalfOpen,
+            Inner::Open { until } if self.now() >= until => CircuitState::HalfOpen,
             Inner::Open { .. } => CircuitState::Open,
             Inner::HalfOpen => CircuitState::HalfOpen,
         }
@@ -122,6 +144,20 @@ impl CircuitBreaker {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+
+    /// A breaker on a clock the test moves by hand: no sleeps, no
+    /// dependence on how fast the machine runs the test.
+    fn manual(threshold: u32, open_for: Duration) -> (CircuitBreaker, Arc<Mutex<Instant>>) {
+        let time = Arc::new(Mutex::new(Instant::now()));
+        let read = Arc::clone(&time);
+        let clock: Clock = Box::new(move || *read.lock().expect("clock"));
+        (CircuitBreaker::with_clock(threshold, open_for, clock), time)
+    }
+
+    fn advance(time: &Mutex<Instant>, by: Duration) {
+        *time.lock().expect("clock") += by;
+    }
 
     fn fail(b: &CircuitBreaker) {
         let permit = b.try_acquire().expect("allowed");
@@ -154,15 +190,17 @@ mod tests {
 
     #[test]
     fn half_open_lets_one_probe_through_and_its_outcome_decides() {
-        let b = CircuitBreaker::new(1, Duration::from_millis(20));
+        let (b, time) = manual(1, Duration::from_secs(30));
         fail(&b);
         assert!(b.try_acquire().is_none());
-        std::thread::sleep(Duration::from_millis(30));
+        advance(&time, Duration::from_secs(29));
+        assert!(b.try_acquire().is_none(), "still open before open_for");
+        advance(&time, Duration::from_secs(1));
         let probe = b.try_acquire().expect("one probe");
         assert!(b.try_acquire().is_none(), "only one probe at a time");
         b.record_failure(probe);
         assert_eq!(b.state(), CircuitState::Open);
-        std::thread::sleep(Duration::from_millis(30));
+        advance(&time, Duration::from_secs(30));
         let probe = b.try_acquire().expect("probe again");
         b.record_success(probe);
         assert_eq!(b.state(), CircuitState::Closed);
@@ -171,9 +209,9 @@ mod tests {
 
     #[tokio::test]
     async fn a_cancelled_probe_releases_the_half_open_breaker() {
-        let b = CircuitBreaker::new(1, Duration::from_millis(20));
+        let (b, time) = manual(1, Duration::from_secs(30));
         fail(&b);
-        tokio::time::sleep(Duration::from_millis(30)).await;
+        advance(&time, Duration::from_secs(30));
         let call = async {
             let _probe = b.try_acquire().expect("one probe");
             std::future::pending::<()>().await;
