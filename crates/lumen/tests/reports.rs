@@ -144,13 +144,32 @@ async fn make(app: &Router, state: &AppState, token: &str, body: Value) -> Uuid 
     panic!("report {id} never finished: {last}");
 }
 
+/// The text of each page of a PDF, as poppler's `pdftotext` reads it
+/// (`.ci/run` installs poppler-utils). An independent reader: it maps glyphs
+/// back to characters through the file's ToUnicode maps, so a character
+/// drawn with a missing or wrong glyph does not come back.
 fn pdf_pages_text(bytes: &[u8]) -> Vec<String> {
-    let doc = lopdf::Document::load_mem(bytes).expect("a PDF lopdf can parse");
-    let pages = doc.get_pages();
+    let path = std::env::temp_dir().join(format!("lumen-report-{}.pdf", Uuid::new_v4().simple()));
+    std::fs::write(&path, bytes).expect("write the PDF");
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) installed");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "pdftotext: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("UTF-8 text");
+    // Pages end with a form feed.
+    let mut pages: Vec<String> = text.split('\u{c}').map(str::to_owned).collect();
+    if pages.last().is_some_and(|p| p.trim().is_empty()) {
+        pages.pop();
+    }
     pages
-        .keys()
-        .map(|n| doc.extract_text(&[*n]).expect("text"))
-        .collect()
 }
 
 /// A CSV with quoted fields, as RFC 4180.
@@ -808,7 +827,7 @@ async fn a_report_in_polish_greek_and_cyrillic_renders_every_glyph(db: &TestDb) 
         .expect("org");
     org.name = "Академия Лумен".into();
     store.upsert_organization(&org).await.expect("org");
-    let greek = ["Εισαγωγή στη Στατιστική", "Ανάλυση Δεδομένων"];
+    let greek = ["Εισαγωγή στην Ανάλυση Δεδομένων", "Στατιστική για Όλους"];
     let enrolments = store
         .enrolments_of_user(learner.id)
         .await
@@ -834,11 +853,11 @@ async fn a_report_in_polish_greek_and_cyrillic_renders_every_glyph(db: &TestDb) 
     let (status, _, bytes) = fetch(&app, &format!("/api/v1/reports/{id}/download"), &token).await;
     assert_eq!(status, StatusCode::OK);
     let text = pdf_pages_text(&bytes).join("\n");
-    for expected in [
-        "Łukasz Dvořák-Şahin",
-        "Академия Лумен",
-        "Εισαγωγή στη Στατιστική",
-    ] {
+    let mut expected = vec!["Łukasz Dvořák-Şahin", "Академия Лумен", greek[0]];
+    if enrolments.len() > 1 {
+        expected.push(greek[1]);
+    }
+    for expected in expected {
         assert!(
             text.contains(expected),
             "{expected:?} not in the text:\n{text}"
