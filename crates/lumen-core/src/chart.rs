@@ -684,7 +684,15 @@ const VALUE_KEYS: [&str; 16] = [
     "minutes",
     "hours",
 ];
-const TIME_KEYS: [&str; 5] = ["week", "date", "period", "month", "day"];
+const TIME_KEYS: [&str; 7] = [
+    "week",
+    "weekStart",
+    "date",
+    "period",
+    "periodStart",
+    "month",
+    "day",
+];
 
 fn number(v: &Value) -> Option<f64> {
     v.as_f64().filter(|x| x.is_finite())
@@ -740,7 +748,7 @@ pub fn humanise(name: &str) -> String {
 
 /// The label of a list item: its name-like field, else its position (1-based).
 pub fn label(v: &Value, index: usize) -> String {
-    const KEYS: [&str; 16] = [
+    const KEYS: [&str; 18] = [
         "name",
         "title",
         "skillName",
@@ -753,8 +761,10 @@ pub fn label(v: &Value, index: usize) -> String {
         "category",
         "department",
         "week",
+        "weekStart",
         "date",
         "period",
+        "periodStart",
         "month",
         "day",
     ];
@@ -769,15 +779,43 @@ pub fn label(v: &Value, index: usize) -> String {
             .filter(|(k, _)| k.ends_with("Name") || k.ends_with("Title"))
             .find_map(|(_, x)| x.as_str().filter(|s| !s.is_empty()).map(str::to_owned))
     });
-    named
-        .or_else(|| KEYS.iter().find_map(|k| v.get(*k).and_then(text)))
-        .unwrap_or_else(|| (index + 1).to_string())
+    // What an item measures (`metric`) or is (`factor`): said first, so
+    // items of one cohort but different measures read apart.
+    let measure = ["metric", "factor"]
+        .iter()
+        .find_map(|k| v.get(*k).and_then(Value::as_str).filter(|s| !s.is_empty()))
+        .map(humanise);
+    let named = named.or_else(|| KEYS.iter().find_map(|k| v.get(*k).and_then(text)));
+    match (measure, named) {
+        (Some(m), Some(n)) => format!("{m} · {n}"),
+        (Some(m), None) => m,
+        (None, Some(n)) => n,
+        (None, None) => (index + 1).to_string(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn items_are_labelled_by_name_measure_or_week() {
+        let peer = json!({"metric": "averageScore", "cohortName": "Data Engineering", "value": 63.4});
+        assert_eq!(label(&peer, 0), "Average score · Data Engineering");
+        let factor = json!({"factor": "meanScorePct", "value": 0.67});
+        assert_eq!(label(&factor, 2), "Mean score pct");
+        let week = json!({"weekStart": "2026-11-05T17:28:32Z", "activeDays": 1});
+        assert_eq!(label(&week, 0), "2026-11-05T17:28:32Z");
+        assert_eq!(label(&json!({"activeDays": 1}), 4), "5");
+        let weekly = json!({"weeklyEngagement": [
+            {"weekStart": "2026-11-05T17:28:32Z", "activeDays": 1},
+            {"weekStart": "2026-11-12T17:28:32Z", "activeDays": 4},
+        ]});
+        let chart = Chart::from_analytic(&weekly).expect("a chart");
+        assert_eq!(chart.kind, ChartKind::Line);
+        assert_eq!(chart.series[0].points[1].label, "2026-11-12");
+    }
 
     fn bars(n: usize) -> Chart {
         Chart {
