@@ -414,7 +414,11 @@ impl Chart {
             .iter()
             .map(|t| text_width(&format_number(*t), 8.0))
             .fold(0.0, f64::max);
-        let (x0, x1) = (18.0 + tick_w + 6.0, w - 16.0);
+        // The first and last category labels are centred on the plot's
+        // ends: leave half a label each side, so neither is cut.
+        let label_w = cats.iter().map(|c| text_width(c, 8.0)).fold(0.0, f64::max);
+        let half = (label_w.min(120.0) / 2.0 + 4.0).max(16.0);
+        let (x0, x1) = ((18.0 + tick_w + 6.0).max(half), w - half);
         let (y0, y1) = (top + 10.0, h - 40.0);
         let ys = |v: f64| y1 - (y1 - y0) * (v - t0) / (t1 - t0).max(f64::EPSILON);
         let n = cats.len();
@@ -437,7 +441,6 @@ impl Chart {
         } else {
             x1 - x0
         };
-        let label_w = cats.iter().map(|c| text_width(c, 8.0)).fold(0.0, f64::max);
         let step = ((label_w + 8.0) / slot).ceil().max(1.0) as usize;
         let max_label = (slot * step as f64 - 8.0).max(20.0);
         for (i, c) in cats.iter().enumerate() {
@@ -712,6 +715,9 @@ pub fn unit_of(key: &str) -> Option<&'static str> {
         Some("learners")
     } else if k == "probability" || k == "risk" {
         Some("probability")
+    } else if k.starts_with("risk") {
+        // Risk scores are probabilities (0–1), not points.
+        None
     } else if k.ends_with("score") || k == "score" {
         Some("points")
     } else {
@@ -801,7 +807,8 @@ mod tests {
 
     #[test]
     fn items_are_labelled_by_name_measure_or_week() {
-        let peer = json!({"metric": "averageScore", "cohortName": "Data Engineering", "value": 63.4});
+        let peer =
+            json!({"metric": "averageScore", "cohortName": "Data Engineering", "value": 63.4});
         assert_eq!(label(&peer, 0), "Average score · Data Engineering");
         let factor = json!({"factor": "meanScorePct", "value": 0.67});
         assert_eq!(label(&factor, 2), "Mean score pct");
@@ -921,6 +928,13 @@ mod tests {
         assert!(xs.len() > 3 && xs.len() < 52, "{}", xs.len());
         let width = text_width("2025-W00-long", 8.0);
         assert!(xs.windows(2).all(|w| w[1] - w[0] >= width), "{xs:?}");
+        // The first and last labels, centred on their points, are not cut
+        // by the chart's edges.
+        let (first, last) = (xs[0], xs[xs.len() - 1]);
+        assert!(
+            first - width / 2.0 >= 0.0 && last + width / 2.0 <= WIDTH,
+            "{first} {last}"
+        );
         // Long series: the first, last, lowest and highest carry values.
         assert!(svg.contains(">0 minutes</text>") && svg.contains(">51 minutes</text>"));
         assert!(!svg.contains(">25 minutes</text>"));
@@ -955,5 +969,7 @@ mod tests {
         );
         assert_eq!(humanise("skill-gap"), "Skill gap");
         assert_eq!(unit_of("completionRate"), Some("%"));
+        assert_eq!(unit_of("averageScore"), Some("points"));
+        assert_eq!(unit_of("riskScore"), None);
     }
 }

@@ -247,6 +247,23 @@ fn show(v: &str) -> String {
     }
 }
 
+/// A label cut to `width`, keeping its end: nested names differ in their
+/// last words ("Distribution performance excellent" → "…performance
+/// excellent"), so the end says which number it is.
+fn fit_tail(fonts: &Fonts, text: &str, size: f32, width: f32) -> String {
+    if fonts.width(text, size) <= width {
+        return text.to_owned();
+    }
+    let words: Vec<&str> = text.split(' ').collect();
+    for start in 1..words.len() {
+        let tail = format!("…{}", words[start..].join(" "));
+        if fonts.width(&tail, size) <= width {
+            return tail;
+        }
+    }
+    fonts.fit(text, size, width)
+}
+
 /// The chart of an analytic's data (`lumen_core::chart`): the same model
 /// and SVG the dashboard shows.
 pub fn chart(data: &Value) -> Option<Chart> {
@@ -295,7 +312,7 @@ fn section_page(c: &mut PageCanvas<'_, '_>, s: &Section) -> anyhow::Result<()> {
             for (i, (k, v)) in summary.iter().enumerate() {
                 let x = MARGIN + col_w * (i % 2) as f32;
                 let row_y = y + 18.0 * (i / 2 + 1) as f32;
-                let key = c.fonts().fit(&humanise(k), 9.0, col_w * 0.55);
+                let key = fit_tail(c.fonts(), &humanise(k), 9.0, col_w * 0.55);
                 let value = c.fonts().fit(&show(v), 10.0, col_w * 0.4);
                 // Label and value read as one paragraph: "Completion rate 40".
                 c.block(
