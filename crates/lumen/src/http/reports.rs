@@ -114,7 +114,7 @@ pub async fn download(
     current: CurrentUser,
 ) -> Result<Response, ApiError> {
     let (row, stream) = match reports::download(&state, &current.caller, id).await? {
-        reports::Download::Stream(row, stream) => (row, stream),
+        reports::Download::Stream(row, stream) => (*row, stream),
         reports::Download::Redirect(url) => {
             let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
             if let Ok(v) = HeaderValue::from_str(url.as_str()) {

@@ -567,7 +567,7 @@ pub async fn owned(state: &AppState, caller: &Caller, id: Uuid) -> Result<Report
 /// How a finished report's file is handed over.
 pub enum Download {
     /// The bytes, streamed from object storage.
-    Stream(ReportRow, crate::objects::ByteStream),
+    Stream(Box<ReportRow>, crate::objects::ByteStream),
     /// A presigned object-storage URL to redirect to
     /// (`LUMEN_S3_PRESIGN_DOWNLOADS_SECS`).
     Redirect(url::Url),
@@ -596,7 +596,7 @@ pub async fn download(
         .get(&key)
         .await?
         .ok_or_else(|| ReportError::NotFound("the report's file is gone".into()))?;
-    Ok(Download::Stream(row, stream))
+    Ok(Download::Stream(Box::new(row), stream))
 }
 
 /// One page of the caller's reports, newest first. Published as
