@@ -66,11 +66,12 @@ impl Axis {
         }
     }
 
-    /// `Completion rate (%)`.
+    /// `Completion rate (%)`; a title that is its unit says it once
+    /// (`Learners`, not `Learners (learners)`).
     pub fn label(&self) -> String {
         match &self.unit {
-            Some(u) => format!("{} ({u})", self.title),
-            None => self.title.clone(),
+            Some(u) if !self.title.eq_ignore_ascii_case(u) => format!("{} ({u})", self.title),
+            _ => self.title.clone(),
         }
     }
 }
@@ -940,7 +941,7 @@ mod tests {
         assert!(!svg.contains(">25 minutes</text>"));
         assert!(
             c.alt_text()
-                .starts_with("Line chart: Weekly. Minutes (minutes) by week.")
+                .starts_with("Line chart: Weekly. Minutes by week.")
         );
     }
 
@@ -971,5 +972,7 @@ mod tests {
         assert_eq!(unit_of("completionRate"), Some("%"));
         assert_eq!(unit_of("averageScore"), Some("points"));
         assert_eq!(unit_of("riskScore"), None);
+        assert_eq!(Axis::new("Learners", Some("learners")).label(), "Learners");
+        assert_eq!(Axis::new("Gap", Some("points")).label(), "Gap (points)");
     }
 }
