@@ -66,11 +66,12 @@ impl Axis {
         }
     }
 
-    /// `Completion rate (%)`.
+    /// `Completion rate (%)`; a title that is its unit says it once
+    /// (`Learners`, not `Learners (learners)`).
     pub fn label(&self) -> String {
         match &self.unit {
-            Some(u) => format!("{} ({u})", self.title),
-            None => self.title.clone(),
+            Some(u) if !self.title.eq_ignore_ascii_case(u) => format!("{} ({u})", self.title),
+            _ => self.title.clone(),
         }
     }
 }
@@ -414,7 +415,11 @@ impl Chart {
             .iter()
             .map(|t| text_width(&format_number(*t), 8.0))
             .fold(0.0, f64::max);
-        let (x0, x1) = (18.0 + tick_w + 6.0, w - 16.0);
+        // The first and last category labels are centred on the plot's
+        // ends: leave half a label each side, so neither is cut.
+        let label_w = cats.iter().map(|c| text_width(c, 8.0)).fold(0.0, f64::max);
+        let half = (label_w.min(120.0) / 2.0 + 4.0).max(16.0);
+        let (x0, x1) = ((18.0 + tick_w + 6.0).max(half), w - half);
         let (y0, y1) = (top + 10.0, h - 40.0);
         let ys = |v: f64| y1 - (y1 - y0) * (v - t0) / (t1 - t0).max(f64::EPSILON);
         let n = cats.len();
@@ -437,7 +442,6 @@ impl Chart {
         } else {
             x1 - x0
         };
-        let label_w = cats.iter().map(|c| text_width(c, 8.0)).fold(0.0, f64::max);
         let step = ((label_w + 8.0) / slot).ceil().max(1.0) as usize;
         let max_label = (slot * step as f64 - 8.0).max(20.0);
         for (i, c) in cats.iter().enumerate() {
@@ -684,7 +688,15 @@ const VALUE_KEYS: [&str; 16] = [
     "minutes",
     "hours",
 ];
-const TIME_KEYS: [&str; 5] = ["week", "date", "period", "month", "day"];
+const TIME_KEYS: [&str; 7] = [
+    "week",
+    "weekStart",
+    "date",
+    "period",
+    "periodStart",
+    "month",
+    "day",
+];
 
 fn number(v: &Value) -> Option<f64> {
     v.as_f64().filter(|x| x.is_finite())
@@ -704,6 +716,9 @@ pub fn unit_of(key: &str) -> Option<&'static str> {
         Some("learners")
     } else if k == "probability" || k == "risk" {
         Some("probability")
+    } else if k.starts_with("risk") {
+        // Risk scores are probabilities (0–1), not points.
+        None
     } else if k.ends_with("score") || k == "score" {
         Some("points")
     } else {
@@ -740,7 +755,7 @@ pub fn humanise(name: &str) -> String {
 
 /// The label of a list item: its name-like field, else its position (1-based).
 pub fn label(v: &Value, index: usize) -> String {
-    const KEYS: [&str; 16] = [
+    const KEYS: [&str; 18] = [
         "name",
         "title",
         "skillName",
@@ -753,8 +768,10 @@ pub fn label(v: &Value, index: usize) -> String {
         "category",
         "department",
         "week",
+        "weekStart",
         "date",
         "period",
+        "periodStart",
         "month",
         "day",
     ];
@@ -769,15 +786,44 @@ pub fn label(v: &Value, index: usize) -> String {
             .filter(|(k, _)| k.ends_with("Name") || k.ends_with("Title"))
             .find_map(|(_, x)| x.as_str().filter(|s| !s.is_empty()).map(str::to_owned))
     });
-    named
-        .or_else(|| KEYS.iter().find_map(|k| v.get(*k).and_then(text)))
-        .unwrap_or_else(|| (index + 1).to_string())
+    // What an item measures (`metric`) or is (`factor`): said first, so
+    // items of one cohort but different measures read apart.
+    let measure = ["metric", "factor"]
+        .iter()
+        .find_map(|k| v.get(*k).and_then(Value::as_str).filter(|s| !s.is_empty()))
+        .map(humanise);
+    let named = named.or_else(|| KEYS.iter().find_map(|k| v.get(*k).and_then(text)));
+    match (measure, named) {
+        (Some(m), Some(n)) => format!("{m} · {n}"),
+        (Some(m), None) => m,
+        (None, Some(n)) => n,
+        (None, None) => (index + 1).to_string(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn items_are_labelled_by_name_measure_or_week() {
+        let peer =
+            json!({"metric": "averageScore", "cohortName": "Data Engineering", "value": 63.4});
+        assert_eq!(label(&peer, 0), "Average score · Data Engineering");
+        let factor = json!({"factor": "meanScorePct", "value": 0.67});
+        assert_eq!(label(&factor, 2), "Mean score pct");
+        let week = json!({"weekStart": "2026-11-05T17:28:32Z", "activeDays": 1});
+        assert_eq!(label(&week, 0), "2026-11-05T17:28:32Z");
+        assert_eq!(label(&json!({"activeDays": 1}), 4), "5");
+        let weekly = json!({"weeklyEngagement": [
+            {"weekStart": "2026-11-05T17:28:32Z", "activeDays": 1},
+            {"weekStart": "2026-11-12T17:28:32Z", "activeDays": 4},
+        ]});
+        let chart = Chart::from_analytic(&weekly).expect("a chart");
+        assert_eq!(chart.kind, ChartKind::Line);
+        assert_eq!(chart.series[0].points[1].label, "2026-11-12");
+    }
 
     fn bars(n: usize) -> Chart {
         Chart {
@@ -883,12 +929,19 @@ mod tests {
         assert!(xs.len() > 3 && xs.len() < 52, "{}", xs.len());
         let width = text_width("2025-W00-long", 8.0);
         assert!(xs.windows(2).all(|w| w[1] - w[0] >= width), "{xs:?}");
+        // The first and last labels, centred on their points, are not cut
+        // by the chart's edges.
+        let (first, last) = (xs[0], xs[xs.len() - 1]);
+        assert!(
+            first - width / 2.0 >= 0.0 && last + width / 2.0 <= WIDTH,
+            "{first} {last}"
+        );
         // Long series: the first, last, lowest and highest carry values.
         assert!(svg.contains(">0 minutes</text>") && svg.contains(">51 minutes</text>"));
         assert!(!svg.contains(">25 minutes</text>"));
         assert!(
             c.alt_text()
-                .starts_with("Line chart: Weekly. Minutes (minutes) by week.")
+                .starts_with("Line chart: Weekly. Minutes by week.")
         );
     }
 
@@ -917,5 +970,9 @@ mod tests {
         );
         assert_eq!(humanise("skill-gap"), "Skill gap");
         assert_eq!(unit_of("completionRate"), Some("%"));
+        assert_eq!(unit_of("averageScore"), Some("points"));
+        assert_eq!(unit_of("riskScore"), None);
+        assert_eq!(Axis::new("Learners", Some("learners")).label(), "Learners");
+        assert_eq!(Axis::new("Gap", Some("points")).label(), "Gap (points)");
     }
 }

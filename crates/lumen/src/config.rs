@@ -164,6 +164,9 @@ pub struct ReportsConfig {
     pub s3: Option<S3Config>,
     pub smtp: Option<SmtpConfig>,
     pub webhook: Option<WebhookConfig>,
+    /// Directories of extra fonts for PDF reports, after the bundled
+    /// DejaVu Sans in the fallback chain (`LUMEN_REPORT_FONT_DIRS`).
+    pub font_dirs: Vec<std::path::PathBuf>,
 }
 
 impl Default for ReportsConfig {
@@ -177,18 +180,27 @@ impl Default for ReportsConfig {
             s3: None,
             smtp: None,
             webhook: None,
+            font_dirs: Vec::new(),
         }
     }
 }
 
-/// An S3-compatible bucket, addressed path-style.
+/// An S3 bucket (AWS or S3-compatible), through the `object_store` crate.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct S3Config {
-    pub endpoint: String,
+    /// `None`: AWS's endpoint for the region.
+    pub endpoint: Option<String>,
     pub bucket: String,
     pub region: String,
-    pub access_key_id: String,
-    pub secret_access_key: Secret<String>,
+    /// Static keys; `None`: the standard AWS credential chain (`AWS_*`
+    /// variables with session token, web identity, container or instance
+    /// credentials).
+    pub access_key_id: Option<String>,
+    pub secret_access_key: Option<Secret<String>>,
+    /// `https://<bucket>.<endpoint host>/<key>` instead of `<endpoint>/<bucket>/<key>`.
+    pub virtual_hosted: bool,
+    /// When set, downloads redirect to a presigned URL valid this long.
+    pub presign_downloads: Option<Duration>,
 }
 
 /// The SMTP server scheduled reports are mailed through (docs/reports.md §5).
@@ -368,6 +380,9 @@ struct FileConfig {
     s3_region: Option<String>,
     s3_access_key_id: Option<String>,
     s3_secret_access_key: Option<String>,
+    s3_virtual_hosted: Option<bool>,
+    s3_presign_downloads_secs: Option<toml::Value>,
+    report_font_dirs: Option<Vec<String>>,
     smtp_url: Option<String>,
     smtp_host: Option<String>,
     smtp_port: Option<toml::Value>,
@@ -743,44 +758,96 @@ impl Config {
             cfg.reports.storage_per_user_bytes = parse_num(&raw, 1024, 1 << 40)?;
         }
         let set = |raw: Option<Raw>| raw.filter(|r| !r.value.trim().is_empty());
-        if let Some(endpoint) = set(pick(
+        let endpoint = set(pick(
             "LUMEN_S3_ENDPOINT",
             "s3_endpoint",
             file_cfg.s3_endpoint,
-        )) {
-            if !(endpoint.value.starts_with("http://") || endpoint.value.starts_with("https://")) {
-                return Err(ConfigError::new(endpoint.name, "must be an http(s) URL"));
+        ));
+        let bucket = set(pick("LUMEN_S3_BUCKET", "s3_bucket", file_cfg.s3_bucket));
+        if let Some(e) = &endpoint
+            && !(e.value.starts_with("http://") || e.value.starts_with("https://"))
+        {
+            return Err(ConfigError::new(e.name.clone(), "must be an http(s) URL"));
+        }
+        if endpoint.is_some() || bucket.is_some() {
+            let bucket = bucket.map(|r| r.value).ok_or_else(|| {
+                ConfigError::new("LUMEN_S3_BUCKET", "required when LUMEN_S3_ENDPOINT is set")
+            })?;
+            let key_id = set(pick(
+                "LUMEN_S3_ACCESS_KEY_ID",
+                "s3_access_key_id",
+                file_cfg.s3_access_key_id,
+            ));
+            let secret = set(pick(
+                "LUMEN_S3_SECRET_ACCESS_KEY",
+                "s3_secret_access_key",
+                file_cfg.s3_secret_access_key,
+            ));
+            if key_id.is_some() != secret.is_some() {
+                let missing = if key_id.is_none() {
+                    "LUMEN_S3_ACCESS_KEY_ID"
+                } else {
+                    "LUMEN_S3_SECRET_ACCESS_KEY"
+                };
+                return Err(ConfigError::new(
+                    missing,
+                    "set both static keys, or neither (then the AWS credential chain is used)",
+                ));
             }
-            let required = |raw: Option<Raw>, name: &str| {
-                set(raw)
-                    .map(|r| r.value)
-                    .ok_or_else(|| ConfigError::new(name, "required when LUMEN_S3_ENDPOINT is set"))
+            let virtual_hosted = match pick(
+                "LUMEN_S3_VIRTUAL_HOSTED",
+                "s3_virtual_hosted",
+                file_cfg.s3_virtual_hosted.map(|b| b.to_string()),
+            ) {
+                Some(raw) => parse_bool(&raw)?,
+                None => false,
+            };
+            let presign = match set(pick(
+                "LUMEN_S3_PRESIGN_DOWNLOADS_SECS",
+                "s3_presign_downloads_secs",
+                val(&file_cfg.s3_presign_downloads_secs),
+            )) {
+                Some(raw) => match parse_num(&raw, 0, 7 * 86_400)? {
+                    0 => None,
+                    n => Some(Duration::from_secs(n)),
+                },
+                None => None,
             };
             cfg.reports.s3 = Some(S3Config {
-                endpoint: endpoint.value.trim_end_matches('/').to_owned(),
-                bucket: required(
-                    pick("LUMEN_S3_BUCKET", "s3_bucket", file_cfg.s3_bucket),
-                    "LUMEN_S3_BUCKET",
-                )?,
+                endpoint: endpoint.map(|e| e.value.trim_end_matches('/').to_owned()),
+                bucket,
                 region: set(pick("LUMEN_S3_REGION", "s3_region", file_cfg.s3_region))
                     .map_or_else(|| "us-east-1".to_owned(), |r| r.value),
-                access_key_id: required(
-                    pick(
-                        "LUMEN_S3_ACCESS_KEY_ID",
-                        "s3_access_key_id",
-                        file_cfg.s3_access_key_id,
-                    ),
-                    "LUMEN_S3_ACCESS_KEY_ID",
-                )?,
-                secret_access_key: Secret::new(required(
-                    pick(
-                        "LUMEN_S3_SECRET_ACCESS_KEY",
-                        "s3_secret_access_key",
-                        file_cfg.s3_secret_access_key,
-                    ),
-                    "LUMEN_S3_SECRET_ACCESS_KEY",
-                )?),
+                access_key_id: key_id.map(|r| r.value),
+                secret_access_key: secret.map(|r| Secret::new(r.value)),
+                virtual_hosted,
+                presign_downloads: presign,
             });
+        }
+        let font_dirs = env
+            .get("LUMEN_REPORT_FONT_DIRS")
+            .map(|v| {
+                (
+                    "LUMEN_REPORT_FONT_DIRS".to_owned(),
+                    std::env::split_paths(v)
+                        .filter(|p| !p.as_os_str().is_empty())
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .or(file_cfg.report_font_dirs.map(|v| {
+                (
+                    file_name("report_font_dirs"),
+                    v.into_iter().map(std::path::PathBuf::from).collect(),
+                )
+            }));
+        if let Some((name, dirs)) = font_dirs {
+            if let Some(bad) = dirs.iter().find(|d| !d.is_dir()) {
+                return Err(ConfigError::new(
+                    name,
+                    format!("{} is not a directory", bad.display()),
+                ));
+            }
+            cfg.reports.font_dirs = dirs;
         }
         let smtp_url = match set(pick("LUMEN_SMTP_URL", "smtp_url", file_cfg.smtp_url)) {
             Some(raw) => {
@@ -1207,6 +1274,50 @@ mod tests {
         let err = Config::load(Some(&path), &env(&[])).expect_err("bad port is rejected");
         assert!(err.setting.starts_with("port (in "), "{err}");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn s3_and_font_settings() {
+        // A bucket alone: AWS's endpoint and the credential chain.
+        let cfg = Config::load(None, &env(&[("LUMEN_S3_BUCKET", "reports")])).expect("config");
+        let s3 = cfg.reports.s3.expect("s3");
+        assert_eq!((s3.endpoint, s3.access_key_id), (None, None));
+        assert_eq!(s3.presign_downloads, None);
+        let err = load_err(&[
+            ("LUMEN_S3_BUCKET", "reports"),
+            ("LUMEN_S3_ACCESS_KEY_ID", "AKIA"),
+        ]);
+        assert_eq!(err.setting, "LUMEN_S3_SECRET_ACCESS_KEY");
+        let err = load_err(&[
+            ("LUMEN_S3_ENDPOINT", "s3.example.com"),
+            ("LUMEN_S3_BUCKET", "b"),
+        ]);
+        assert_eq!(err.setting, "LUMEN_S3_ENDPOINT");
+        let cfg = Config::load(
+            None,
+            &env(&[
+                ("LUMEN_S3_BUCKET", "reports"),
+                ("LUMEN_S3_ENDPOINT", "http://127.0.0.1:9000/"),
+                ("LUMEN_S3_VIRTUAL_HOSTED", "true"),
+                ("LUMEN_S3_PRESIGN_DOWNLOADS_SECS", "300"),
+            ]),
+        )
+        .expect("config");
+        let s3 = cfg.reports.s3.expect("s3");
+        assert_eq!(s3.endpoint.as_deref(), Some("http://127.0.0.1:9000"));
+        assert!(s3.virtual_hosted);
+        assert_eq!(s3.presign_downloads, Some(Duration::from_secs(300)));
+        let err = load_err(&[
+            ("LUMEN_S3_BUCKET", "b"),
+            ("LUMEN_S3_PRESIGN_DOWNLOADS_SECS", "9999999"),
+        ]);
+        assert_eq!(err.setting, "LUMEN_S3_PRESIGN_DOWNLOADS_SECS");
+        let tmp = std::env::temp_dir();
+        let dirs = format!("{}:{}", tmp.display(), tmp.display());
+        let cfg = Config::load(None, &env(&[("LUMEN_REPORT_FONT_DIRS", &dirs)])).expect("config");
+        assert_eq!(cfg.reports.font_dirs, vec![tmp.clone(), tmp]);
+        let err = load_err(&[("LUMEN_REPORT_FONT_DIRS", "/no/such/fonts")]);
+        assert_eq!(err.setting, "LUMEN_REPORT_FONT_DIRS");
     }
 
     #[test]

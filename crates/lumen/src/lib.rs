@@ -19,6 +19,7 @@ pub mod learner_ai;
 pub mod mail;
 pub mod metrics;
 pub mod models;
+pub mod objects;
 pub mod queue;
 pub mod ratelimit;
 pub mod redis;

@@ -55,6 +55,8 @@ pub struct State {
     pub queue: crate::queue::Queue,
     /// The SMTP server reports are mailed through, when configured.
     pub mailer: Option<Arc<crate::mail::Mailer>>,
+    /// Where report files are kept (local directory or S3).
+    pub objects: Arc<crate::objects::Objects>,
     pub started_at: DateTime<Utc>,
     started: Instant,
     /// The counts `/api/status` shows operators, with when they were read:
@@ -118,6 +120,7 @@ impl AppState {
             store.clone(),
             upstreams.clone(),
         ));
+        let objects = Arc::new(crate::objects::Objects::from_config(&config)?);
         let mailer = match &config.reports.smtp {
             Some(smtp) => Some(Arc::new(crate::mail::Mailer::new(smtp)?)),
             None => None,
@@ -125,6 +128,7 @@ impl AppState {
         Ok(Self(Arc::new(State {
             auth: Arc::new(auth),
             mailer,
+            objects,
             l1,
             queue: crate::queue::Queue::new(store.clone()),
             limiter,

@@ -15,7 +15,9 @@ use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use chrono::{Duration, Utc};
 use http_body_util::BodyExt;
 use lumen::collector::Collector;
-use lumen::config::{Config, Secret, SmtpConfig, UPSTREAM_SERVICES, UpstreamConfig, WebhookConfig};
+use lumen::config::{
+    Config, S3Config, Secret, SmtpConfig, UPSTREAM_SERVICES, UpstreamConfig, WebhookConfig,
+};
 use lumen::reports;
 use lumen::simulate::{Scale, SimConfig, SimHandle};
 use lumen::upstream::{Resilience, Upstreams};
@@ -26,6 +28,7 @@ use lumen_core::model::User;
 use serde_json::{Value, json};
 use support::client::Call;
 use support::on_both_databases;
+use support::s3::S3Server;
 use support::smtp::SmtpServers;
 use support::{TestDb, test_config, token_for};
 use tower::ServiceExt;
@@ -39,6 +42,8 @@ on_both_databases!(
     report_storage_per_user_is_capped,
     report_and_job_failures_show_no_internal_detail,
     report_jobs_queue_behind_the_daily_batch,
+    reports_in_s3_are_streamed_or_redirected,
+    a_report_in_polish_greek_and_cyrillic_renders_every_glyph,
 );
 
 fn reports_dir() -> std::path::PathBuf {
@@ -139,13 +144,32 @@ async fn make(app: &Router, state: &AppState, token: &str, body: Value) -> Uuid 
     panic!("report {id} never finished: {last}");
 }
 
+/// The text of each page of a PDF, as poppler's `pdftotext` reads it
+/// (`.ci/run` installs poppler-utils). An independent reader: it maps glyphs
+/// back to characters through the file's ToUnicode maps, so a character
+/// drawn with a missing or wrong glyph does not come back.
 fn pdf_pages_text(bytes: &[u8]) -> Vec<String> {
-    let doc = lopdf::Document::load_mem(bytes).expect("a PDF lopdf can parse");
-    let pages = doc.get_pages();
+    let path = std::env::temp_dir().join(format!("lumen-report-{}.pdf", Uuid::new_v4().simple()));
+    std::fs::write(&path, bytes).expect("write the PDF");
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) installed");
+    let _ = std::fs::remove_file(&path);
+    assert!(
+        out.status.success(),
+        "pdftotext: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).expect("UTF-8 text");
+    // Pages end with a form feed.
+    let mut pages: Vec<String> = text.split('\u{c}').map(str::to_owned).collect();
+    if pages.last().is_some_and(|p| p.trim().is_empty()) {
+        pages.pop();
+    }
     pages
-        .keys()
-        .map(|n| doc.extract_text(&[*n]).expect("text"))
-        .collect()
 }
 
 /// A CSV with quoted fields, as RFC 4180.
@@ -609,41 +633,242 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     out
 }
 
-/// The S3 client against an S3-compatible server named by
-/// `LUMEN_TEST_S3_ENDPOINT` (with bucket `LUMEN_TEST_S3_BUCKET`, default
-/// `lumen-test`, already created; any credentials the server accepts in
-/// `LUMEN_TEST_S3_ACCESS_KEY_ID`/`_SECRET_ACCESS_KEY`). Skipped when unset:
-/// the suite starts no S3 server (e.g. `moto_server -p 19000`).
-#[tokio::test]
-async fn s3_objects_round_trip_when_a_server_is_configured() {
+const BUCKET: &str = "lumen-test";
+
+fn s3_config(endpoint: &str, presign: Option<std::time::Duration>) -> S3Config {
+    S3Config {
+        endpoint: Some(endpoint.to_owned()),
+        bucket: BUCKET.into(),
+        region: "us-east-1".into(),
+        access_key_id: Some("test-key".into()),
+        secret_access_key: Some(Secret::new("test-secret".into())),
+        virtual_hosted: false,
+        presign_downloads: presign,
+    }
+}
+
+async fn read_all(mut stream: lumen::objects::ByteStream) -> (Vec<u8>, usize) {
     use futures::StreamExt;
-    use lumen::reports::storage::{ObjectStore, S3Store};
-    let Ok(endpoint) = std::env::var("LUMEN_TEST_S3_ENDPOINT") else {
-        eprintln!("SKIPPED: LUMEN_TEST_S3_ENDPOINT not set");
+    let (mut got, mut chunks) = (Vec::new(), 0);
+    while let Some(chunk) = stream.next().await {
+        got.extend_from_slice(&chunk.expect("chunk"));
+        chunks += 1;
+    }
+    (got, chunks)
+}
+
+/// Object storage on a real S3-compatible server (moto, started here):
+/// put with a content type, a streamed get (a large object arrives in
+/// many chunks), a presigned URL any HTTP client can fetch, idempotent
+/// delete.
+#[tokio::test]
+async fn s3_objects_round_trip_stream_and_presign() {
+    let Some(server) = S3Server::start(BUCKET).await else {
         return;
     };
-    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
-    let store = S3Store::new(lumen::config::S3Config {
-        endpoint,
-        bucket: var("LUMEN_TEST_S3_BUCKET", "lumen-test"),
-        region: var("LUMEN_TEST_S3_REGION", "us-east-1"),
-        access_key_id: var("LUMEN_TEST_S3_ACCESS_KEY_ID", "test"),
-        secret_access_key: Secret::new(var("LUMEN_TEST_S3_SECRET_ACCESS_KEY", "test")),
-    })
+    let store = lumen::objects::Objects::s3(&s3_config(
+        &server.endpoint,
+        Some(std::time::Duration::from_secs(300)),
+    ))
     .expect("client");
     let key = format!("reports/{}/r.csv", Uuid::new_v4());
     store
         .put(&key, b"a,b\r\n1,2\r\n".to_vec(), "text/csv")
         .await
         .expect("put");
-    let mut stream = store.get(&key).await.expect("get").expect("exists");
-    let mut got = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        got.extend_from_slice(&chunk.expect("chunk"));
-    }
+    let (got, _) = read_all(store.get(&key).await.expect("get").expect("exists")).await;
     assert_eq!(got, b"a,b\r\n1,2\r\n");
-    store.delete(&key).await.expect("delete");
-    assert!(store.get(&key).await.expect("get").is_none());
+
+    let url = store
+        .presigned_download(&key)
+        .await
+        .expect("presign")
+        .expect("a URL");
+    assert!(
+        url.query().is_some_and(|q| q.contains("X-Amz-Signature=")),
+        "{url}"
+    );
+    let resp = reqwest::get(url.clone()).await.expect("presigned GET");
+    assert_eq!(resp.status(), reqwest::StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/csv");
+    assert_eq!(
+        resp.bytes().await.expect("body").as_ref(),
+        b"a,b\r\n1,2\r\n"
+    );
+    // The signature covers the key: another key with the same query fails.
+    let mut forged = url.clone();
+    forged.set_path(&format!("/{BUCKET}/reports/other.csv"));
+    let resp = reqwest::get(forged).await.expect("forged GET");
+    assert_ne!(resp.status(), reqwest::StatusCode::OK);
+
+    let big: Vec<u8> = (0..3_000_000u32).map(|i| (i % 251) as u8).collect();
+    let big_key = format!("reports/{}/big.pdf", Uuid::new_v4());
+    store
+        .put(&big_key, big.clone(), "application/pdf")
+        .await
+        .expect("put big");
+    let (got, chunks) = read_all(store.get(&big_key).await.expect("get").expect("exists")).await;
+    assert_eq!(got.len(), big.len());
+    assert!(got == big);
+    assert!(chunks > 1, "streamed, not read whole: {chunks} chunk(s)");
+
+    for k in [&key, &big_key] {
+        store.delete(k).await.expect("delete");
+        store.delete(k).await.expect("delete again");
+        assert!(store.get(k).await.expect("get").is_none());
+    }
+}
+
+/// Reports stored in S3 (moto): generated, downloaded through the API
+/// (streamed), and, with presigned downloads on, a 307 to a presigned URL
+/// that serves the same file; the retention deletes the object.
+async fn reports_in_s3_are_streamed_or_redirected(db: &TestDb) {
+    let Some(server) = S3Server::start(BUCKET).await else {
+        return;
+    };
+    let store = db.store();
+    let admin = lumen::accounts::add_user(
+        &store,
+        "S3 Org",
+        "boss@s3.test",
+        "Zoë Boss",
+        &[Role::OrgAdmin],
+        "password-123",
+    )
+    .await
+    .expect("admin");
+    let token = token_for(&store, &admin).await;
+    let mut config = Config {
+        rate_limits_enabled: false,
+        ..test_config(db)
+    };
+    config.reports.s3 = Some(s3_config(&server.endpoint, None));
+    let state = AppState::new(config.clone(), store.clone()).expect("state");
+    let app = http::app(state.clone());
+    let id = make(
+        &app,
+        &state,
+        &token,
+        json!({"type": "organization", "format": "pdf"}),
+    )
+    .await;
+    let (status, headers, bytes) =
+        fetch(&app, &format!("/api/v1/reports/{id}/download"), &token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/pdf");
+    assert!(bytes.starts_with(b"%PDF-"));
+    let row = store.report(id).await.expect("read").expect("row");
+    assert_eq!(row.size_bytes, Some(bytes.len() as i64));
+
+    config.reports.s3 = Some(s3_config(
+        &server.endpoint,
+        Some(std::time::Duration::from_secs(120)),
+    ));
+    let presigning = AppState::new(config, store.clone()).expect("state");
+    let app = http::app(presigning.clone());
+    let (status, headers, _) = fetch(&app, &format!("/api/v1/reports/{id}/download"), &token).await;
+    assert_eq!(status, StatusCode::TEMPORARY_REDIRECT);
+    let location = headers[header::LOCATION].to_str().expect("ascii");
+    assert!(location.starts_with(&server.endpoint), "{location}");
+    let direct = reqwest::get(location).await.expect("presigned GET");
+    assert_eq!(direct.status(), reqwest::StatusCode::OK);
+    assert_eq!(direct.bytes().await.expect("body"), bytes);
+    // Only the owner is redirected; anyone else still gets 404.
+    let other = lumen::accounts::add_user(
+        &store,
+        "S3 Org",
+        "peer@s3.test",
+        "Peer",
+        &[Role::OrgAdmin],
+        "password-123",
+    )
+    .await
+    .expect("peer");
+    let other_token = token_for(&store, &other).await;
+    let (status, headers, _) = fetch(
+        &app,
+        &format!("/api/v1/reports/{id}/download"),
+        &other_token,
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(headers.get(header::LOCATION).is_none());
+
+    assert_eq!(
+        reports::cleanup(&state, Utc::now() + Duration::days(31))
+            .await
+            .expect("cleanup"),
+        1
+    );
+    let key = row.object_key.expect("key");
+    assert!(state.objects.get(&key).await.expect("get").is_none());
+}
+
+/// A learner named "Łukasz Dvořák-Şahin", courses titled in Greek, an
+/// organisation named in Cyrillic: the PDF shows every character (the text
+/// extracted from the file has them all, nothing replaced, no note about
+/// missing glyphs), with subsetted fonts, well under 150 KB.
+async fn a_report_in_polish_greek_and_cyrillic_renders_every_glyph(db: &TestDb) {
+    let dir = reports_dir();
+    let mut config = Config {
+        rate_limits_enabled: false,
+        ..test_config(db)
+    };
+    config.reports.dir = dir.clone();
+    let (app, state) = collected(db, config).await;
+    let store = db.store();
+    let mut learner = person(db, "learner@demo.lumen.test").await;
+    learner.full_name = "Łukasz Dvořák-Şahin".into();
+    store.upsert_user(&learner).await.expect("rename");
+    let mut org = store
+        .organization(learner.organization_id)
+        .await
+        .expect("read")
+        .expect("org");
+    org.name = "Академия Лумен".into();
+    store.upsert_organization(&org).await.expect("org");
+    let greek = ["Εισαγωγή στην Ανάλυση Δεδομένων", "Στατιστική για Όλους"];
+    let enrolments = store
+        .enrolments_of_user(learner.id)
+        .await
+        .expect("enrolments");
+    assert!(!enrolments.is_empty());
+    for (i, e) in enrolments.iter().enumerate() {
+        let mut course = store
+            .course(e.course_id)
+            .await
+            .expect("read")
+            .expect("course");
+        course.title = format!("{} {}", greek[i % 2], i + 1);
+        store.upsert_course(&course).await.expect("course");
+    }
+    let token = token_for(&store, &learner).await;
+    let id = make(
+        &app,
+        &state,
+        &token,
+        json!({"type": "learner", "format": "pdf"}),
+    )
+    .await;
+    let (status, _, bytes) = fetch(&app, &format!("/api/v1/reports/{id}/download"), &token).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = pdf_pages_text(&bytes).join("\n");
+    let mut expected = vec!["Łukasz Dvořák-Şahin", "Академия Лумен", greek[0]];
+    if enrolments.len() > 1 {
+        expected.push(greek[1]);
+    }
+    for expected in expected {
+        assert!(
+            text.contains(expected),
+            "{expected:?} not in the text:\n{text}"
+        );
+    }
+    assert!(!text.contains('\u{FFFD}'), "{text}");
+    assert!(!text.contains("no font available"), "{text}");
+    // Subsetted: a learner report with charts is well under 150 KB (the
+    // whole DejaVu Sans alone is 740 KB).
+    assert!(bytes.len() < 150_000, "{} bytes", bytes.len());
+    let _ = std::fs::remove_dir_all(dir);
 }
 
 /// Each run re-decides access: an owner demoted, moved to another

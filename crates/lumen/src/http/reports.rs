@@ -103,6 +103,7 @@ pub async fn status(
             (String = "text/csv"),
             (Object = "application/json"),
         )),
+        (status = 307, description = "when downloads are presigned (LUMEN_S3_PRESIGN_DOWNLOADS_SECS): a redirect to a presigned object-storage URL in `Location`, valid for that many seconds"),
         (status = 400, body = ErrorBody),
         (status = 404, description = "no such report, another user's, or no file (not generated yet, failed, or removed by retention)", body = ErrorBody),
     )
@@ -112,7 +113,20 @@ pub async fn download(
     ApiPath(id): ApiPath<Uuid>,
     current: CurrentUser,
 ) -> Result<Response, ApiError> {
-    let (row, stream) = reports::download(&state, &current.caller, id).await?;
+    let (row, stream) = match reports::download(&state, &current.caller, id).await? {
+        reports::Download::Stream(row, stream) => (*row, stream),
+        reports::Download::Redirect(url) => {
+            let mut response = StatusCode::TEMPORARY_REDIRECT.into_response();
+            if let Ok(v) = HeaderValue::from_str(url.as_str()) {
+                response.headers_mut().insert(header::LOCATION, v);
+            }
+            response.headers_mut().insert(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("private, no-store"),
+            );
+            return Ok(response);
+        }
+    };
     let name = row
         .file_name
         .unwrap_or_else(|| format!("{}.{}", row.id, row.format));

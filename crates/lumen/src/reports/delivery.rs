@@ -62,7 +62,8 @@ pub async fn deliver(
 
 async fn file_bytes(state: &AppState, row: &ReportRow) -> anyhow::Result<Vec<u8>> {
     let key = row.object_key.as_deref().context("report has no file")?;
-    let mut stream = super::storage::from_config(&state.config)?
+    let mut stream = state
+        .objects
         .get(key)
         .await?
         .context("report file is missing")?;

@@ -24,7 +24,6 @@ use lumen_core::analytics::Analytic;
 pub mod delivery;
 pub mod pdf;
 pub mod render;
-pub mod storage;
 
 /// Why a report request, lookup or schedule failed.
 #[derive(Debug, thiserror::Error)]
@@ -476,15 +475,17 @@ async fn produce(state: &AppState, row: &ReportRow) -> anyhow::Result<(String, S
     )?;
     let data = report_data(state, row, &spec).await?;
     let format = spec.format;
+    let font_dirs = state.config.reports.font_dirs.clone();
     let bytes = tokio::task::spawn_blocking(move || match format {
-        Format::Pdf => render::pdf(&data),
-        Format::Csv => render::csv(&data),
-        Format::Json => render::json(&data),
+        Format::Pdf => render::pdf(&data, pdf::Fonts::shared(&font_dirs)),
+        Format::Csv => Ok(render::csv(&data)),
+        Format::Json => Ok(render::json(&data)),
     })
-    .await?;
+    .await??;
     let key = format!("reports/{}/{}.{}", row.owner_id, row.id, format.as_str());
     let size = bytes.len() as i64;
-    storage::from_config(&state.config)?
+    state
+        .objects
         .put(&key, bytes, format.content_type())
         .await?;
     Ok((
@@ -563,12 +564,21 @@ pub async fn owned(state: &AppState, caller: &Caller, id: Uuid) -> Result<Report
     Ok(row)
 }
 
-/// The file of a finished report the caller owns, as a stream.
+/// How a finished report's file is handed over.
+pub enum Download {
+    /// The bytes, streamed from object storage.
+    Stream(Box<ReportRow>, crate::objects::ByteStream),
+    /// A presigned object-storage URL to redirect to
+    /// (`LUMEN_S3_PRESIGN_DOWNLOADS_SECS`).
+    Redirect(url::Url),
+}
+
+/// The file of a finished report the caller owns.
 pub async fn download(
     state: &AppState,
     caller: &Caller,
     id: Uuid,
-) -> Result<(ReportRow, storage::ByteStream), ReportError> {
+) -> Result<Download, ReportError> {
     let row = owned(state, caller, id).await?;
     let key = match (&row.status[..], &row.object_key) {
         ("done", Some(key)) => key.clone(),
@@ -578,11 +588,15 @@ pub async fn download(
             )));
         }
     };
-    let stream = storage::from_config(&state.config)?
+    if let Some(url) = state.objects.presigned_download(&key).await? {
+        return Ok(Download::Redirect(url));
+    }
+    let stream = state
+        .objects
         .get(&key)
         .await?
         .ok_or_else(|| ReportError::NotFound("the report's file is gone".into()))?;
-    Ok((row, stream))
+    Ok(Download::Stream(Box::new(row), stream))
 }
 
 /// One page of the caller's reports, newest first. Published as
@@ -879,7 +893,7 @@ pub async fn run_schedule(state: &AppState, schedule_id: Uuid) -> anyhow::Result
 /// `expired`. Returns how many were removed.
 pub async fn cleanup(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<usize> {
     let cutoff = now - Duration::days(i64::from(state.config.reports.retention_days));
-    let objects = storage::from_config(&state.config)?;
+    let objects = &state.objects;
     let old = state.store.reports_finished_before(cutoff).await?;
     for mut row in old.iter().cloned() {
         if let Some(key) = &row.object_key {

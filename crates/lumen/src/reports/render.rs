@@ -6,7 +6,15 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::pdf::{self, Document, PAGE_HEIGHT, PAGE_WIDTH, Page, Rgb};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use krilla::tagging::{Tag, TagGroup};
+use lumen_core::chart::{self, Chart, label};
+
+use super::pdf::{
+    Align, Color, DocInfo, Fonts, PAGE_HEIGHT, PAGE_WIDTH, PageCanvas, Writer, color,
+};
 use crate::analytics::{DataSource, STALE_AFTER};
 
 /// One analytic's outcome in a report.
@@ -130,39 +138,6 @@ fn flatten(prefix: &str, v: &Value, out: &mut Vec<(String, String)>) {
     }
 }
 
-/// The label of an array element: its name-like field, else its position.
-fn label(v: &Value, index: usize) -> String {
-    const KEYS: [&str; 16] = [
-        "name",
-        "title",
-        "skillName",
-        "skill",
-        "courseTitle",
-        "course",
-        "contentType",
-        "label",
-        "bucket",
-        "category",
-        "department",
-        "week",
-        "date",
-        "period",
-        "month",
-        "day",
-    ];
-    let named = v.as_object().and_then(|m| {
-        m.iter()
-            .filter(|(k, _)| k.ends_with("Name") || k.ends_with("Title"))
-            .find_map(|(_, x)| x.as_str().filter(|s| !s.is_empty()).map(str::to_owned))
-    });
-    named
-        .or_else(|| {
-            KEYS.iter()
-                .find_map(|k| v.get(*k).and_then(scalar).filter(|s| !s.is_empty()))
-        })
-        .unwrap_or_else(|| (index + 1).to_string())
-}
-
 /// The tidy rows of one section: (section, item, metric, value).
 pub fn rows(data: &Value) -> Vec<[String; 4]> {
     let mut out = Vec::new();
@@ -247,32 +222,20 @@ pub fn csv(r: &ReportData) -> Vec<u8> {
 
 // ---- PDF ----
 
-const MARGIN: f64 = 50.0;
+const MARGIN: f32 = 50.0;
+const CONTENT_WIDTH: f32 = PAGE_WIDTH - 2.0 * MARGIN;
+const WHITE: u32 = 0xFFFFFF;
+const INK: u32 = 0x1A1A1F;
+const GREY: u32 = 0x5F636A;
+const LIGHT: u32 = 0xDDE1E7;
+const ACCENT: u32 = 0x1F5A9E;
+const WARNING: u32 = 0x9A4100;
 
-/// `skill-gap` → `Skill gap`; `averageScore` → `Average score`.
-pub fn humanise(name: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in name.chars().enumerate() {
-        if c == '-' || c == '_' || c == '.' {
-            out.push(' ');
-        } else if c.is_uppercase() && i > 0 {
-            out.push(' ');
-            out.extend(c.to_lowercase());
-        } else if i == 0 {
-            out.extend(c.to_uppercase());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
+pub use lumen_core::chart::humanise;
 
 fn show(v: &str) -> String {
     match v.parse::<f64>() {
-        Ok(x) if v.contains('.') => format!("{:.2}", x)
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_owned(),
+        Ok(x) if v.contains('.') => chart::format_number(x),
         _ => {
             // Timestamps: the date and time, without seconds' noise.
             if v.len() >= 20 && v.as_bytes().get(10) == Some(&b'T') {
@@ -284,264 +247,60 @@ fn show(v: &str) -> String {
     }
 }
 
-/// A chart found in an analytic's data.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Chart {
-    /// A trend over time: (label, value) in order.
-    Line {
-        title: String,
-        points: Vec<(String, f64)>,
-    },
-    /// A distribution or a comparison: (label, value).
-    Bars {
-        title: String,
-        bars: Vec<(String, f64)>,
-    },
+/// A label cut to `width`, keeping its end: nested names differ in their
+/// last words ("Distribution performance excellent" → "…performance
+/// excellent"), so the end says which number it is.
+fn fit_tail(fonts: &Fonts, text: &str, size: f32, width: f32) -> String {
+    if fonts.width(text, size) <= width {
+        return text.to_owned();
+    }
+    let words: Vec<&str> = text.split(' ').collect();
+    for start in 1..words.len() {
+        let tail = format!("…{}", words[start..].join(" "));
+        if fonts.width(&tail, size) <= width {
+            return tail;
+        }
+    }
+    fonts.fit(text, size, width)
 }
 
-const VALUE_KEYS: [&str; 16] = [
-    "value",
-    "gap",
-    "score",
-    "averageScore",
-    "count",
-    "learners",
-    "rate",
-    "completionRate",
-    "progress",
-    "percentage",
-    "pace",
-    "engagementScore",
-    "risk",
-    "probability",
-    "minutes",
-    "hours",
-];
-const TIME_KEYS: [&str; 5] = ["week", "date", "period", "month", "day"];
-
-fn number(v: &Value) -> Option<f64> {
-    v.as_f64().filter(|x| x.is_finite())
-}
-
-/// The first array of the data that can be drawn: objects with a number
-/// (a line when they are labelled by time, else bars), or plain numbers.
+/// The chart of an analytic's data (`lumen_core::chart`): the same model
+/// and SVG the dashboard shows.
 pub fn chart(data: &Value) -> Option<Chart> {
-    let obj = data.as_object()?;
-    let candidates = obj.iter().chain(
-        obj.values()
-            .filter_map(Value::as_object)
-            .flat_map(|m| m.iter()),
-    );
-    for (k, v) in candidates {
-        let Some(items) = v.as_array().filter(|a| !a.is_empty()) else {
-            continue;
-        };
-        if items.iter().all(|x| number(x).is_some()) {
-            let points = items
-                .iter()
-                .enumerate()
-                .filter_map(|(i, x)| Some(((i + 1).to_string(), number(x)?)))
-                .collect();
-            return Some(Chart::Line {
-                title: humanise(k),
-                points,
-            });
-        }
-        let first = items[0].as_object()?;
-        // The analytic's headline number, per item, when the items have it
-        // (a department's overallAlignment); else a usual measure.
-        let headline = obj
-            .iter()
-            .find(|(k, v)| number(v).is_some() && first.get(*k).and_then(number).is_some())
-            .map(|(k, _)| k.clone());
-        let value_key = headline
-            .or_else(|| {
-                VALUE_KEYS
-                    .iter()
-                    .find(|key| first.get(**key).and_then(number).is_some())
-                    .map(|s| (*s).to_owned())
-            })
-            .or_else(|| {
-                first
-                    .iter()
-                    .find(|(name, v)| number(v).is_some() && !name.ends_with("Id"))
-                    .map(|(name, _)| name.clone())
-            });
-        let Some(value_key) = value_key else {
-            continue;
-        };
-        let pairs: Vec<(String, f64)> = items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, x)| Some((label(x, i), number(x.get(&value_key)?)?)))
-            .collect();
-        if pairs.is_empty() {
-            continue;
-        }
-        let title = format!("{} — {}", humanise(k), humanise(&value_key).to_lowercase());
-        let timed = TIME_KEYS.iter().any(|t| first.contains_key(*t));
-        return Some(if timed && pairs.len() > 1 {
-            Chart::Line {
-                title,
-                points: pairs,
-            }
-        } else {
-            Chart::Bars { title, bars: pairs }
-        });
-    }
-    None
+    Chart::from_analytic(data)
 }
 
-fn draw_chart(page: &mut Page, chart: &Chart, top: f64) {
-    let (left, width, height) = (MARGIN, PAGE_WIDTH - 2.0 * MARGIN, 260.0);
-    match chart {
-        Chart::Bars { title, bars } => {
-            page.text(left, top, 12.0, Rgb::BLACK, title);
-            let shown = &bars[..bars.len().min(12)];
-            let max = shown.iter().map(|b| b.1.abs()).fold(0.0, f64::max);
-            let label_w = 150.0;
-            let bar_w = width - label_w - 60.0;
-            let row = (height / shown.len().max(1) as f64).min(22.0);
-            for (i, (name, value)) in shown.iter().enumerate() {
-                let y = top - 24.0 - row * (i as f64 + 1.0);
-                page.text(
-                    left,
-                    y + 4.0,
-                    9.0,
-                    Rgb::BLACK,
-                    &pdf::fit(name, 9.0, label_w - 8.0),
-                );
-                page.rect(left + label_w, y, bar_w, row - 6.0, Rgb::LIGHT);
-                let w = if max > 0.0 {
-                    bar_w * value.abs() / max
-                } else {
-                    0.0
-                };
-                let color = if *value < 0.0 { Rgb::WARM } else { Rgb::ACCENT };
-                page.rect(left + label_w, y, w, row - 6.0, color);
-                page.text(
-                    left + label_w + bar_w + 6.0,
-                    y + 4.0,
-                    9.0,
-                    Rgb::BLACK,
-                    &show(&value.to_string()),
-                );
-            }
-            if bars.len() > shown.len() {
-                let y = top - 24.0 - row * (shown.len() as f64 + 1.0) - 6.0;
-                page.text(
-                    left,
-                    y,
-                    8.0,
-                    Rgb::GREY,
-                    &format!("… and {} more (see the CSV)", bars.len() - shown.len()),
-                );
-            }
-        }
-        Chart::Line { title, points } => {
-            page.text(left, top, 12.0, Rgb::BLACK, title);
-            let (x0, y0, w, h) = (
-                left + 40.0,
-                top - 24.0 - height + 30.0,
-                width - 50.0,
-                height - 40.0,
-            );
-            let min = points
-                .iter()
-                .map(|p| p.1)
-                .fold(f64::INFINITY, f64::min)
-                .min(0.0);
-            let max = points.iter().map(|p| p.1).fold(f64::NEG_INFINITY, f64::max);
-            let span = if max > min { max - min } else { 1.0 };
-            page.rect(x0, y0, w, h, Rgb(0.97, 0.98, 0.99));
-            for i in 0..=4 {
-                let y = y0 + h * f64::from(i) / 4.0;
-                page.line((x0, y), (x0 + w, y), 0.4, Rgb::LIGHT);
-                let v = min + span * f64::from(i) / 4.0;
-                page.text_right(x0 - 4.0, y - 3.0, 8.0, Rgb::GREY, &show(&format!("{v:.2}")));
-            }
-            let n = points.len();
-            let xs = |i: usize| {
-                if n > 1 {
-                    x0 + w * i as f64 / (n - 1) as f64
-                } else {
-                    x0 + w / 2.0
-                }
-            };
-            let line: Vec<(f64, f64)> = points
-                .iter()
-                .enumerate()
-                .map(|(i, p)| (xs(i), y0 + h * (p.1 - min) / span))
-                .collect();
-            page.polyline(&line, 1.8, Rgb::ACCENT);
-            for &(x, y) in &line {
-                page.rect(x - 1.8, y - 1.8, 3.6, 3.6, Rgb::ACCENT);
-            }
-            if let (Some(first), Some(last)) = (points.first(), points.last()) {
-                page.text(
-                    x0,
-                    y0 - 14.0,
-                    8.0,
-                    Rgb::GREY,
-                    &pdf::fit(&show(&first.0), 8.0, w / 2.0),
-                );
-                page.text_right(
-                    x0 + w,
-                    y0 - 14.0,
-                    8.0,
-                    Rgb::GREY,
-                    &pdf::fit(&show(&last.0), 8.0, w / 2.0),
-                );
-            }
-        }
-    }
-}
-
-fn wrap(text: &str, size: f64, width: f64) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        let candidate = if line.is_empty() {
-            word.to_owned()
-        } else {
-            format!("{line} {word}")
-        };
-        if pdf::text_width(&candidate, size) > width && !line.is_empty() {
-            lines.push(std::mem::take(&mut line));
-            line = word.to_owned();
-        } else {
-            line = candidate;
-        }
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
-
-fn section_page(s: &Section) -> Page {
-    let mut page = Page::default();
-    let top = PAGE_HEIGHT - MARGIN;
-    page.rect(0.0, top - 14.0, PAGE_WIDTH, 44.0, Rgb::ACCENT);
-    page.text(MARGIN, top, 20.0, Rgb(1.0, 1.0, 1.0), &humanise(s.analytic));
-    let mut y = top - 50.0;
+fn section_page(c: &mut PageCanvas<'_, '_>, s: &Section) -> anyhow::Result<()> {
+    c.rect(0.0, 20.0, PAGE_WIDTH, 44.0, color(ACCENT));
+    c.heading(2, MARGIN, 50.0, 20.0, color(WHITE), &humanise(s.analytic));
+    let mut y = 100.0;
     match &s.result {
         Err((code, message)) => {
-            page.text(
+            c.para(
                 MARGIN,
                 y,
                 12.0,
-                Rgb::WARM,
+                color(WARNING),
                 &format!("Not available ({code})"),
             );
-            for l in wrap(message, 10.0, PAGE_WIDTH - 2.0 * MARGIN) {
-                y -= 16.0;
-                page.text(MARGIN, y, 10.0, Rgb::BLACK, &l);
-            }
+            let lines = c.fonts().wrap(message, 10.0, CONTENT_WIDTH);
+            let lines: Vec<(f32, f32, f32, Color, &str)> = lines
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    (
+                        MARGIN,
+                        y + 16.0 * (i as f32 + 1.0),
+                        10.0,
+                        color(INK),
+                        l.as_str(),
+                    )
+                })
+                .collect();
+            c.block(Tag::P, &lines);
         }
         Ok(data) => {
-            page.text(MARGIN, y, 13.0, Rgb::BLACK, "Key numbers");
-            y -= 8.0;
+            c.heading(3, MARGIN, y, 13.0, color(INK), "Key numbers");
             let summary: Vec<(String, String)> = rows(data)
                 .into_iter()
                 .filter(|r| r[0] == "summary")
@@ -549,31 +308,31 @@ fn section_page(s: &Section) -> Page {
                 .filter(|(k, v)| !v.is_empty() && !k.ends_with("Id"))
                 .take(16)
                 .collect();
-            let col_w = (PAGE_WIDTH - 2.0 * MARGIN) / 2.0;
+            let col_w = CONTENT_WIDTH / 2.0;
             for (i, (k, v)) in summary.iter().enumerate() {
-                let x = MARGIN + col_w * (i % 2) as f64;
-                let row_y = y - 18.0 * (i / 2 + 1) as f64;
-                page.text(
-                    x,
-                    row_y,
-                    9.0,
-                    Rgb::GREY,
-                    &pdf::fit(&humanise(k), 9.0, col_w * 0.55),
-                );
-                page.text(
-                    x + col_w * 0.57,
-                    row_y,
-                    10.0,
-                    Rgb::BLACK,
-                    &pdf::fit(&show(v), 10.0, col_w * 0.4),
+                let x = MARGIN + col_w * (i % 2) as f32;
+                let row_y = y + 18.0 * (i / 2 + 1) as f32;
+                let key = fit_tail(c.fonts(), &humanise(k), 9.0, col_w * 0.55);
+                let value = c.fonts().fit(&show(v), 10.0, col_w * 0.4);
+                // Label and value read as one paragraph: "Completion rate 40".
+                c.block(
+                    Tag::P,
+                    &[
+                        (x, row_y, 9.0, color(GREY), &format!("{key} ")),
+                        (x + col_w * 0.57, row_y, 10.0, color(INK), &value),
+                    ],
                 );
             }
-            y -= 18.0 * summary.len().div_ceil(2) as f64 + 36.0;
+            y += 18.0 * summary.len().div_ceil(2) as f32 + 30.0;
             match chart(data) {
-                Some(c) => draw_chart(&mut page, &c, y),
-                None => page.text(MARGIN, y, 10.0, Rgb::GREY, "No series to chart."),
+                Some(ch) => {
+                    c.heading(3, MARGIN, y, 13.0, color(INK), "Chart");
+                    y += 10.0;
+                    y += c.svg(MARGIN, y, &ch.svg(), &ch.alt_text())?;
+                }
+                None => c.para(MARGIN, y, 10.0, color(GREY), "No series to chart."),
             }
-            y -= 300.0;
+            y += 28.0;
             let notes: Vec<String> = data
                 .get("notes")
                 .and_then(Value::as_array)
@@ -584,43 +343,41 @@ fn section_page(s: &Section) -> Page {
                 })
                 .unwrap_or_default();
             for note in notes.iter().take(4) {
-                for l in wrap(note, 8.5, PAGE_WIDTH - 2.0 * MARGIN) {
-                    if y < MARGIN + 20.0 {
+                let wrapped = c.fonts().wrap(note, 8.5, CONTENT_WIDTH);
+                let mut lines = Vec::new();
+                for l in &wrapped {
+                    if y > PAGE_HEIGHT - MARGIN - 20.0 {
                         break;
                     }
-                    page.text(MARGIN, y, 8.5, Rgb::GREY, &l);
-                    y -= 12.0;
+                    lines.push((MARGIN, y, 8.5, color(GREY), l.as_str()));
+                    y += 12.0;
                 }
+                if !lines.is_empty() {
+                    c.block(Tag::P, &lines);
+                }
+                y += 4.0;
             }
         }
     }
-    page
+    Ok(())
 }
 
-fn title_page(r: &ReportData, contents: &[(String, usize)]) -> Page {
-    let mut page = Page::default();
-    page.rect(0.0, PAGE_HEIGHT - 220.0, PAGE_WIDTH, 220.0, Rgb::ACCENT);
-    let white = Rgb(1.0, 1.0, 1.0);
-    page.text(
-        MARGIN,
-        PAGE_HEIGHT - 80.0,
+fn title_page(
+    c: &mut PageCanvas<'_, '_>,
+    r: &ReportData,
+    contents: &[(String, usize)],
+    missing: &BTreeSet<char>,
+) {
+    c.rect(0.0, 0.0, PAGE_WIDTH, 220.0, color(ACCENT));
+    c.para(MARGIN, 80.0, 14.0, color(WHITE), "Lumen learning analytics");
+    c.heading(1, MARGIN, 130.0, 34.0, color(WHITE), &r.title());
+    let who = c.fonts().fit(
+        &format!("{} · {}", r.owner_name, r.organization),
         14.0,
-        white,
-        "Lumen learning analytics",
+        CONTENT_WIDTH,
     );
-    page.text(MARGIN, PAGE_HEIGHT - 130.0, 34.0, white, &r.title());
-    page.text(
-        MARGIN,
-        PAGE_HEIGHT - 170.0,
-        14.0,
-        white,
-        &pdf::fit(
-            &format!("{} · {}", r.owner_name, r.organization),
-            14.0,
-            PAGE_WIDTH - 2.0 * MARGIN,
-        ),
-    );
-    let mut y = PAGE_HEIGHT - 270.0;
+    c.para(MARGIN, 170.0, 14.0, color(WHITE), &who);
+    let mut y = 270.0;
     let source = match r.data_source {
         DataSource::Realtime => "fresh upstream data",
         DataSource::Cached => "cached results",
@@ -651,63 +408,137 @@ fn title_page(r: &ReportData, contents: &[(String, usize)]) -> Page {
         ("Report id", r.id.to_string()),
     ];
     for (k, v) in facts {
-        page.text(MARGIN, y, 10.0, Rgb::GREY, k);
-        page.text(
-            MARGIN + 110.0,
+        let v = c.fonts().fit(&v, 11.0, CONTENT_WIDTH - 110.0);
+        c.block(
+            Tag::P,
+            &[
+                (MARGIN, y, 10.0, color(GREY), &format!("{k} ")),
+                (MARGIN + 110.0, y, 11.0, color(INK), &v),
+            ],
+        );
+        y += 20.0;
+    }
+    y += 20.0;
+    c.heading(2, MARGIN, y, 14.0, color(INK), "Contents");
+    y += 8.0;
+    let mut toc = TagGroup::new(Tag::TOC);
+    for (name, number) in contents {
+        y += 18.0;
+        let mut item = TagGroup::new(Tag::TOCI);
+        item.push(c.text(
+            MARGIN,
             y,
             11.0,
-            Rgb::BLACK,
-            &pdf::fit(&v, 11.0, PAGE_WIDTH - 2.0 * MARGIN - 110.0),
-        );
-        y -= 20.0;
+            color(INK),
+            Align::Left,
+            &format!("{name} "),
+        ));
+        item.push(c.text(
+            PAGE_WIDTH - MARGIN,
+            y,
+            11.0,
+            color(GREY),
+            Align::Right,
+            &format!("page {number}"),
+        ));
+        toc.push(item);
+        c.rule(MARGIN, y + 5.0, PAGE_WIDTH - MARGIN, 0.3, color(LIGHT));
     }
-    y -= 20.0;
-    page.text(MARGIN, y, 14.0, Rgb::BLACK, "Contents");
-    y -= 8.0;
-    for (name, number) in contents {
-        y -= 18.0;
-        page.text(MARGIN, y, 11.0, Rgb::BLACK, name);
-        page.text_right(PAGE_WIDTH - MARGIN, y, 11.0, Rgb::GREY, &number.to_string());
-        page.line(
-            (MARGIN, y - 5.0),
-            (PAGE_WIDTH - MARGIN, y - 5.0),
-            0.3,
-            Rgb::LIGHT,
+    c.section.push(toc);
+    if !missing.is_empty() {
+        y += 36.0;
+        let list: Vec<String> = missing
+            .iter()
+            .map(|ch| format!("{ch} (U+{:04X})", u32::from(*ch)))
+            .collect();
+        let note = format!(
+            "Note: no font available to this server has these characters, so they print as \u{FFFD}: {}. \
+             An operator can add a font that has them with LUMEN_REPORT_FONT_DIRS.",
+            list.join(", ")
         );
+        let wrapped = c.fonts().wrap(&note, 9.0, CONTENT_WIDTH);
+        let lines: Vec<(f32, f32, f32, Color, &str)> = wrapped
+            .iter()
+            .enumerate()
+            .map(|(i, l)| (MARGIN, y + 13.0 * i as f32, 9.0, color(WARNING), l.as_str()))
+            .collect();
+        c.block(Tag::Note, &lines);
     }
-    page
 }
 
-pub fn pdf(r: &ReportData) -> Vec<u8> {
+fn write_pdf(
+    r: &ReportData,
+    fonts: Arc<Fonts>,
+    missing_note: &BTreeSet<char>,
+) -> anyhow::Result<(Vec<u8>, BTreeSet<char>)> {
     let contents: Vec<(String, usize)> = r
         .sections
         .iter()
         .enumerate()
         .map(|(i, s)| (humanise(s.analytic), i + 2))
         .collect();
-    let mut pages = vec![title_page(r, &contents)];
-    pages.extend(r.sections.iter().map(section_page));
-    let total = pages.len();
+    let total = 1 + r.sections.len();
     let footer = format!(
         "Lumen · {} · generated {}",
         r.title(),
         r.generated_at.format("%Y-%m-%d %H:%M UTC")
     );
-    for (i, p) in pages.iter_mut().enumerate() {
-        p.text(MARGIN, 28.0, 8.0, Rgb::GREY, &footer);
-        p.text_right(
+    let foot = |c: &mut PageCanvas<'_, '_>, n: usize| {
+        let y = PAGE_HEIGHT - 28.0;
+        c.footer_text(MARGIN, y, 8.0, color(GREY), Align::Left, &footer);
+        c.footer_text(
             PAGE_WIDTH - MARGIN,
-            28.0,
+            y,
             8.0,
-            Rgb::GREY,
-            &format!("page {} of {total}", i + 1),
+            color(GREY),
+            Align::Right,
+            &format!("page {n} of {total}"),
         );
+    };
+    let mut w = Writer::new(fonts);
+    w.page(&r.title(), |c| {
+        title_page(c, r, &contents, missing_note);
+        foot(c, 1);
+        Ok(())
+    })?;
+    for (i, s) in r.sections.iter().enumerate() {
+        w.page(&humanise(s.analytic), |c| {
+            section_page(c, s)?;
+            foot(c, i + 2);
+            Ok(())
+        })?;
     }
-    Document {
+    let missing = w.missing.clone();
+    let bytes = w.finish(DocInfo {
         title: format!("Lumen {} — {}", r.title(), r.owner_name),
-        pages,
+        subject: format!(
+            "{} for {} ({}), last {}",
+            r.title(),
+            r.owner_name,
+            r.organization,
+            r.time_range
+        ),
+        author: "Lumen".to_owned(),
+        created: r.generated_at,
+        id: r.id.to_string(),
+    })?;
+    Ok((bytes, missing))
+}
+
+/// The PDF: a title page, then a page per analytic. Text no font in the
+/// chain can show is listed in a note on the title page (then drawn again
+/// with the note).
+pub fn pdf(r: &ReportData, fonts: Arc<Fonts>) -> anyhow::Result<Vec<u8>> {
+    let (bytes, missing) = write_pdf(r, fonts.clone(), &BTreeSet::new())?;
+    if missing.is_empty() {
+        return Ok(bytes);
     }
-    .render(r.generated_at)
+    tracing::warn!(
+        report = %r.id,
+        characters = %missing.iter().collect::<String>(),
+        "report text has characters no font has: add a font with LUMEN_REPORT_FONT_DIRS"
+    );
+    Ok(write_pdf(r, fonts, &missing)?.0)
 }
 
 #[cfg(test)]
@@ -734,17 +565,6 @@ mod tests {
                 .iter()
                 .any(|r| r[2] == "subjectId" || r[2] == "analytic")
         );
-    }
-
-    #[test]
-    fn charts_are_lines_over_time_and_bars_otherwise() {
-        let trend = json!({"trend": [{"week": "2025-01-06", "value": 2.0}, {"week": "2025-01-13", "value": 3.0}]});
-        assert!(matches!(chart(&trend), Some(Chart::Line { points, .. }) if points.len() == 2));
-        let gaps = json!({"skills": [{"name": "Rust", "gap": 2.0, "skillId": "s"}]});
-        assert!(
-            matches!(chart(&gaps), Some(Chart::Bars { bars, .. }) if bars == vec![("Rust".to_owned(), 2.0)])
-        );
-        assert_eq!(chart(&json!({"score": 3})), None);
     }
 
     #[test]

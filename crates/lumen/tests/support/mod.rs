@@ -18,6 +18,7 @@ use lumen::{AppState, Config};
 use sqlx::Connection;
 use uuid::Uuid;
 
+pub mod s3;
 pub mod smtp;
 
 pub fn in_ci() -> bool {
