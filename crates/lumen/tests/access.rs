@@ -259,12 +259,16 @@ async fn world(db: &TestDb) -> World {
         ..course.clone()
     };
     store.upsert_course(&untaught_course).await.expect("course");
-    for learner in [&learner, &untaught] {
+    for (user, course) in [
+        (&taught, &course),
+        (&learner, &untaught_course),
+        (&untaught, &untaught_course),
+    ] {
         store
             .upsert_enrolment(&Enrolment {
                 id: Uuid::new_v4(),
-                user_id: learner.id,
-                course_id: untaught_course.id,
+                user_id: user.id,
+                course_id: course.id,
                 origin: None,
                 status: EnrolmentStatus::Active,
                 outcome: None,
@@ -279,24 +283,6 @@ async fn world(db: &TestDb) -> World {
             .await
             .expect("enrolment");
     }
-    store
-        .upsert_enrolment(&Enrolment {
-            id: Uuid::new_v4(),
-            user_id: taught.id,
-            course_id: course.id,
-            origin: None,
-            status: EnrolmentStatus::Active,
-            outcome: None,
-            progress: 0.1,
-            enrolled_at: now,
-            started_at: None,
-            last_active_at: None,
-            completed_at: None,
-            withdrawn_at: None,
-            updated_at: now,
-        })
-        .await
-        .expect("enrolment");
     let config = Config {
         rate_limits_enabled: false,
         ..test_config(db)

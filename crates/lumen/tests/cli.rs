@@ -114,33 +114,46 @@ fn migrate_creates_an_sqlite_database() {
     std::fs::remove_dir_all(dir).ok();
 }
 
-#[tokio::test]
-async fn demo_serves_http_and_stops_cleanly_on_sigterm() {
-    let dir = std::env::temp_dir().join(format!("lumen-demo-{}", uuid::Uuid::new_v4().simple()));
+/// `lumen demo --port 0` in `dir` with `env`: the running child, the URL
+/// it announces, and every line it writes to stderr.
+fn start_demo(
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (KillOnDrop, String, std::sync::mpsc::Receiver<String>) {
     let mut child = lumen()
         .args(["demo", "--port", "0", "--data-dir"])
-        .arg(&dir)
+        .arg(dir)
+        .envs(env.iter().copied())
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
         .expect("start demo");
     let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.strip_prefix("Lumen is running at ") {
-                let _ = tx.send(
+                let _ = url_tx.send(
                     rest.split_whitespace()
                         .next()
                         .unwrap_or_default()
                         .to_owned(),
                 );
             }
+            let _ = line_tx.send(line);
         }
     });
-    let base = rx
-        .recv_timeout(Duration::from_secs(30))
+    let base = url_rx
+        .recv_timeout(Duration::from_secs(60))
         .expect("demo announces its URL");
+    (KillOnDrop(child), base, line_rx)
+}
+
+#[tokio::test]
+async fn demo_serves_http_and_stops_cleanly_on_sigterm() {
+    let dir = std::env::temp_dir().join(format!("lumen-demo-{}", uuid::Uuid::new_v4().simple()));
+    let (mut demo, base, _) = start_demo(&dir, &[]);
 
     lumen::install_crypto_provider();
     let client = reqwest::Client::new();
@@ -179,11 +192,11 @@ async fn demo_serves_http_and_stops_cleanly_on_sigterm() {
     );
 
     let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &demo.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(killed.success());
-    let status = child.wait().expect("wait");
+    let status = demo.0.wait().expect("wait");
     assert!(status.success(), "graceful shutdown exits 0, got {status}");
     std::fs::remove_dir_all(dir).ok();
 }
@@ -196,34 +209,13 @@ async fn demo_serves_http_and_stops_cleanly_on_sigterm() {
 async fn sigterm_stops_within_the_grace_period_whatever_is_in_flight() {
     use std::io::Write;
     let dir = std::env::temp_dir().join(format!("lumen-grace-{}", uuid::Uuid::new_v4().simple()));
-    let mut child = lumen()
-        .args(["demo", "--port", "0", "--data-dir"])
-        .arg(&dir)
-        .env("LUMEN_SHUTDOWN_GRACE_SECS", "1")
-        .env("LUMEN_REQUEST_TIMEOUT_SECS", "600")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start demo");
-    let stderr = child.stderr.take().expect("stderr");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let (said_tx, said_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.strip_prefix("Lumen is running at ") {
-                let _ = tx.send(
-                    rest.split_whitespace()
-                        .next()
-                        .unwrap_or_default()
-                        .to_owned(),
-                );
-            }
-            let _ = said_tx.send(line);
-        }
-    });
-    let base = rx
-        .recv_timeout(Duration::from_secs(60))
-        .expect("demo announces its URL");
+    let (mut demo, base, said_rx) = start_demo(
+        &dir,
+        &[
+            ("LUMEN_SHUTDOWN_GRACE_SECS", "1"),
+            ("LUMEN_REQUEST_TIMEOUT_SECS", "600"),
+        ],
+    );
     let addr = base.trim_start_matches("http://").to_owned();
 
     // A request whose body stops half-way: the handler waits for the rest.
@@ -237,17 +229,16 @@ async fn sigterm_stops_within_the_grace_period_whatever_is_in_flight() {
     std::thread::sleep(Duration::from_millis(500));
 
     let killed = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &demo.0.id().to_string()])
         .status()
         .expect("kill");
     assert!(killed.success());
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
+        if let Some(status) = demo.0.try_wait().expect("wait") {
             break status;
         }
         if std::time::Instant::now() > deadline {
-            child.kill().ok();
             panic!("still running a minute after SIGTERM with a 1 s grace period");
         }
         std::thread::sleep(Duration::from_millis(100));
@@ -256,7 +247,8 @@ async fn sigterm_stops_within_the_grace_period_whatever_is_in_flight() {
         !status.success(),
         "a stop forced by the grace period exits 1"
     );
-    let said: Vec<String> = said_rx.try_iter().collect();
+    // Everything it wrote (the stream ends with the process's stderr).
+    let said: Vec<String> = said_rx.iter().collect();
     assert!(
         said.iter().any(|l| l.contains("did not stop within 1 s")),
         "says why it exited: {said:?}"
