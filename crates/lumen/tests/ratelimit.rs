@@ -1,4 +1,4 @@
-//! Rate limits through the router: the in-process store, the Redis store
+//! Rate limits through the router, on both databases: the in-process store, the Redis store
 //! (two app instances sharing one Redis hold one limit), and the fallback
 //! when Redis is unreachable.
 
@@ -81,9 +81,7 @@ async fn login(app: &Router, peer: SocketAddr) -> Reply {
     .await
 }
 
-#[tokio::test]
-async fn login_allows_five_attempts_per_ip_per_15_minutes_by_default() {
-    let db = TestDb::sqlite().await;
+async fn login_allows_five_attempts_per_ip_per_15_minutes_by_default(db: &TestDb) {
     let app = limited(&db, None, &[]);
     let peer = random_peer();
     for remaining in (0..5).rev() {
@@ -111,9 +109,7 @@ async fn login_allows_five_attempts_per_ip_per_15_minutes_by_default() {
     );
 }
 
-#[tokio::test]
-async fn per_user_limits_count_each_user_separately() {
-    let db = TestDb::sqlite().await;
+async fn per_user_limits_count_each_user_separately(db: &TestDb) {
     let app = limited(&db, None, &[("session", "2/1m")]);
     let (a, b) = (
         user(&db, "a@acme.test").await,
@@ -145,9 +141,7 @@ async fn per_user_limits_count_each_user_separately() {
     );
 }
 
-#[tokio::test]
-async fn health_is_limited_per_ip_at_its_own_rate() {
-    let db = TestDb::sqlite().await;
+async fn health_is_limited_per_ip_at_its_own_rate(db: &TestDb) {
     let app = limited(&db, None, &[("system", "3/1h")]);
     let peer = random_peer();
     for _ in 0..3 {
@@ -159,9 +153,7 @@ async fn health_is_limited_per_ip_at_its_own_rate() {
     assert_limited(&Call::get("/api/health").peer(peer).send(&app).await);
 }
 
-#[tokio::test]
-async fn limits_can_be_turned_off() {
-    let db = TestDb::sqlite().await;
+async fn limits_can_be_turned_off(db: &TestDb) {
     let config = Config {
         rate_limits_enabled: false,
         ..test_config(&db)
@@ -179,12 +171,10 @@ async fn me(app: &Router, token: &str) -> Reply {
     Call::get("/api/v1/auth/me").token(token).send(app).await
 }
 
-#[tokio::test]
-async fn two_instances_sharing_redis_share_one_limit() {
+async fn two_instances_sharing_redis_share_one_limit(db: &TestDb) {
     if !support::redis_available().await {
         return;
     }
-    let db = TestDb::sqlite().await;
     let first = limited(
         &db,
         Some(support::redis_url()),
@@ -213,9 +203,7 @@ async fn two_instances_sharing_redis_share_one_limit() {
     assert_limited(&login(&first, peer).await);
 }
 
-#[tokio::test]
-async fn with_redis_unreachable_limits_still_hold_in_process() {
-    let db = TestDb::sqlite().await;
+async fn with_redis_unreachable_limits_still_hold_in_process(db: &TestDb) {
     let app = limited(
         &db,
         Some("redis://127.0.0.1:1".into()),
@@ -243,9 +231,7 @@ fn behind_proxy(db: &TestDb, header: lumen::config::ForwardedHeader) -> Router {
 /// Behind one proxy, a client that writes its own `X-Forwarded-For` line in
 /// front of the proxy's still gets the proxy's view of it as its key: over a
 /// real socket, so the header lines arrive as a client sends them.
-#[tokio::test]
-async fn a_forged_forwarded_line_does_not_choose_the_rate_limit_key() {
-    let db = TestDb::sqlite().await;
+async fn a_forged_forwarded_line_does_not_choose_the_rate_limit_key(db: &TestDb) {
     let app = behind_proxy(&db, lumen::config::ForwardedHeader::XForwardedFor);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -275,9 +261,7 @@ async fn a_forged_forwarded_line_does_not_choose_the_rate_limit_key() {
     assert_eq!(statuses, [401, 401, 401, 401, 401, 429]);
 }
 
-#[tokio::test]
-async fn forwarded_header_hops_are_counted_from_the_right_and_ipv6_by_64() {
-    let db = TestDb::sqlite().await;
+async fn forwarded_header_hops_are_counted_from_the_right_and_ipv6_by_64(db: &TestDb) {
     let app = behind_proxy(&db, lumen::config::ForwardedHeader::Forwarded);
     let send = |forwarded: String| {
         let app = app.clone();
@@ -314,9 +298,7 @@ async fn forwarded_header_hops_are_counted_from_the_right_and_ipv6_by_64() {
 
 /// Analytics-class routes each have their own budget per user: exhausting
 /// one leaves the others whole.
-#[tokio::test]
-async fn analytics_budgets_are_per_route_and_user() {
-    let db = TestDb::sqlite().await;
+async fn analytics_budgets_are_per_route_and_user(db: &TestDb) {
     let app = limited(&db, None, &[("analytics", "2/1h")]);
     let a = user(&db, "a@acme.test").await;
     let token = token_for(&db.store(), &a).await;
@@ -345,8 +327,7 @@ async fn analytics_budgets_are_per_route_and_user() {
 
 /// A 304 revalidation is free: it does not spend the route's budget, in the
 /// process and in Redis.
-async fn a_revalidation_is_free(redis: Option<String>) {
-    let db = TestDb::sqlite().await;
+async fn a_revalidation_is_free(db: &TestDb, redis: Option<String>) {
     let app = limited(&db, redis, &[("analytics", "2/1h")]);
     let u = user(&db, &format!("{}@acme.test", uuid::Uuid::new_v4().simple())).await;
     let token = token_for(&db.store(), &u).await;
@@ -370,24 +351,20 @@ async fn a_revalidation_is_free(redis: Option<String>) {
     assert_limited(&Call::get(uri).token(&token).send(&app).await);
 }
 
-#[tokio::test]
-async fn a_revalidation_is_free_in_process() {
-    a_revalidation_is_free(None).await;
+async fn a_revalidation_is_free_in_process(db: &TestDb) {
+    a_revalidation_is_free(db, None).await;
 }
 
-#[tokio::test]
-async fn a_revalidation_is_free_with_redis() {
+async fn a_revalidation_is_free_with_redis(db: &TestDb) {
     if !support::redis_available().await {
         return;
     }
-    a_revalidation_is_free(Some(support::redis_url())).await;
+    a_revalidation_is_free(db, Some(support::redis_url())).await;
 }
 
 /// The refresh class limits `POST /auth/refresh` per client address, with
 /// its own budget (a refused refresh does not spend the login budget).
-#[tokio::test]
-async fn token_refreshes_are_limited_per_ip() {
-    let db = TestDb::sqlite().await;
+async fn token_refreshes_are_limited_per_ip(db: &TestDb) {
     let app = limited(&db, None, &[("refresh", "2/1m"), ("login", "5/15m")]);
     let peer = random_peer();
     let refresh = || {
@@ -413,3 +390,18 @@ async fn token_refreshes_are_limited_per_ip() {
     assert_eq!(other.status, StatusCode::UNAUTHORIZED);
     assert_eq!(login(&app, peer).await.status, StatusCode::UNAUTHORIZED);
 }
+
+support::on_both_databases!(
+    login_allows_five_attempts_per_ip_per_15_minutes_by_default,
+    per_user_limits_count_each_user_separately,
+    health_is_limited_per_ip_at_its_own_rate,
+    limits_can_be_turned_off,
+    two_instances_sharing_redis_share_one_limit,
+    with_redis_unreachable_limits_still_hold_in_process,
+    a_forged_forwarded_line_does_not_choose_the_rate_limit_key,
+    forwarded_header_hops_are_counted_from_the_right_and_ipv6_by_64,
+    analytics_budgets_are_per_route_and_user,
+    token_refreshes_are_limited_per_ip,
+    a_revalidation_is_free_in_process,
+    a_revalidation_is_free_with_redis,
+);
