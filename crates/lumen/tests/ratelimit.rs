@@ -82,7 +82,7 @@ async fn login(app: &Router, peer: SocketAddr) -> Reply {
 }
 
 async fn login_allows_five_attempts_per_ip_per_15_minutes_by_default(db: &TestDb) {
-    let app = limited(&db, None, &[]);
+    let app = limited(db, None, &[]);
     let peer = random_peer();
     for remaining in (0..5).rev() {
         let reply = login(&app, peer).await;
@@ -110,11 +110,8 @@ async fn login_allows_five_attempts_per_ip_per_15_minutes_by_default(db: &TestDb
 }
 
 async fn per_user_limits_count_each_user_separately(db: &TestDb) {
-    let app = limited(&db, None, &[("session", "2/1m")]);
-    let (a, b) = (
-        user(&db, "a@acme.test").await,
-        user(&db, "b@acme.test").await,
-    );
+    let app = limited(db, None, &[("session", "2/1m")]);
+    let (a, b) = (user(db, "a@acme.test").await, user(db, "b@acme.test").await);
     let (ta, tb) = (
         token_for(&db.store(), &a).await,
         token_for(&db.store(), &b).await,
@@ -142,7 +139,7 @@ async fn per_user_limits_count_each_user_separately(db: &TestDb) {
 }
 
 async fn health_is_limited_per_ip_at_its_own_rate(db: &TestDb) {
-    let app = limited(&db, None, &[("system", "3/1h")]);
+    let app = limited(db, None, &[("system", "3/1h")]);
     let peer = random_peer();
     for _ in 0..3 {
         assert_eq!(
@@ -156,7 +153,7 @@ async fn health_is_limited_per_ip_at_its_own_rate(db: &TestDb) {
 async fn limits_can_be_turned_off(db: &TestDb) {
     let config = Config {
         rate_limits_enabled: false,
-        ..test_config(&db)
+        ..test_config(db)
     };
     let app = http::app(AppState::new(config, db.store()).expect("state"));
     let peer = random_peer();
@@ -176,16 +173,16 @@ async fn two_instances_sharing_redis_share_one_limit(db: &TestDb) {
         return;
     }
     let first = limited(
-        &db,
+        db,
         Some(support::redis_url()),
         &[("session", "3/1m"), ("login", "4/15m")],
     );
     let second = limited(
-        &db,
+        db,
         Some(support::redis_url()),
         &[("session", "3/1m"), ("login", "4/15m")],
     );
-    let u = user(&db, &format!("{}@acme.test", uuid::Uuid::new_v4().simple())).await;
+    let u = user(db, &format!("{}@acme.test", uuid::Uuid::new_v4().simple())).await;
     let token = token_for(&db.store(), &u).await;
     assert_eq!(me(&first, &token).await.status, StatusCode::OK);
     assert_eq!(me(&second, &token).await.status, StatusCode::OK);
@@ -205,7 +202,7 @@ async fn two_instances_sharing_redis_share_one_limit(db: &TestDb) {
 
 async fn with_redis_unreachable_limits_still_hold_in_process(db: &TestDb) {
     let app = limited(
-        &db,
+        db,
         Some("redis://127.0.0.1:1".into()),
         &[("system", "2/1h")],
     );
@@ -232,7 +229,7 @@ fn behind_proxy(db: &TestDb, header: lumen::config::ForwardedHeader) -> Router {
 /// front of the proxy's still gets the proxy's view of it as its key: over a
 /// real socket, so the header lines arrive as a client sends them.
 async fn a_forged_forwarded_line_does_not_choose_the_rate_limit_key(db: &TestDb) {
-    let app = behind_proxy(&db, lumen::config::ForwardedHeader::XForwardedFor);
+    let app = behind_proxy(db, lumen::config::ForwardedHeader::XForwardedFor);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
@@ -262,7 +259,7 @@ async fn a_forged_forwarded_line_does_not_choose_the_rate_limit_key(db: &TestDb)
 }
 
 async fn forwarded_header_hops_are_counted_from_the_right_and_ipv6_by_64(db: &TestDb) {
-    let app = behind_proxy(&db, lumen::config::ForwardedHeader::Forwarded);
+    let app = behind_proxy(db, lumen::config::ForwardedHeader::Forwarded);
     let send = |forwarded: String| {
         let app = app.clone();
         async move {
@@ -299,8 +296,8 @@ async fn forwarded_header_hops_are_counted_from_the_right_and_ipv6_by_64(db: &Te
 /// Analytics-class routes each have their own budget per user: exhausting
 /// one leaves the others whole.
 async fn analytics_budgets_are_per_route_and_user(db: &TestDb) {
-    let app = limited(&db, None, &[("analytics", "2/1h")]);
-    let a = user(&db, "a@acme.test").await;
+    let app = limited(db, None, &[("analytics", "2/1h")]);
+    let a = user(db, "a@acme.test").await;
     let token = token_for(&db.store(), &a).await;
     let get = |uri: String| {
         let (app, token) = (app.clone(), token.clone());
@@ -328,8 +325,8 @@ async fn analytics_budgets_are_per_route_and_user(db: &TestDb) {
 /// A 304 revalidation is free: it does not spend the route's budget, in the
 /// process and in Redis.
 async fn a_revalidation_is_free(db: &TestDb, redis: Option<String>) {
-    let app = limited(&db, redis, &[("analytics", "2/1h")]);
-    let u = user(&db, &format!("{}@acme.test", uuid::Uuid::new_v4().simple())).await;
+    let app = limited(db, redis, &[("analytics", "2/1h")]);
+    let u = user(db, &format!("{}@acme.test", uuid::Uuid::new_v4().simple())).await;
     let token = token_for(&db.store(), &u).await;
     let uri = format!("/api/v1/gamification/stats/{}", u.id);
     let first = Call::get(uri.clone()).token(&token).send(&app).await;
@@ -365,7 +362,7 @@ async fn a_revalidation_is_free_with_redis(db: &TestDb) {
 /// The refresh class limits `POST /auth/refresh` per client address, with
 /// its own budget (a refused refresh does not spend the login budget).
 async fn token_refreshes_are_limited_per_ip(db: &TestDb) {
-    let app = limited(&db, None, &[("refresh", "2/1m"), ("login", "5/15m")]);
+    let app = limited(db, None, &[("refresh", "2/1m"), ("login", "5/15m")]);
     let peer = random_peer();
     let refresh = || {
         Call::post(
