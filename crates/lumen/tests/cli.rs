@@ -481,3 +481,55 @@ fn simulate_collect_and_batch_run_as_commands() {
     drop(sim);
     std::fs::remove_dir_all(dir).ok();
 }
+
+/// `lumen import` as a command: the fixture directory imports in dependency
+/// order with every record stored, and a file with bad records fails the
+/// command under `--strict`, naming the records and storing none of them.
+#[test]
+fn import_runs_as_a_command() {
+    let dir = std::env::temp_dir().join(format!("lumen-import-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let url = format!("sqlite://{}", dir.join("lumen.db").display());
+    let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/import");
+    let run = |args: &[&str]| {
+        let out = lumen()
+            .args(args)
+            .env("DATABASE_URL", &url)
+            .env("LUMEN_LOG", "warn")
+            .output()
+            .expect("run lumen");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status, text)
+    };
+    let good = fixtures.join("good");
+    let (status, text) = run(&["import", good.to_str().expect("utf-8 path")]);
+    assert!(status.success(), "{text}");
+    let records: usize = std::fs::read_dir(&good)
+        .expect("fixtures")
+        .map(|f| {
+            std::fs::read_to_string(f.expect("entry").path())
+                .expect("read")
+                .lines()
+                .filter(|l| !l.trim().is_empty())
+                .count()
+        })
+        .sum();
+    assert!(
+        text.contains(&format!("total: stored {records} records")) && text.contains(", 0 bad"),
+        "{records} records: {text}"
+    );
+
+    let bad = fixtures.join("bad");
+    let (status, text) = run(&["import", "--strict", bad.to_str().expect("utf-8 path")]);
+    assert!(
+        !status.success(),
+        "--strict with bad records must fail: {text}"
+    );
+    assert!(text.contains("total: stored 0 records"), "{text}");
+    assert!(text.contains("bad records"), "{text}");
+    std::fs::remove_dir_all(dir).ok();
+}
