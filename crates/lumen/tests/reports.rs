@@ -44,6 +44,7 @@ on_both_databases!(
     report_jobs_queue_behind_the_daily_batch,
     reports_in_s3_are_streamed_or_redirected,
     a_report_in_polish_greek_and_cyrillic_renders_every_glyph,
+    a_requested_report_is_made_by_a_worker_and_downloaded,
 );
 
 fn reports_dir() -> std::path::PathBuf {
@@ -1279,4 +1280,78 @@ async fn report_jobs_queue_behind_the_daily_batch(db: &TestDb) {
         }
     }
     assert_eq!(reports_fired, 1);
+}
+
+/// The whole flow as a client meets it, with nothing called directly: 202
+/// and a queued report, a job the running workers pick up, the status
+/// moving to `done`, and the file downloaded.
+async fn a_requested_report_is_made_by_a_worker_and_downloaded(db: &TestDb) {
+    let dir = reports_dir();
+    let mut config = Config {
+        rate_limits_enabled: false,
+        ..test_config(db)
+    };
+    config.reports.dir = dir.clone();
+    let (app, state) = collected(db, config).await;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let workers = lumen::jobs::start(&state, &shutdown)
+        .await
+        .expect("workers");
+    let learner = person(db, "learner@demo.lumen.test").await;
+    let token = token_for(&db.store(), &learner).await;
+
+    let reply = Call::post(
+        "/api/v1/reports/generate",
+        json!({"type": "learner", "format": "csv"}),
+    )
+    .token(&token)
+    .send(&app)
+    .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    assert_eq!(reply.body["status"], "queued");
+    let id = reply.body["reportId"]
+        .as_str()
+        .expect("reportId")
+        .to_owned();
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    loop {
+        let status = Call::get(format!("/api/v1/reports/{id}/status"))
+            .token(&token)
+            .send(&app)
+            .await;
+        assert_eq!(status.status, StatusCode::OK, "{}", status.body);
+        match status.body["status"].as_str() {
+            Some("done") => break,
+            Some("queued" | "running") => {}
+            other => panic!("report {id} ended {other:?}: {}", status.body),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no worker made the report: {}",
+            status.body
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (status, headers, bytes) =
+        fetch(&app, &format!("/api/v1/reports/{id}/download"), &token).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .is_ok_and(|t| t.starts_with("text/csv")),
+        "{headers:?}"
+    );
+    let text = std::str::from_utf8(&bytes).expect("UTF-8");
+    assert!(
+        text.starts_with('\u{feff}'),
+        "a CSV starts with a byte-order mark"
+    );
+    assert!(parse_csv(text.trim_start_matches('\u{feff}')).len() > 10);
+
+    shutdown.cancel();
+    for worker in workers {
+        worker.await.expect("worker stops");
+    }
+    std::fs::remove_dir_all(dir).ok();
 }
