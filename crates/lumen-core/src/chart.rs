@@ -328,15 +328,21 @@ impl Chart {
         svg.out
     }
 
-    fn bars(&self, svg: &mut Svg, top: f64, w: f64, h: f64) {
-        let cats = self.categories();
-        let unit = self.value_axis.unit.as_deref();
+    /// The value axis's ticks and the range they span.
+    fn value_ticks(&self) -> (Vec<f64>, f64, f64) {
         let (lo, hi) = self.value_range();
         let ticks = nice_ticks(lo, hi);
         let (t0, t1) = (
             ticks.first().copied().unwrap_or(lo),
             ticks.last().copied().unwrap_or(hi),
         );
+        (ticks, t0, t1)
+    }
+
+    fn bars(&self, svg: &mut Svg, top: f64, w: f64, h: f64) {
+        let cats = self.categories();
+        let unit = self.value_axis.unit.as_deref();
+        let (ticks, t0, t1) = self.value_ticks();
         let longest = cats.iter().map(|c| text_width(c, 8.5)).fold(0.0, f64::max);
         let label_w = longest.clamp(40.0, w * 0.36);
         let value_w = self
@@ -405,12 +411,7 @@ impl Chart {
     fn lines(&self, svg: &mut Svg, top: f64, w: f64, h: f64) {
         let cats = self.categories();
         let unit = self.value_axis.unit.as_deref();
-        let (lo, hi) = self.value_range();
-        let ticks = nice_ticks(lo, hi);
-        let (t0, t1) = (
-            ticks.first().copied().unwrap_or(lo),
-            ticks.last().copied().unwrap_or(hi),
-        );
+        let (ticks, t0, t1) = self.value_ticks();
         let tick_w = ticks
             .iter()
             .map(|t| text_width(&format_number(*t), 8.0))

@@ -36,6 +36,21 @@ pub fn evaluate_oulad(dir: &Path, days: &[i64]) -> anyhow::Result<Vec<ModuleEval
     Ok(out)
 }
 
+/// The course ids of a split's training and test presentations.
+fn split_courses(
+    data: &Oulad,
+    module: &str,
+    train: &str,
+    test: &str,
+) -> anyhow::Result<(uuid::Uuid, uuid::Uuid)> {
+    let course = |p: &str| {
+        data.presentation(module, p)
+            .map(|x| x.course_id())
+            .ok_or_else(|| anyhow::anyhow!("presentation {module} {p} is not in the data"))
+    };
+    Ok((course(train)?, course(test)?))
+}
+
 /// One module's split on an already loaded dataset.
 pub fn evaluate_split(
     ds: &Dataset,
@@ -45,12 +60,7 @@ pub fn evaluate_split(
     test: &str,
     days: &[i64],
 ) -> anyhow::Result<ModuleEvaluation> {
-    let course = |p: &str| {
-        data.presentation(module, p)
-            .map(|x| x.course_id())
-            .ok_or_else(|| anyhow::anyhow!("presentation {module} {p} is not in the data"))
-    };
-    let (train_course, test_course) = (course(train)?, course(test)?);
+    let (train_course, test_course) = split_courses(data, module, train, test)?;
     let mut evaluations = Vec::new();
     for &day in days {
         evaluations.extend(
@@ -79,12 +89,7 @@ pub fn ablation_oulad(dir: &Path, days: &[i64]) -> anyhow::Result<String> {
     for (module, train, test) in SPLITS {
         let data = Oulad::open(dir, &[module])?;
         let ds = Dataset::new(data.records()?);
-        let course = |p: &str| {
-            data.presentation(module, p)
-                .map(|x| x.course_id())
-                .ok_or_else(|| anyhow::anyhow!("presentation {module} {p} is not in the data"))
-        };
-        let (train_course, test_course) = (course(train)?, course(test)?);
+        let (train_course, test_course) = split_courses(&data, module, train, test)?;
         for &day in days {
             let row = evaluation::ablation(&ds, train_course, test_course, day)
                 .ok_or_else(|| anyhow::anyhow!("{module}: a course has no start date"))?;
@@ -108,12 +113,7 @@ pub fn fairness_oulad(
     for (module, train, test) in SPLITS {
         let data = Oulad::open(dir, &[module])?;
         let ds = Dataset::new(data.records()?);
-        let course = |p: &str| {
-            data.presentation(module, p)
-                .map(|x| x.course_id())
-                .ok_or_else(|| anyhow::anyhow!("presentation {module} {p} is not in the data"))
-        };
-        let (train_course, test_course) = (course(train)?, course(test)?);
+        let (train_course, test_course) = split_courses(&data, module, train, test)?;
         let mut groups = Vec::new();
         for &day in days {
             groups.extend(

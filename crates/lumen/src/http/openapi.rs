@@ -123,40 +123,48 @@ struct JsonBodyResponses;
 
 impl utoipa::Modify for JsonBodyResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                item.get.as_mut(),
-                item.post.as_mut(),
-                item.put.as_mut(),
-                item.delete.as_mut(),
-                item.patch.as_mut(),
-            ];
-            for operation in operations.into_iter().flatten() {
-                if operation.request_body.is_none() {
-                    continue;
-                }
-                for (status, description) in [
-                    (
-                        "400",
-                        "`VALIDATION_ERROR`: malformed JSON, or a field missing or invalid \
+        for operation in operations_mut(openapi) {
+            if operation.request_body.is_none() {
+                continue;
+            }
+            for (status, description) in [
+                (
+                    "400",
+                    "`VALIDATION_ERROR`: malformed JSON, or a field missing or invalid \
                          (`validation` names it)",
-                    ),
-                    ("413", "`PAYLOAD_TOO_LARGE`: the body is over the limit"),
-                    (
-                        "415",
-                        "`UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json`",
-                    ),
-                ] {
-                    let (status, response) = error_response(status, description);
-                    operation
-                        .responses
-                        .responses
-                        .entry(status)
-                        .or_insert(response);
-                }
+                ),
+                ("413", "`PAYLOAD_TOO_LARGE`: the body is over the limit"),
+                (
+                    "415",
+                    "`UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json`",
+                ),
+            ] {
+                let (status, response) = error_response(status, description);
+                operation
+                    .responses
+                    .responses
+                    .entry(status)
+                    .or_insert(response);
             }
         }
     }
+}
+
+/// Every operation of the document, whatever its method.
+fn operations_mut(
+    openapi: &mut utoipa::openapi::OpenApi,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    openapi.paths.paths.values_mut().flat_map(|item| {
+        [
+            item.get.as_mut(),
+            item.post.as_mut(),
+            item.put.as_mut(),
+            item.delete.as_mut(),
+            item.patch.as_mut(),
+        ]
+        .into_iter()
+        .flatten()
+    })
 }
 
 /// What OpenAPI requires and utoipa leaves to the handlers: every response
@@ -179,46 +187,24 @@ impl utoipa::Modify for ResponseDescriptions {
                 }
             }
         }
-        for item in openapi.paths.paths.values_mut() {
-            for operation in [
-                item.get.as_mut(),
-                item.post.as_mut(),
-                item.put.as_mut(),
-                item.delete.as_mut(),
-                item.patch.as_mut(),
-            ]
-            .into_iter()
-            .flatten()
+        for operation in operations_mut(openapi) {
+            let tag = operation.tags.as_ref().and_then(|t| t.first()).cloned();
+            if let (Some(id), Some(tag)) = (operation.operation_id.as_mut(), tag)
+                && ids.get(id.as_str()).is_some_and(|n| *n > 1)
             {
-                let tag = operation.tags.as_ref().and_then(|t| t.first()).cloned();
-                if let (Some(id), Some(tag)) = (operation.operation_id.as_mut(), tag)
-                    && ids.get(id.as_str()).is_some_and(|n| *n > 1)
-                {
-                    *id = format!("{tag}_{id}");
-                }
+                *id = format!("{tag}_{id}");
             }
-        }
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                item.get.as_mut(),
-                item.post.as_mut(),
-                item.put.as_mut(),
-                item.delete.as_mut(),
-                item.patch.as_mut(),
-            ];
-            for operation in operations.into_iter().flatten() {
-                for (status, response) in operation.responses.responses.iter_mut() {
-                    if let RefOr::T(response) = response
-                        && response.description.trim().is_empty()
-                    {
-                        response.description = status
-                            .parse::<u16>()
-                            .ok()
-                            .and_then(|s| axum::http::StatusCode::from_u16(s).ok())
-                            .and_then(|s| s.canonical_reason())
-                            .unwrap_or("response")
-                            .to_owned();
-                    }
+            for (status, response) in operation.responses.responses.iter_mut() {
+                if let RefOr::T(response) = response
+                    && response.description.trim().is_empty()
+                {
+                    response.description = status
+                        .parse::<u16>()
+                        .ok()
+                        .and_then(|s| axum::http::StatusCode::from_u16(s).ok())
+                        .and_then(|s| s.canonical_reason())
+                        .unwrap_or("response")
+                        .to_owned();
                 }
             }
         }
